@@ -1,0 +1,59 @@
+// The one normalized description of a causal LM that every graph builder reads.
+// Loaders turn config.json (HF), GGUF metadata or a llama2.c header into this; weights are
+// always addressed by their Hugging Face tensor names (GGUF and llama2.c are converted to HF layout).
+
+import type { TensorRef } from '../formats/safetensors';
+import type { Tokenizer } from '../tokenizers/tokenizer';
+
+export type Arch = 'llama' | 'opt' | 'gpt2';
+export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_new';
+
+export interface ModelConfig {
+  arch: Arch;
+  /** The HF `architectures[0]` or the closest equivalent, e.g. LlamaForCausalLM, Qwen2ForCausalLM. */
+  hfArchitecture: string;
+  /** HF `model_type`: llama, mistral, qwen2, opt, gpt2 … */
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;          // d
+  numLayers: number;
+  numHeads: number;            // query heads
+  numKvHeads: number;          // = numHeads without GQA
+  headDim: number;             // usually hiddenSize / numHeads
+  intermediateSize: number;    // MLP width
+  maxPositions: number;        // context length
+  normEps: number;
+  activation: Activation;
+  tieWordEmbeddings: boolean;
+  bosTokenId?: number;
+  eosTokenId?: number;
+  // Llama family
+  ropeTheta?: number;
+  attentionBias?: boolean;     // q/k/v (and o for some) biases: Qwen2 has q/k/v bias, no o bias
+  oProjBias?: boolean;
+  mlpBias?: boolean;
+  // OPT
+  doLayerNormBefore?: boolean; // false only for OPT-350m (post-LN)
+  wordEmbedProjDim?: number;   // OPT-350m: embeddings of this width, project_in/project_out to hiddenSize
+  positionOffset?: number;     // OPT's learned positions are indexed at position + 2
+}
+
+export type ModelFormat = 'hf' | 'gguf' | 'llama2c';
+
+export interface LoadedModel {
+  config: ModelConfig;
+  /** HF tensor name → where its bytes are (absolute file path + offset). */
+  weights: Map<string, TensorRef>;
+  /** Folder that holds every weight file: ONNX external data is resolved relative to it. */
+  weightsDir: string;
+  format: ModelFormat;
+  /** What the user pointed at (folder or file). */
+  source: string;
+  tokenizer?: Tokenizer;
+}
+
+export function parameterCount(m: LoadedModel): number {
+  let n = 0;
+  for (const t of m.weights.values()) n += t.shape.reduce((a, b) => a * b, 1);
+  return n;
+}

@@ -1,0 +1,36 @@
+// Where the staged data lives (../shared/data by default; IDP_DATA overrides).
+// Tests that need it call `dataPath(ctx, ...)`: when the folder is absent the test is skipped and
+// says why, instead of failing on a machine that was never given the data. CI always has it.
+
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export function dataDir(): string {
+  return path.resolve(process.env.IDP_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'));
+}
+
+export function hasData(): boolean {
+  return fs.existsSync(path.join(dataDir(), 'README.md'));
+}
+
+/** Absolute path under the data folder; skips the calling test (with the reason) if the data is absent. */
+export function dataPath(ctx: Mocha.Context, ...parts: string[]): string {
+  const p = path.join(dataDir(), ...parts);
+  if (!fs.existsSync(p)) {
+    if (process.env.CI) throw new Error(`staged data missing on CI: ${p} (set IDP_DATA)`);
+    ctx.skip(); // data folder absent: set IDP_DATA to the staged data (see README)
+  }
+  return p;
+}
+
+export const STORIES = ['models', 'stories260K'];
+
+/** A fresh temporary folder, removed at process exit. */
+export function tmpDir(prefix = 'idp-test-'): string {
+  const os = require('os') as typeof import('os');
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
