@@ -9,3 +9,4 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   esbuild.build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' }),
 ]);
+await esbuild.build({ ...common, entryPoints: ['src/engine/runtime/worker-main.ts'], outfile: 'dist/engine-worker.js' });

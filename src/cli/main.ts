@@ -1,0 +1,54 @@
+// `idp` — the command line over the same engine the extension uses (in-process).
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runGenerate } from './generate';
+import { runInfo } from './info';
+import { reportError } from './errors';
+
+const int = (name: string, min = 0) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return n;
+};
+const num = (name: string, min: number, max = Infinity) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function cli(): Command {
+  const program = new Command('idp')
+    .description('IDP Lab: run, compress and recover LLMs on ONNX Runtime')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program.command('generate')
+    .description('generate text from a prompt (BOS first, as llama2.c)')
+    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin, or tokenizer.json)')
+    .option('--prompt <text>', 'prompt text (default: none, generate from BOS)', '')
+    .option('--max-tokens <n>', 'tokens to generate', int('--max-tokens'), 256)
+    .option('--temperature <t>', '0 = greedy', num('--temperature', 0, 100), 0)
+    .option('--top-k <k>', 'sample among the k most likely (0 = off)', int('--top-k'), 0)
+    .option('--top-p <p>', 'nucleus sampling (1 = off)', num('--top-p', 0, 1), 1)
+    .option('--seed <s>', 'random seed', int('--seed'), 42)
+    .option('--stop <text>', 'stop sequence (repeatable)', collect, [] as string[])
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'intra-op threads (default: 1 for models under 10M parameters, else ORT decides)', int('--threads', 1))
+    .option('--json', 'print one JSON object {text, ids, timings}')
+    .action(runGenerate);
+
+  program.command('info')
+    .description('architecture, parameter count, dtypes, format, context length')
+    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .option('--json', 'print JSON')
+    .action(runInfo);
+
+  return program;
+}
+
+if (require.main === module) {
+  cli().parseAsync(process.argv).catch((e) => process.exit(reportError(e)));
+}

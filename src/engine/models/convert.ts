@@ -1,0 +1,309 @@
+// One-time conversion of GGUF (architecture llama) and llama2.c checkpoints into a cached HF-layout
+// folder (config.json + model.safetensors, F32), DESIGN decision 2.
+//
+// Cache: <cacheDir>/<basename>-<key>/ where key = sha256 over (converter version, absolute path,
+// size, mtime, sha256 of the first and last MiB). The folder is written under a temporary name
+// and renamed into place, so a folder that exists is complete; a second load reuses it untouched.
+// cacheDir: option, else $IDP_CACHE/converted, else ~/.cache/idp-lab/converted.
+//
+// Rotary layout: llama.cpp and llama2.c keep wq/wk rows in Meta's interleaved layout (rotary over
+// adjacent pairs 2i, 2i+1); HF Llama uses rotate_half (pairs i, i + hd/2). Per head:
+//   hf_row[h*hd + j*(hd/2) + i] = interleaved_row[h*hd + 2*i + j]   (i < hd/2, j ∈ {0, 1})
+// with heads = n_heads for wq and n_kv_heads for wk.
+
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { configError, formatError, unsupported } from '../errors';
+import type { ModelConfig } from './config';
+import { llamaConfigJson } from './hf-config';
+import { expectedWeights } from './weights';
+import { GgufFile, ggufNumber, ggufString, ggufStringArray, readGgufTensorBytes, readGgufTensorF32 } from '../formats/gguf';
+import { Llama2cHeader, llama2cTensors, readLlama2cTensor } from '../formats/llama2c';
+
+/** Bump when the converted layout changes: old cache entries are then ignored. */
+export const CONVERTER_VERSION = 1;
+
+export interface ConvertTensor {
+  name: string;                 // HF name
+  shape: number[];
+  read: () => Float32Array;     // HF layout, float32
+}
+
+export interface ConvertSource {
+  file: string;
+  config: ModelConfig;
+  tensors: ConvertTensor[];
+}
+
+export function defaultCacheDir(): string {
+  if (process.env.IDP_CACHE) return path.join(path.resolve(process.env.IDP_CACHE), 'converted');
+  return path.join(os.homedir(), '.cache', 'idp-lab', 'converted');
+}
+
+/** Permute the rows of a [heads*hd, cols] matrix between the interleaved and rotate_half layouts. */
+export function permuteRotaryRows(w: Float32Array, heads: number, headDim: number, cols: number, to: 'hf' | 'interleaved'): Float32Array {
+  if (w.length !== heads * headDim * cols || headDim % 2 !== 0) {
+    throw new Error(`permuteRotaryRows: ${w.length} values do not form [${heads}*${headDim}, ${cols}] with even head size`);
+  }
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const hf = h * headDim + j * half + i;
+        const il = h * headDim + 2 * i + j;
+        const [dst, src] = to === 'hf' ? [hf, il] : [il, hf];
+        out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
+      }
+    }
+  }
+  return out;
+}
+
+function hashEnds(file: string, size: number): string {
+  const h = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const mb = 1 << 20;
+    const first = Buffer.alloc(Math.min(mb, size));
+    fs.readSync(fd, first, 0, first.length, 0);
+    h.update(first);
+    const lastStart = Math.max(0, size - mb);
+    const last = Buffer.alloc(size - lastStart);
+    fs.readSync(fd, last, 0, last.length, lastStart);
+    h.update(last);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** Cache key of a source file (see header comment). */
+export function cacheKey(file: string): string {
+  const abs = path.resolve(file);
+  const st = fs.statSync(abs);
+  const parts = { v: CONVERTER_VERSION, path: abs, size: st.size, mtimeMs: st.mtimeMs, ends: hashEnds(abs, st.size) };
+  return crypto.createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
+}
+
+/** The cache folder a source converts into (it may not exist yet). */
+export function cacheFolderFor(file: string, cacheDir = defaultCacheDir()): string {
+  const base = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
+  return path.join(path.resolve(cacheDir), `${base}-${cacheKey(file)}`);
+}
+
+/** Write an F32 safetensors file one tensor at a time (no need to hold every tensor in memory). */
+function writeF32Safetensors(file: string, tensors: ConvertTensor[]): void {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt', converted_by: 'idp-lab' } };
+  let pos = 0;
+  for (const t of tensors) {
+    const n = 4 * t.shape.reduce((a, b) => a * b, 1);
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [pos, pos + n] };
+    pos += n;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, Buffer.from(json, 'utf8'));
+    for (const t of tensors) {
+      const data = t.read();
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== n) throw new Error(`conversion produced ${data.length} values for '${t.name}' of shape [${t.shape}]`);
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      let off = 0;
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Return the converted HF folder for `file`, converting it first if the cache has no entry.
+ * `build` is called only on a cache miss. The folder holds config.json, model.safetensors and
+ * idp-source.json (what it was converted from).
+ */
+export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheDir: string | undefined, build: () => ConvertSource): string {
+  const folder = cacheFolderFor(file, cacheDir ?? defaultCacheDir());
+  if (fs.existsSync(path.join(folder, 'config.json')) && fs.existsSync(path.join(folder, 'model.safetensors'))) return folder;
+  const src = build();
+  const parent = path.dirname(folder);
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(parent, `.tmp-${path.basename(folder)}-`));
+  try {
+    writeF32Safetensors(path.join(tmp, 'model.safetensors'), src.tensors);
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(llamaConfigJson(src.config), null, 2) + '\n');
+    const st = fs.statSync(file);
+    const info = { source: path.resolve(file), format, size: st.size, mtimeMs: st.mtimeMs, converterVersion: CONVERTER_VERSION };
+    fs.writeFileSync(path.join(tmp, 'idp-source.json'), JSON.stringify(info, null, 2) + '\n');
+    try {
+      fs.renameSync(tmp, folder);
+    } catch (e) {
+      // Another process finished the same conversion first: keep theirs.
+      if (!fs.existsSync(path.join(folder, 'model.safetensors'))) throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return folder;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+function checkSourceShapes(cfg: ModelConfig, file: string, tensors: ConvertTensor[], srcName: (hf: string) => string): void {
+  const want = expectedWeights(cfg);
+  const have = new Map(tensors.map((t) => [t.name, t]));
+  for (const [name, shape] of want) {
+    const t = have.get(name);
+    if (!t) throw formatError(file, `missing tensor '${srcName(name)}' (for ${name}, shape [${shape}])`);
+    if (t.shape.join() !== shape.join()) {
+      throw formatError(file, `tensor '${srcName(name)}' has shape [${t.shape}], expected [${shape}] from the model's hyperparameters`);
+    }
+  }
+}
+
+const GGUF_LAYER: Record<string, string> = {
+  attn_norm: 'input_layernorm', attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj',
+  attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_gate: 'mlp.gate_proj',
+  ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
+};
+
+/** No output.weight, or one byte-identical to token_embd.weight (llama.cpp's llama2.c converter writes a copy). */
+function classifierIsEmbedding(g: GgufFile): boolean {
+  const out = g.tensors.get('output.weight');
+  const emb = g.tensors.get('token_embd.weight');
+  if (!out) return true;
+  if (!emb || out.ggmlType !== emb.ggmlType || out.ne.join() !== emb.ne.join()) return false;
+  return readGgufTensorBytes(g, out).equals(readGgufTensorBytes(g, emb));
+}
+
+/** HF Llama config from GGUF metadata (architecture llama). */
+export function ggufLlamaConfig(g: GgufFile): ModelConfig {
+  const arch = ggufString(g, 'general.architecture');
+  if (arch === undefined) throw configError(g.file, 'missing metadata "general.architecture"');
+  if (arch !== 'llama') throw unsupported(`GGUF architecture "${arch}" is not supported (only llama)`, g.file);
+  const int = (key: string, dflt?: number): number => {
+    const v = ggufNumber(g, key) ?? dflt;
+    if (v === undefined) throw configError(g.file, `missing metadata "${key}"`);
+    if (!Number.isSafeInteger(v) || v <= 0) throw configError(g.file, `metadata "${key}" must be a positive integer, got ${v}`);
+    return v;
+  };
+  const hidden = int('llama.embedding_length');
+  const heads = int('llama.attention.head_count');
+  const kvHeads = int('llama.attention.head_count_kv', heads);
+  if (heads % kvHeads !== 0) throw configError(g.file, `head_count ${heads} is not a multiple of head_count_kv ${kvHeads}`);
+  const headDim = ggufNumber(g, 'llama.attention.key_length') ?? (hidden % heads === 0 ? hidden / heads : NaN);
+  if (!Number.isSafeInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
+    throw configError(g.file, `cannot derive an even head size from embedding_length ${hidden} and head_count ${heads}`);
+  }
+  const rotDims = ggufNumber(g, 'llama.rope.dimension_count');
+  if (rotDims !== undefined && rotDims !== headDim) throw unsupported(`partial rotary (rope.dimension_count ${rotDims} of head size ${headDim}) is not supported`, g.file);
+  const scaling = ggufString(g, 'llama.rope.scaling.type');
+  if ((scaling !== undefined && scaling !== 'none') || g.tensors.has('rope_freqs.weight')) {
+    throw unsupported('rope scaling (llama.rope.scaling.type / rope_freqs.weight) is not supported', g.file);
+  }
+  const embd = g.tensors.get('token_embd.weight');
+  const tokens = ggufStringArray(g, 'tokenizer.ggml.tokens');
+  const vocab = ggufNumber(g, 'llama.vocab_size') ?? tokens?.length ?? embd?.shape[0];
+  if (vocab === undefined || !Number.isSafeInteger(vocab) || vocab <= 0) throw configError(g.file, 'cannot tell the vocabulary size (no llama.vocab_size, tokenizer.ggml.tokens or token_embd.weight)');
+  const eps = ggufNumber(g, 'llama.attention.layer_norm_rms_epsilon') ?? 1e-5;
+  const theta = ggufNumber(g, 'llama.rope.freq_base') ?? 10000;
+  if (!(eps > 0) || !(theta > 0)) throw configError(g.file, `invalid rms epsilon ${eps} or rope freq_base ${theta}`);
+  const tokId = (key: string) => {
+    const v = ggufNumber(g, key);
+    return v !== undefined && Number.isSafeInteger(v) && v >= 0 && v < vocab ? v : undefined;
+  };
+  return {
+    arch: 'llama', hfArchitecture: 'LlamaForCausalLM', modelType: 'llama',
+    vocabSize: vocab, hiddenSize: hidden, numLayers: int('llama.block_count'), numHeads: heads, numKvHeads: kvHeads,
+    headDim, intermediateSize: int('llama.feed_forward_length'), maxPositions: int('llama.context_length', 2048),
+    normEps: eps, activation: 'silu', tieWordEmbeddings: classifierIsEmbedding(g),
+    bosTokenId: tokId('tokenizer.ggml.bos_token_id'), eosTokenId: tokId('tokenizer.ggml.eos_token_id'),
+    ropeTheta: theta, attentionBias: false, oProjBias: false, mlpBias: false,
+  };
+}
+
+/** Conversion source for a GGUF Llama: HF names, dequantized, q/k rows permuted to rotate_half. */
+export function ggufSource(g: GgufFile): ConvertSource {
+  const cfg = ggufLlamaConfig(g);
+  if (cfg.numLayers > g.tensors.size) throw formatError(g.file, `block_count ${cfg.numLayers} exceeds the ${g.tensors.size} tensors in the file`);
+  const tensors: ConvertTensor[] = [];
+  const hfToGguf = new Map<string, string>();
+  for (const [gname, t] of g.tensors) {
+    let hf: string | undefined;
+    let perm: [number] | undefined;
+    const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(gname);
+    if (gname === 'token_embd.weight') hf = 'model.embed_tokens.weight';
+    else if (gname === 'output_norm.weight') hf = 'model.norm.weight';
+    else if (gname === 'output.weight') hf = cfg.tieWordEmbeddings ? undefined : 'lm_head.weight';
+    else if (m && GGUF_LAYER[m[2]] && Number(m[1]) < cfg.numLayers) {
+      hf = `model.layers.${Number(m[1])}.${GGUF_LAYER[m[2]]}.weight`;
+      if (m[2] === 'attn_q') perm = [cfg.numHeads];
+      if (m[2] === 'attn_k') perm = [cfg.numKvHeads];
+    }
+    if (!hf) continue; // tensors we do not use (none in plain Llama GGUFs)
+    hfToGguf.set(hf, gname);
+    const shape = t.shape;
+    tensors.push({
+      name: hf,
+      shape,
+      read: () => {
+        const w = readGgufTensorF32(g, t);
+        return perm ? permuteRotaryRows(w, perm[0], cfg.headDim, shape[shape.length - 1], 'hf') : w;
+      },
+    });
+  }
+  checkSourceShapes(cfg, g.file, tensors, (hf) => hfToGguf.get(hf) ?? hf.replace(/^model\.layers\.(\d+)\./, 'blk.$1.'));
+  const want = expectedWeights(cfg);
+  return { file: g.file, config: cfg, tensors: tensors.filter((t) => want.has(t.name)) };
+}
+
+const L2C_LAYER: Record<string, string> = {
+  rms_att: 'input_layernorm', wq: 'self_attn.q_proj', wk: 'self_attn.k_proj', wv: 'self_attn.v_proj',
+  wo: 'self_attn.o_proj', rms_ffn: 'post_attention_layernorm', w1: 'mlp.gate_proj', w3: 'mlp.up_proj', w2: 'mlp.down_proj',
+};
+
+export function llama2cConfig(h: Llama2cHeader): ModelConfig {
+  return {
+    arch: 'llama', hfArchitecture: 'LlamaForCausalLM', modelType: 'llama',
+    vocabSize: h.vocabSize, hiddenSize: h.dim, numLayers: h.nLayers, numHeads: h.nHeads, numKvHeads: h.nKvHeads,
+    headDim: h.headSize, intermediateSize: h.hiddenDim, maxPositions: h.seqLen, normEps: 1e-5, activation: 'silu',
+    tieWordEmbeddings: h.sharedClassifier, bosTokenId: 1, eosTokenId: 2, ropeTheta: 10000,
+    attentionBias: false, oProjBias: false, mlpBias: false,
+  };
+}
+
+/** Conversion source for a llama2.c checkpoint (header already validated against the file size). */
+export function llama2cSource(h: Llama2cHeader): ConvertSource {
+  const cfg = llama2cConfig(h);
+  const tensors: ConvertTensor[] = [];
+  for (const t of llama2cTensors(h)) {
+    let name: string | undefined;
+    if (t.layer !== undefined) name = `model.layers.${t.layer}.${L2C_LAYER[t.name]}.weight`;
+    else if (t.name === 'token_embedding') name = 'model.embed_tokens.weight';
+    else if (t.name === 'rms_final') name = 'model.norm.weight';
+    else if (t.name === 'wcls') name = 'lm_head.weight';
+    if (!name) continue; // freq_cis tables: recomputed by the graph from rope_theta
+    const heads = t.name === 'wq' ? h.nHeads : t.name === 'wk' ? h.nKvHeads : 0;
+    tensors.push({
+      name,
+      shape: t.shape,
+      read: () => {
+        const w = readLlama2cTensor(h, t);
+        return heads ? permuteRotaryRows(w, heads, h.headSize, h.dim, 'hf') : w;
+      },
+    });
+  }
+  checkSourceShapes(cfg, h.file, tensors, (n) => n);
+  return { file: h.file, config: cfg, tensors };
+}

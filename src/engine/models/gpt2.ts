@@ -1,0 +1,46 @@
+// GPT-2: learned positions, pre-LN LayerNorm, fused c_attn in Conv1D layout (weight [d, 3d], y = x·W + b),
+// gelu_new (= Gelu with the tanh approximation), head tied to wte.
+
+import { GraphBuilder, Value } from '../onnx/builder';
+import type { LoadedModel } from './config';
+import { attention, BuildOptions, declareInputs, embed, emitLogits, layerNorm, selectForLogits, weights } from './blocks';
+
+export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
+  const c = m.config;
+  const g = new GraphBuilder(m.weightsDir);
+  const w = weights(g, m);
+  const d = c.hiddenSize;
+  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim);
+  const T = 'transformer';
+  const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
+  // Conv1D: y = x · W + b with W [in, out]
+  const conv1d = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => g.op('Gemm', [x, w.get(`${name}.weight`), w.get(`${name}.bias`)]));
+
+  let x = g.scope(T, () => g.add(
+    embed(g, w.get(`${T}.wte.weight`), inputs.ids, d, 'wte'),
+    embed(g, w.get(`${T}.wpe.weight`), inputs.positions, d, 'wpe'), 'embed_sum'));                       // [N, d]
+
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `${T}.h.${i}`;
+    x = g.scope(T, () => g.scope(`h.${i}`, () => {
+      const h = ln(x, `${p}.ln_1`);
+      const ctx = g.scope('attn', () => {
+        const [q, k, v] = g.node('Split', [conv1d(h, `${p}.attn.c_attn`), g.ints([d, d, d])], { axis: 1 }, { outputs: 3 });
+        return attention(g, { layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, q, k, v, inputs });
+      });
+      const x1 = g.add(x, g.scope('attn', () => conv1d(ctx, `${p}.attn.c_proj`)), 'residual_attn');
+      const mlp = g.scope('mlp', () => {
+        const act = c.activation === 'relu' ? g.relu(conv1d(ln(x1, `${p}.ln_2`), `${p}.mlp.c_fc`))
+          : g.op('Gelu', [conv1d(ln(x1, `${p}.ln_2`), `${p}.mlp.c_fc`)], c.activation === 'gelu' ? {} : { approximate: 'tanh' });
+        return conv1d(act, `${p}.mlp.c_proj`);
+      });
+      return g.add(x1, mlp, 'residual_mlp');
+    }));
+  }
+
+  g.scope(T, () => {
+    const h = ln(selectForLogits(g, x, d, inputs, opts.logits), `${T}.ln_f`);
+    emitLogits(g, g.scope('lm_head', () => g.gemmT(h, w.get(`${T}.wte.weight`))), c.vocabSize, inputs, opts.logits);
+  });
+  return g;
+}

@@ -1,0 +1,121 @@
+// Text generation: prompt → ids (BOS first, as llama2.c), prefill, then decode token by token with
+// the KV cache. Batched: each row stops on its own (stop ids, stop sequences, max tokens, context end).
+
+import type { CausalLM } from './lm';
+import { leftPad } from './lm';
+import { Rng, sample, SamplingOptions } from './sampling';
+import { inputError } from '../errors';
+import type { Tokenizer } from '../tokenizers/tokenizer';
+
+export interface GenerateOptions extends SamplingOptions {
+  maxTokens?: number;            // default 256
+  stop?: string[];               // stop sequences (text); the stop text is not included
+  stopIds?: number[];            // default: EOS and BOS of the model
+  /** Called for every new token of every row; `text` is the row's decoded continuation so far. */
+  onToken?: (row: number, id: number, text: string) => void;
+  /** Polled between steps; true cancels the run (rows finish with reason 'cancelled'). */
+  isCancelled?: () => boolean;
+  /** Yield to the event loop between steps (lets a worker see cancel messages). */
+  yieldEachStep?: boolean;
+}
+
+export type FinishReason = 'stop' | 'length' | 'context' | 'cancelled';
+
+export interface GenerateRow {
+  ids: number[];         // generated ids only (the continuation)
+  text: string;          // decoded continuation (stop sequence cut off)
+  finish: FinishReason;
+}
+
+export interface Timings {
+  prefill_ms: number;           // prompt forward + first token
+  decode_ms: number;            // every later step
+  decode_tokens: number;        // number of decode steps
+  decode_tokens_per_s: number;
+  prompt_tokens: number;
+}
+
+export interface GenerateResult {
+  rows: GenerateRow[];
+  timings: Timings;
+}
+
+/** Prompt text → ids, with BOS first when the family uses one (Llama, OPT; GPT-2 does not). */
+export function promptIds(lm: CausalLM, tok: Tokenizer | undefined, text: string): number[] {
+  const c = lm.config;
+  const bos = c.arch === 'gpt2' ? undefined : c.bosTokenId ?? tok?.bosId;
+  const ids = text.length > 0 ? requireTokenizer(tok).encode(text) : [];
+  const all = bos !== undefined ? [bos, ...ids] : ids;
+  if (all.length === 0) throw inputError('empty prompt: the model has no BOS token, so there is nothing to condition on');
+  return all;
+}
+
+function requireTokenizer(tok: Tokenizer | undefined): Tokenizer {
+  if (!tok) throw inputError('this model has no tokenizer: pass --tokenizer, or give token ids');
+  return tok;
+}
+
+const now = () => performance.now();
+
+export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts: number[][], o: GenerateOptions = {}): Promise<GenerateResult> {
+  const c = lm.config;
+  if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw inputError('empty prompt: nothing to condition on');
+  const T = Math.max(...prompts.map((p) => p.length));
+  if (T > c.maxPositions) throw inputError(`prompt of ${T} tokens is longer than the model's context of ${c.maxPositions}`);
+  const maxTokens = o.maxTokens ?? 256;
+  if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw inputError(`max tokens must be a non-negative integer, got ${maxTokens}`);
+  const stopIds = new Set(o.stopIds ?? [c.eosTokenId, c.bosTokenId, tok?.eosId].filter((x): x is number => x !== undefined));
+  const rng = new Rng(o.seed ?? 42);
+  const B = prompts.length;
+  const V = c.vocabSize;
+  const rows: GenerateRow[] = prompts.map(() => ({ ids: [], text: '', finish: 'length' as FinishReason }));
+  const done = new Array(B).fill(maxTokens === 0);
+  const state = lm.newState(B);
+
+  await lm.session('last');   // build + load outside the timings
+  const t0 = now();
+  const { ids, real } = leftPad(prompts, T);
+  let r = maxTokens > 0 ? await lm.step(state, ids, real, 'last') : undefined;
+  const t1 = now();
+  let steps = 0;
+  while (r) {
+    const next = new Array<number>(B).fill(0);
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      const id = sample(r.logits, b * V, V, o, rng);
+      next[b] = id;
+      if (stopIds.has(id)) { done[b] = true; rows[b].finish = 'stop'; continue; }
+      const row = rows[b];
+      row.ids.push(id);
+      row.text = tok ? tok.decode(row.ids) : '';
+      const hit = o.stop?.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
+      if (hit && hit.length) { row.text = row.text.slice(0, Math.min(...hit)); done[b] = true; row.finish = 'stop'; }
+      o.onToken?.(b, id, row.text);
+      if (!done[b] && row.ids.length >= maxTokens) done[b] = true;
+    }
+    if (done.every(Boolean)) break;
+    if (o.yieldEachStep) await new Promise((res) => setImmediate(res));
+    if (o.isCancelled?.()) {
+      rows.forEach((row, b) => { if (!done[b]) row.finish = 'cancelled'; });
+      break;
+    }
+    if (state.length >= c.maxPositions) {
+      rows.forEach((row, b) => { if (!done[b]) row.finish = 'context'; });
+      break;
+    }
+    r = await lm.step(state, next.map((x) => [x]), done.map((d) => [!d]), 'last');
+    steps++;
+  }
+  const t2 = now();
+  const decodeMs = t2 - t1;
+  return {
+    rows,
+    timings: {
+      prefill_ms: t1 - t0,
+      decode_ms: decodeMs,
+      decode_tokens: steps,
+      decode_tokens_per_s: steps > 0 ? (steps * 1000) / decodeMs : 0,
+      prompt_tokens: T,
+    },
+  };
+}

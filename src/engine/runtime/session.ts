@@ -1,0 +1,66 @@
+// ONNX Runtime sessions over graphs we build. Weights are resolved as external data relative to the
+// model's weights folder (ORT refuses absolute or escaping locations, so the model is handed over
+// as bytes with `session.model_external_initializers_file_folder_path` set to that folder).
+
+import * as fs from 'fs';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { IdpError, runtimeError } from '../errors';
+
+export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
+
+export interface SessionOptions {
+  ep?: ExecutionProvider;
+  /** Intra-op threads (default: ORT's choice; 1 for tiny models avoids thread-pool overhead). */
+  threads?: number;
+}
+
+/** Where onnxruntime-node keeps its native binaries for this platform. */
+function ortBinDir(): string {
+  const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  return path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Why an execution provider cannot run here, or undefined when it can be tried. */
+export function whyNotAvailable(ep: ExecutionProvider): string | undefined {
+  if (ep === 'cpu') return undefined;
+  const backends = ort.listSupportedBackends?.() ?? [];
+  if (ep === 'cuda') {
+    const lib = path.join(ortBinDir(), 'libonnxruntime_providers_cuda.so');
+    if (!fs.existsSync(lib)) {
+      return `the CUDA execution provider needs ${lib} and the CUDA 12 runtime; onnxruntime-node downloads them in its ` +
+        'install script, which this project disables (it cannot reach the network here). On a machine with internet ' +
+        'and an NVIDIA driver run `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, ' +
+        'or use --ep cpu|webgpu.';
+    }
+  }
+  if (!backends.some((b) => b.name === ep)) return `onnxruntime-node on ${process.platform}/${process.arch} has no ${ep} backend`;
+  return undefined;
+}
+
+export async function createSession(model: Uint8Array, weightsDir: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const ep = opts.ep ?? 'cpu';
+  const why = whyNotAvailable(ep);
+  if (why) throw runtimeError(`execution provider '${ep}' is not available: ${why}`);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    extra: { session: { model_external_initializers_file_folder_path: weightsDir } },
+  };
+  if (opts.threads) {
+    options.intraOpNumThreads = opts.threads;
+    options.interOpNumThreads = 1;
+  }
+  try {
+    return await ort.InferenceSession.create(model, options);
+  } catch (e) {
+    if (e instanceof IdpError) throw e;
+    const msg = (e as Error).message;
+    if (ep === 'webgpu' && /adapter/i.test(msg)) {
+      throw runtimeError('execution provider \'webgpu\' found no GPU adapter: it needs a Vulkan loader (libvulkan.so.1) and a ' +
+        `Vulkan driver (a GPU driver, or mesa-vulkan-drivers ≥ 25 for a software device). ORT said: ${msg.trim()}`);
+    }
+    if (ep !== 'cpu') throw runtimeError(`execution provider '${ep}' failed to start: ${msg.trim()}`);
+    throw runtimeError(`onnxruntime could not load the graph: ${msg}`);
+  }
+}

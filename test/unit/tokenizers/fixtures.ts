@@ -1,0 +1,97 @@
+// Shared by the tokenizer tests: a seeded random-string generator, an independent reader of
+// llama2.c tokenizer.bin, a literal (quadratic) transcription of run.c's encode to compare against,
+// and an assertion for typed errors.
+
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import { IdpErrorCode, isIdpError } from '../../../src/engine/errors';
+
+/** mulberry32: small seeded PRNG, deterministic across runs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FRAGMENTS = [
+  'Once', 'upon', 'a', 'time', 'the', 'The', 'Lily', 'Tom', 'played', 'park', 'ball', 'happy', 'said', 'was',
+  'little', 'girl', 'named', 'She', 'loved', 'to', 'play', 'outside', 'in', 'and', 'big', 'red',
+  ' ', ' ', ' ', '  ', '\n', '\n\n', '\t', '.', ',', '!', '?', '"', "'", ':', '-', '(', ')',
+  'café', 'naïve', 'über', '€', '™', 'â', '日本語', '中文', '😀', '👍🏽', 'Жук', 'ü', '—', '…', '\u200a',
+  '123', '42', '<', '>', '<0x41>', '<s>', '</s>', '<unk>', '|', '~', '[', ']', '%',
+];
+
+/** A random string of fragments and random code points (ASCII, Latin-1, CJK, emoji, controls). */
+export function randomText(r: () => number, maxParts = 24): string {
+  const parts: string[] = [];
+  const n = Math.floor(r() * (maxParts + 1));
+  for (let i = 0; i < n; i++) {
+    const k = r();
+    if (k < 0.7) parts.push(FRAGMENTS[Math.floor(r() * FRAGMENTS.length)]);
+    else if (k < 0.8) parts.push(String.fromCharCode(0x20 + Math.floor(r() * 95)));
+    else if (k < 0.86) parts.push(String.fromCodePoint(0xa0 + Math.floor(r() * 0x160)));
+    else if (k < 0.92) parts.push(String.fromCodePoint(0x4e00 + Math.floor(r() * 0x5000)));
+    else if (k < 0.97) parts.push(String.fromCodePoint(0x1f300 + Math.floor(r() * 0x300)));
+    else parts.push(String.fromCharCode(1 + Math.floor(r() * 31)));
+  }
+  return parts.join('');
+}
+
+export interface RawVocab { pieces: Buffer[]; scores: number[] }
+
+/** Reads a well-formed tokenizer.bin to its end (no validation: test input only). */
+export function readTokBin(file: string): RawVocab {
+  const b = fs.readFileSync(file);
+  const pieces: Buffer[] = [];
+  const scores: number[] = [];
+  for (let o = 4; o < b.length;) {
+    scores.push(b.readFloatLE(o));
+    const len = b.readInt32LE(o + 4);
+    pieces.push(b.subarray(o + 8, o + 8 + len));
+    o += 8 + len;
+  }
+  return { pieces, scores };
+}
+
+/** run.c's encode, step by step: O(n^2) rescans, strings compared byte for byte. */
+export function naiveRunCEncode(v: RawVocab, text: string): number[] {
+  const strs = v.pieces.map((p) => p.toString('latin1'));
+  const lookup = new Map<string, number>();
+  strs.forEach((s, i) => { if (!lookup.has(s)) lookup.set(s, i); });
+  const tokens: number[] = [];
+  if (text.length > 0) tokens.push(lookup.get(' ')!);
+  for (const ch of text) {
+    const bytes = Buffer.from(ch, 'utf8');
+    const id = lookup.get(bytes.toString('latin1'));
+    if (id !== undefined) tokens.push(id);
+    else for (const b of bytes) tokens.push(b + 3);
+  }
+  for (;;) {
+    let bestScore = -1e10, bestId = -1, bestIdx = -1;
+    for (let i = 0; i + 1 < tokens.length; i++) {
+      const id = lookup.get(strs[tokens[i]] + strs[tokens[i + 1]]);
+      if (id !== undefined && v.scores[id] > bestScore) {
+        bestScore = v.scores[id]; bestId = id; bestIdx = i;
+      }
+    }
+    if (bestIdx < 0) break;
+    tokens.splice(bestIdx, 2, bestId);
+  }
+  return tokens;
+}
+
+/** Asserts that fn throws an IdpError with this code naming this file. */
+export function assertIdpError(fn: () => unknown, code: IdpErrorCode, file: string): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(isIdpError(e), `expected an IdpError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.file, file, e.message);
+    assert.ok(e.message.startsWith(`${file}: `), e.message);
+    return true;
+  });
+}

@@ -1,0 +1,103 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { dataPath, tmpDir } from '../../helpers/data';
+import { gpt2TokenizerFromVocabMerges, loadTokenizerJson, Tokenizer, TokenStreamer } from '../../../src/engine/tokenizers';
+import { randomText, rng } from './fixtures';
+
+const GPT2 = ['models', 'gpt2-tokenizer'];
+
+const SAMPLES = [
+  'Hello world', ' Hello', 'The quick brown fox jumps over the lazy dog.', "It's 2024 -- isn't it?",
+  'line one\nline two\n\n  indented\ttab', 'café naïve über', '日本語のテキスト', '😀👍🏽 emoji', 'Жук и ёж',
+  '   leading and trailing   ', 'a'.repeat(200), '\r\n', 'x',
+];
+
+describe('tokenizers: GPT-2 byte-level BPE (encoder.json + merges) and HF tokenizer.json', () => {
+  let vocabFile: string;
+  let mergesFile: string;
+  let gpt2: Tokenizer;
+
+  before(function () {
+    vocabFile = dataPath(this, ...GPT2, 'gpt2_vocab.json');
+    mergesFile = dataPath(this, ...GPT2, 'gpt2_merges.txt');
+    gpt2 = gpt2TokenizerFromVocabMerges(vocabFile, mergesFile);
+  });
+
+  it('encodes "Hello world" -> [15496, 995] and " Hello" -> [18435], without special tokens', () => {
+    assert.deepEqual(gpt2.encode('Hello world'), [15496, 995]);
+    assert.deepEqual(gpt2.encode(' Hello'), [18435]);
+    assert.deepEqual(gpt2.encode(''), []);
+    assert.equal(gpt2.vocabSize, 50257);
+    assert.equal(gpt2.bosId, 50256);
+    assert.equal(gpt2.eosId, 50256);
+  });
+
+  it('round-trips text exactly (no clean-up of spaces before punctuation)', () => {
+    for (const s of [...SAMPLES, 'a , b . c !', "do n't"]) assert.equal(gpt2.decode(gpt2.encode(s)), s, JSON.stringify(s));
+    const r = rng(99);
+    for (let i = 0; i < 200; i++) {
+      const s = randomText(r).replace(/<\|endoftext\|>/g, '');
+      assert.equal(gpt2.decode(gpt2.encode(s)), s, JSON.stringify(s));
+    }
+    assert.equal(gpt2.decode([]), '');
+  });
+
+  it('drops <|endoftext|> in decode', () => {
+    assert.equal(gpt2.decode([50256, 15496, 995, 50256]), 'Hello world');
+  });
+
+  it('reads merges with and without the "#version" header line', () => {
+    const dir = tmpDir();
+    const withHeader = path.join(dir, 'merges.txt');
+    fs.writeFileSync(withHeader, '#version: 0.2\n' + fs.readFileSync(mergesFile, 'utf8'));
+    const t = gpt2TokenizerFromVocabMerges(vocabFile, withHeader);
+    for (const s of SAMPLES) assert.deepEqual(t.encode(s), gpt2.encode(s));
+  });
+
+  it('loads a tokenizer.json written from the same files, with tokenizer_config.json beside it', () => {
+    const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8'));
+    const merges = fs.readFileSync(mergesFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#version'));
+    const json = {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+      normalizer: null,
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
+    };
+    const dir = tmpDir();
+    const file = path.join(dir, 'tokenizer.json');
+    fs.writeFileSync(file, JSON.stringify(json));
+    const plain = loadTokenizerJson(file);
+    assert.deepEqual(plain.encode('Hello world'), [15496, 995]);
+    assert.equal(plain.bosId, 50256); // found by name without a tokenizer_config.json
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({
+      bos_token: { content: '<|endoftext|>', special: true }, eos_token: '<|endoftext|>', model_max_length: 1024,
+    }));
+    const t = loadTokenizerJson(file);
+    assert.equal(t.bosId, 50256);
+    assert.equal(t.eosId, 50256);
+    assert.equal(t.vocabSize, 50257);
+    const r = rng(5);
+    const texts = [...SAMPLES, ...Array.from({ length: 100 }, () => randomText(r))];
+    for (const s of texts) {
+      assert.deepEqual(t.encode(s), gpt2.encode(s), JSON.stringify(s));
+      assert.equal(t.decode(t.encode(s)), s);
+    }
+  });
+
+  it('streams characters split over byte-level tokens whole', () => {
+    const text = 'Emoji 😀👍🏽 and 日本語 and Жук.';
+    const ids = gpt2.encode(text);
+    const s = new TokenStreamer(gpt2);
+    const chunks = ids.map((id) => s.push(id));
+    chunks.push(s.flush());
+    assert.equal(chunks.join(''), text);
+    assert.ok(chunks.every((c) => !c.includes('\uFFFD')), JSON.stringify(chunks));
+    // step-wise text is the token's own bytes
+    assert.equal(gpt2.decodeStep!(15496, 995), ' world');
+    assert.equal(gpt2.decodeStep!(-1, 50256), '');
+  });
+});
