@@ -134,6 +134,19 @@ describe('reference forward: invariants', () => {
     for (let t = 1; t < 4; t++) assert.ok(maxDiff(l.subarray(0, V), l.subarray(t * V, (t + 1) * V)) < 1e-12);
   });
 
+  it('an explicit head_dim ≠ hidden/heads (Mistral-Nemo style) sets the q/k/v/o widths', () => {
+    for (const modelType of ['llama', 'qwen2'] as const) {
+      const s: TinyModelSpec = { ...spec('llamaTied'), modelType, headDim: 4 };
+      const c = tinyConfig(s);
+      assert.strictEqual(c.head_dim, 4);
+      const w = tinyWeights(s);
+      assert.deepStrictEqual(w.get('model.layers.0.self_attn.q_proj.weight')!.shape, [8, 16]);
+      assert.deepStrictEqual(w.get('model.layers.0.self_attn.o_proj.weight')!.shape, [16, 8]);
+      const l = referenceForward(c, w, ids(5, vocabOf(c), 4));
+      assert.ok(l.every(Number.isFinite));
+    }
+  });
+
   it('mistral sliding window: keys at distance ≥ W are invisible; a wide window equals plain causal', () => {
     const s = { ...spec('mistral'), numLayers: 1 };
     const c = tinyConfig(s);
