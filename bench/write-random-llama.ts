@@ -26,7 +26,7 @@ import { permuteRotaryRows } from '../src/engine/models/convert';
 import type { ModelConfig } from '../src/engine/models/config';
 
 /** Bump when the written files change: old cache entries are then ignored. */
-export const WRITER_VERSION = 1;
+export const WRITER_VERSION = 2;
 
 export interface RandomLlamaSpec {
   hidden: number;
@@ -180,12 +180,18 @@ function writeKv(w: ByteWriter, key: string, v: Kv): void {
   }
 }
 
-/** Synthetic SentencePiece vocabulary: <unk> <s> </s>, <0x00>…<0xFF>, then unique pieces. */
+/**
+ * Synthetic SentencePiece vocabulary: <unk> <s> </s>, <0x00>…<0xFF>, '▁' and the printable ASCII
+ * characters (so any ASCII text round-trips through the tokenizer), then unique filler pieces.
+ */
 export function syntheticVocab(n: number): { tokens: string[]; scores: number[]; types: number[] } {
   if (n < 259 + 1) throw new Error(`random llama spec: vocab ${n} is smaller than the 259 special and byte tokens + 1`);
   const tokens = ['<unk>', '<s>', '</s>'];
   const types = [2, 3, 3];  // unknown, control, control
   for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(6); }
+  for (const c of ['\u2581', ...Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i))]) {
+    if (tokens.length < n) { tokens.push(c); types.push(1); }
+  }
   for (let i = tokens.length; i < n; i++) { tokens.push(`\u2581t${i.toString(36)}`); types.push(1); }
   const scores = tokens.map((_, i) => (i < 259 ? 0 : -i));
   return { tokens, scores, types };

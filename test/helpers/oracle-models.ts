@@ -1,7 +1,7 @@
 // Tiny Hugging Face model folders with seeded random weights, for checking the engine's ONNX
 // graphs against the float64 oracle in reference-forward.ts. Independent of the engine's model
 // code: names, shapes and config fields are written out here from transformers' conventions.
-// (test/helpers/tiny-models.ts is a different, engine-driven helper for loader tests.)
+// (test/helpers/tiny-hf.ts is a different, engine-driven helper for loader tests.)
 //
 // Each folder holds config.json as transformers' save_pretrained writes it for that model_type
 // (sorted keys, indent 2; family-specific field names; fields equal to PretrainedConfig's defaults

@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dataPath, STORIES, tmpDir } from '../../helpers/data';
-import { TINY_SPECS, writeTinyModel } from '../../helpers/tiny-models';
+import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
 const idp = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000 });

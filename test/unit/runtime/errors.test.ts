@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { TINY_SPECS, writeTinyModel } from '../../helpers/tiny-models';
+import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import { tmpDir } from '../../helpers/data';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';

@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec } from '../../helpers/tiny-models';
+import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec } from '../../helpers/oracle-models';
 import { referenceForward } from '../../helpers/reference-forward';
 import { tmpDir } from '../../helpers/data';
 import { loadModel } from '../../../src/engine/models/load';

@@ -1,5 +1,5 @@
 // Shared by the tokenizer tests: a seeded random-string generator, an independent reader of
-// llama2.c tokenizer.bin, a literal (quadratic) transcription of run.c's encode to compare against,
+// llama2.c tokenizer.bin, an independent quadratic implementation of llama2.c's merge rule to compare against,
 // and an assertion for typed errors.
 
 import { strict as assert } from 'assert';
@@ -58,7 +58,7 @@ export function readTokBin(file: string): RawVocab {
   return { pieces, scores };
 }
 
-/** run.c's encode, step by step: O(n^2) rescans, strings compared byte for byte. */
+/** The merge rule llama2.c applies, done naively: O(n^2) rescans, strings compared byte for byte. */
 export function naiveRunCEncode(v: RawVocab, text: string): number[] {
   const strs = v.pieces.map((p) => p.toString('latin1'));
   const lookup = new Map<string, number>();

@@ -2,6 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { dataPath, STORIES } from '../../helpers/data';
 import { GgufVocab, loadLlama2cTokenizer, Tokenizer, tokenizerFromGgufVocab } from '../../../src/engine/tokenizers';
+import { ggufNumber, ggufNumberArray, ggufString, ggufStringArray, readGguf } from '../../../src/engine/formats/gguf';
 import { assertIdpError, randomText, readTokBin, rng } from './fixtures';
 
 const GPT2 = ['models', 'gpt2-tokenizer'];
@@ -65,6 +66,26 @@ describe('tokenizers: GGUF vocabulary', () => {
       const t = tokenizerFromGgufVocab({ ...v, scores: Float32Array.from(v.scores!), tokenTypes: Int32Array.from(v.tokenTypes!), eosId: 0xffffffff }, 'x.gguf');
       assert.deepEqual(t.encode('Once upon a time'), [403, 407, 261, 378]);
       assert.equal(t.eosId, 2); // no id given: found by its name "</s>"
+    });
+
+    it('stories260K.gguf itself (read with formats/gguf.ts) encodes identically to tok512.bin', function () {
+      const g = readGguf(dataPath(this, ...STORIES, 'stories260K.gguf'));
+      const t = tokenizerFromGgufVocab({
+        tokens: ggufStringArray(g, 'tokenizer.ggml.tokens')!,
+        scores: ggufNumberArray(g, 'tokenizer.ggml.scores'),
+        tokenTypes: ggufNumberArray(g, 'tokenizer.ggml.token_type'),
+        bosId: ggufNumber(g, 'tokenizer.ggml.bos_token_id'),
+        eosId: ggufNumber(g, 'tokenizer.ggml.eos_token_id'),
+        model: ggufString(g, 'tokenizer.ggml.model'),
+      }, g.file);
+      assert.equal(t.vocabSize, 512);
+      assert.equal(t.bosId, 1);
+      assert.equal(t.eosId, 2);
+      const r = rng(77);
+      for (let i = 0; i < 200; i++) {
+        const s = randomText(r, 32);
+        assert.deepEqual(t.encode(s), ref.encode(s), JSON.stringify(s));
+      }
     });
 
     it('honours add_space_prefix = false', () => {
