@@ -45,6 +45,7 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,   // errors only: ORT's placement warnings are noise for users
     extra: { session: { model_external_initializers_file_folder_path: weightsDir } },
   };
   if (opts.threads) {
