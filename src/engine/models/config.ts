@@ -32,6 +32,8 @@ export interface ModelConfig {
   attentionBias?: boolean;     // q/k/v (and o for some) biases: Qwen2 has q/k/v bias, no o bias
   oProjBias?: boolean;
   mlpBias?: boolean;
+  /** Mistral: a query sees only keys less than this many positions behind it. */
+  slidingWindow?: number;
   // OPT
   doLayerNormBefore?: boolean; // false only for OPT-350m (post-LN)
   wordEmbedProjDim?: number;   // OPT-350m: embeddings of this width, project_in/project_out to hiddenSize

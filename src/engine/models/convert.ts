@@ -125,6 +125,19 @@ function writeF32Safetensors(file: string, tensors: ConvertTensor[]): void {
   }
 }
 
+/** Temporary folders of this entry left by a process that died mid-conversion (older than an hour). */
+function removeStaleTemps(parent: string, base: string): void {
+  for (const e of fs.readdirSync(parent)) {
+    if (!e.startsWith(`.tmp-${base}-`)) continue;
+    const p = path.join(parent, e);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      // another process may be removing it too
+    }
+  }
+}
+
 /**
  * Return the converted HF folder for `file`, converting it first if the cache has no entry.
  * `build` is called only on a cache miss. The folder holds config.json, model.safetensors and
@@ -136,6 +149,7 @@ export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheD
   const src = build();
   const parent = path.dirname(folder);
   fs.mkdirSync(parent, { recursive: true });
+  removeStaleTemps(parent, path.basename(folder));
   const tmp = fs.mkdtempSync(path.join(parent, `.tmp-${path.basename(folder)}-`));
   try {
     writeF32Safetensors(path.join(tmp, 'model.safetensors'), src.tensors);
@@ -165,9 +179,10 @@ function checkSourceShapes(cfg: ModelConfig, file: string, tensors: ConvertTenso
   const have = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, shape] of want) {
     const t = have.get(name);
-    if (!t) throw formatError(file, `missing tensor '${srcName(name)}' (for ${name}, shape [${shape}])`);
+    const s = (x: number[]) => `[${x.join(', ')}]`;
+    if (!t) throw formatError(file, `missing tensor '${srcName(name)}' (for ${name}, shape ${s(shape)})`);
     if (t.shape.join() !== shape.join()) {
-      throw formatError(file, `tensor '${srcName(name)}' has shape [${t.shape}], expected [${shape}] from the model's hyperparameters`);
+      throw formatError(file, `tensor '${srcName(name)}' has shape ${s(t.shape)}, expected ${s(shape)} from the model's hyperparameters`);
     }
   }
 }
@@ -177,6 +192,16 @@ const GGUF_LAYER: Record<string, string> = {
   attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_gate: 'mlp.gate_proj',
   ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
 };
+
+/** The GGUF name of an HF Llama tensor (for messages about tensors the file lacks). */
+function ggufNameOf(hf: string): string {
+  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
+  if (hf === 'model.norm.weight') return 'output_norm.weight';
+  if (hf === 'lm_head.weight') return 'output.weight';
+  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
+  const part = m && Object.keys(GGUF_LAYER).find((k) => GGUF_LAYER[k] === m[2]);
+  return m && part ? `blk.${m[1]}.${part}.weight` : hf;
+}
 
 /** No output.weight, or one byte-identical to token_embd.weight (llama.cpp's llama2.c converter writes a copy). */
 function classifierIsEmbedding(g: GgufFile): boolean {
@@ -263,7 +288,7 @@ export function ggufSource(g: GgufFile): ConvertSource {
       },
     });
   }
-  checkSourceShapes(cfg, g.file, tensors, (hf) => hfToGguf.get(hf) ?? hf.replace(/^model\.layers\.(\d+)\./, 'blk.$1.'));
+  checkSourceShapes(cfg, g.file, tensors, (hf) => hfToGguf.get(hf) ?? ggufNameOf(hf));
   const want = expectedWeights(cfg);
   return { file: g.file, config: cfg, tensors: tensors.filter((t) => want.has(t.name)) };
 }

@@ -9,7 +9,7 @@
 // that family (e.g. tie_word_embeddings: false for Llama/Mistral/Qwen2, true for OPT/GPT-2).
 // Features whose math our graphs do not implement (rope scaling, GPT-2 per-layer attention
 // scaling, OPT without affine LayerNorm …) are refused as UNSUPPORTED rather than run wrongly.
-// Mistral's sliding window is not modelled: output is exact up to `sliding_window` tokens.
+// Mistral's sliding window is applied by the runtime's attention bias (ModelConfig.slidingWindow).
 
 import { configError, unsupported } from '../errors';
 import type { Activation, ModelConfig } from './config';
@@ -124,6 +124,11 @@ function parseLlama(f: Fields, c: Json, modelType: string, hfArchitecture: strin
     const t = (c.rope_scaling as Json).rope_type ?? (c.rope_scaling as Json).type;
     if (t !== 'default') throw unsupported(`rope_scaling ${JSON.stringify(t ?? c.rope_scaling)} is not supported`, file);
   }
+  if (modelType === 'qwen2' && c.use_sliding_window === true) {
+    throw unsupported('Qwen2 with use_sliding_window=true (per-layer windows) is not supported', file);
+  }
+  const window = modelType === 'mistral' && typeof c.sliding_window === 'number' ? c.sliding_window : undefined;
+  if (window !== undefined && !(Number.isInteger(window) && window > 0)) throw configError(file, `"sliding_window" must be a positive integer, got ${window}`);
   const attentionBias = modelType === 'qwen2' ? true : modelType === 'llama' ? f.boolOr('attention_bias', false) : fam.bias;
   const oProjBias = modelType === 'llama' ? attentionBias : fam.oBias;
   return {
@@ -147,6 +152,7 @@ function parseLlama(f: Fields, c: Json, modelType: string, hfArchitecture: strin
     attentionBias,
     oProjBias,
     mlpBias: modelType === 'llama' ? f.boolOr('mlp_bias', false) : false,
+    slidingWindow: window,
   };
 }
 

@@ -11,11 +11,15 @@ import { MASK_MIN } from '../models/blocks';
 export class KvState {
   /** visible[b][j] — cache slot j of row b holds a real token. */
   readonly visible: Uint8Array[];
+  /** slotPos[b][j] — position id of cache slot j of row b (for sliding-window attention). */
+  readonly slotPos: Int32Array[];
   readonly nextPos: number[];
   past: ort.Tensor[];   // [2·layers] alternating key [B, K, 1, D, P] and value [B, K, 1, P, D]
 
-  constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number) {
+  constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
+    readonly slidingWindow = Infinity) {
     this.visible = Array.from({ length: batch }, () => new Uint8Array(0));
+    this.slotPos = Array.from({ length: batch }, () => new Int32Array(0));
     this.nextPos = new Array(batch).fill(0);
     const k0 = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 1, headDim, 0]);
     const v0 = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 1, 0, headDim]);
@@ -37,17 +41,23 @@ export class KvState {
     const S = P + T;
     const positions = new BigInt64Array(B * T);
     const bias = new Float32Array(B * T * S).fill(MASK_MIN);
+    const W = this.slidingWindow;
     for (let b = 0; b < B; b++) {
       const vis = new Uint8Array(S);
+      const pos = new Int32Array(S);
       vis.set(this.visible[b]);
+      pos.set(this.slotPos[b]);
       for (let t = 0; t < T; t++) {
         vis[P + t] = real[b][t] ? 1 : 0;
-        positions[b * T + t] = BigInt(real[b][t] ? this.nextPos[b]++ : 0);
+        pos[P + t] = real[b][t] ? this.nextPos[b]++ : 0;
+        positions[b * T + t] = BigInt(pos[P + t]);
       }
       this.visible[b] = vis;
+      this.slotPos[b] = pos;
       for (let t = 0; t < T; t++) {
         const row = (b * T + t) * S;
-        for (let j = 0; j <= P + t; j++) if (vis[j]) bias[row + j] = 0;
+        const q = pos[P + t];
+        for (let j = 0; j <= P + t; j++) if (vis[j] && q - pos[j] < W) bias[row + j] = 0;
       }
     }
     return { positions, bias, T, S };

@@ -37,7 +37,7 @@ export class CausalLM {
 
   newState(batch: number): KvState {
     const c = this.config;
-    return new KvState(batch, c.numLayers, c.numKvHeads, c.headDim);
+    return new KvState(batch, c.numLayers, c.numKvHeads, c.headDim, c.slidingWindow ?? Infinity);
   }
 
   /** One forward step over T new slots per row (ids [B][T], `real` marks non-padding). Updates `state`. */

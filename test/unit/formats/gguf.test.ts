@@ -78,6 +78,15 @@ describe('GGUF reader', () => {
     assert.deepEqual([...readGgufTensorF32(g, a)], Array.from({ length: 12 }, (_, i) => i - 5.5));
   });
 
+  it('reads GGUF v2 as well as v3', () => {
+    const file = fresh();
+    writeGguf(file, [['general.name', gv.str('v2')]], [{ name: 'x', shape: [2, 3], type: 'F32', data: Float32Array.of(1, 2, 3, 4, 5, 6) }], { version: 2 });
+    const g = readGguf(file);
+    assert.equal(g.version, 2);
+    assert.equal(g.metadata.get('general.name'), 'v2');
+    assert.deepEqual([...readGgufTensorF32(g, g.tensors.get('x')!)], [1, 2, 3, 4, 5, 6]);
+  });
+
   it('honours general.alignment', () => {
     const file = fresh();
     writeGguf(file, [['general.alignment', gv.u32(256)]], [

@@ -26,6 +26,7 @@ const cases: Array<[string, TinyModelSpec]> = [
   ...Object.entries(TINY_SPECS) as Array<[TinySpecName, TinyModelSpec]>,
   ['llamaGqa-f16-sharded', { ...TINY_SPECS.llamaGqa, dtype: 'F16', sharded: true }],
   ['gpt2-bf16', { ...TINY_SPECS.gpt2, dtype: 'BF16' }],
+  ['mistral-window4', { ...TINY_SPECS.mistral, slidingWindow: 4 }],
 ];
 
 for (const [name, spec] of cases) {

@@ -1,0 +1,306 @@
+// `npm run bench:decode`: greedy decode throughput of IDP Lab vs llama.cpp (node-llama-cpp, same
+// thread count, CPU) on stories260K and on a ~100M-parameter random-weight Llama written in both
+// formats by write-random-llama.ts; plus IDP Lab's peak RSS against weights + KV cache bytes.
+//
+// Each (engine, model, threads) runs in its own child process (this script with --child), so the
+// engines never share a process and every peak RSS (VmHWM, see maxRss) belongs to one
+// model and one engine. In a child the model is loaded once and decoded `runs` times from an empty
+// cache; the best decode tokens/s is reported. Decode tokens/s excludes loading, session creation
+// and the prompt prefill (which also produces the first token): (tokens - 1) single-token steps.
+// IDP Lab is timed by generate() itself (timings.decode_tokens_per_s), with no tokenizer so that
+// neither engine detokenizes; llama.cpp by LlamaContextSequence.evaluate (peers/node-llama-cpp.ts).
+//
+// Options: --threads 1,2  --runs 3  --stories-tokens 256  --random-tokens 128  --models stories,random
+//          --no-llama-cpp   Environment: IDP_DATA (data folder), IDP_CACHE (caches).
+// Writes bench/results/decode.json (overwritten each run).
+
+import { fork } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ensureRandomLlama, DEFAULT_SPEC } from './write-random-llama';
+import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './peers/node-llama-cpp';
+
+type Engine = 'idp' | 'llama.cpp';
+
+interface ChildTask {
+  engine: Engine;
+  model: string;        // what the engine loads (IDP: folder or file; llama.cpp: GGUF)
+  threads: number;
+  tokens: number;
+  prompt: number[];
+  runs: number;
+}
+
+interface ChildResult {
+  engine: Engine;
+  threads: number;
+  tokensPerSecond: number;
+  runsTokensPerSecond: number[];
+  decodeTokens: number;
+  prefillMs: number;
+  ids: number[];
+  loadMs: number;
+  peakRssBytes: number;
+  baselineRssBytes: number;
+  weightBytes?: number;
+  kvBytes?: number;
+  parameters?: number;
+  details?: Record<string, unknown>;
+}
+
+function repoRoot(): string {
+  for (let d = __dirname; ; d = path.dirname(d)) {
+    const pkg = path.join(d, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'idp-lab') return d;
+    if (path.dirname(d) === d) throw new Error(`no idp-lab package.json above ${__dirname}`);
+  }
+}
+
+const ROOT = repoRoot();
+const dataDir = () => path.resolve(process.env.IDP_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
+/**
+ * Peak RSS of this process in bytes: VmHWM of /proc/self/status on Linux. (getrusage's maxRSS is not
+ * used there: Linux carries the high-water mark of the pre-exec copy of the parent into a forked
+ * child, so a child of a big parent would report the parent's size.)
+ */
+function maxRss(): number {
+  try {
+    const m = /^VmHWM:\s*(\d+)\s*kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS * 1024;
+}
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+// ---------------------------------------------------------------------------------------------
+// Child side
+
+async function runIdp(t: ChildTask): Promise<ChildResult> {
+  const baseline = maxRss();
+  // Required here, not at the top: the parent and llama.cpp children never load onnxruntime.
+  const { loadModel } = await import('../src/engine/models/load');
+  const { CausalLM } = await import('../src/engine/runtime/lm');
+  const { generate } = await import('../src/engine/runtime/generate');
+  const ortLoaded = maxRss();
+  const t0 = performance.now();
+  const model = await loadModel(t.model);
+  const loadMs = performance.now() - t0;
+  const lm = new CausalLM(model, { threads: t.threads });
+  const runs: Array<{ tps: number; prefillMs: number; ids: number[] }> = [];
+  for (let r = 0; r < t.runs; r++) {
+    const res = await generate(lm, undefined, [t.prompt], { maxTokens: t.tokens, stopIds: [] });
+    if (res.rows[0].ids.length !== t.tokens) throw new Error(`IDP Lab generated ${res.rows[0].ids.length} of ${t.tokens} tokens (${res.rows[0].finish})`);
+    runs.push({ tps: res.timings.decode_tokens_per_s, prefillMs: res.timings.prefill_ms, ids: res.rows[0].ids });
+  }
+  const best = runs.reduce((x, y) => (y.tps > x.tps ? y : x));
+  const c = model.config;
+  let weightBytes = 0, parameters = 0;
+  for (const w of model.weights.values()) { weightBytes += w.byteLength; parameters += w.shape.reduce((a, b) => a * b, 1); }
+  // KV cache at the end of the run: keys + values, F32, every layer, prompt + generated positions.
+  const kvBytes = 2 * c.numLayers * c.numKvHeads * c.headDim * 4 * (t.prompt.length + t.tokens);
+  return {
+    engine: 'idp', threads: t.threads, tokensPerSecond: best.tps, runsTokensPerSecond: runs.map((r) => r.tps),
+    decodeTokens: t.tokens - 1, prefillMs: best.prefillMs, ids: runs[0].ids, loadMs, peakRssBytes: maxRss(),
+    baselineRssBytes: ortLoaded, weightBytes, kvBytes, parameters,
+    details: { nodeRssBeforeEngineBytes: baseline, format: model.format, weightDtypes: [...new Set([...model.weights.values()].map((w) => w.dtype))] },
+  };
+}
+
+async function runLlamaCpp(t: ChildTask): Promise<ChildResult> {
+  const baseline = maxRss();
+  const r = await llamaCppDecode(t.model, { tokens: t.tokens, threads: t.threads, promptIds: t.prompt, runs: t.runs });
+  const { tokensPerSecond, runsTokensPerSecond, decodeTokens, prefillMs, ids, loadMs, ...details } = r;
+  return { engine: 'llama.cpp', threads: r.threads, tokensPerSecond, runsTokensPerSecond, decodeTokens, prefillMs, ids, loadMs, peakRssBytes: maxRss(), baselineRssBytes: baseline, details };
+}
+
+async function childMain(task: ChildTask): Promise<void> {
+  const res = task.engine === 'idp' ? await runIdp(task) : await runLlamaCpp(task);
+  await new Promise<void>((ok) => process.send!(res, () => ok()));
+  process.exit(0);  // llama.cpp / ORT thread pools would otherwise keep the child alive a while
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side
+
+function runChild(task: ChildTask): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--child', JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    let result: ChildResult | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+    child.on('message', (m) => { result = m as ChildResult; });
+    child.on('error', reject);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      if (result) resolve(result);
+      else reject(new Error(`${task.engine} child for ${path.basename(task.model)} (threads ${task.threads}) exited with ${sig ?? code} and no result`));
+    });
+  });
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch { /* not Linux */ }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function machine(): Record<string, unknown> {
+  const ortPkg = JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json', { paths: [ROOT] }), 'utf8'));
+  return {
+    cpu: cpuModel(), nproc: os.availableParallelism?.() ?? os.cpus().length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    platform: `${process.platform}-${process.arch}`, kernel: os.release(), node: process.version,
+    onnxruntimeNode: ortPkg.version, nodeLlamaCpp: NODE_LLAMA_CPP_VERSION, loadAverageAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+  };
+}
+
+function leadingAgreement(a: number[], b: number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; models: string[]; llamaCpp: boolean }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, models: ['stories', 'random'], llamaCpp: true };
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`); return argv[++i]; };
+    const int = (s: string) => { const n = Number(s); if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${s}`); return n; };
+    switch (argv[i]) {
+      case '--threads': a.threads = v().split(',').map(int); break;
+      case '--runs': a.runs = int(v()); break;
+      case '--stories-tokens': a.storiesTokens = int(v()); break;
+      case '--random-tokens': a.randomTokens = int(v()); break;
+      case '--models': a.models = v().split(','); break;
+      case '--no-llama-cpp': a.llamaCpp = false; break;
+      default: throw new Error(`unknown option ${argv[i]} (see the header of bench/decode.ts)`);
+    }
+  }
+  return a;
+}
+
+interface BenchModel { name: string; idpPath: string; gguf: string; tokens: number; prompt: number[]; reference?: number[] }
+
+function benchModels(a: Args): BenchModel[] {
+  const out: BenchModel[] = [];
+  if (a.models.includes('stories')) {
+    const dir = path.join(dataDir(), 'models', 'stories260K');
+    const gguf = path.join(dir, 'stories260K.gguf');
+    if (!fs.existsSync(gguf)) {
+      console.log(`stories260K: skipped, ${gguf} not found (set IDP_DATA to the data folder)`);
+    } else {
+      let reference: number[] | undefined;
+      const refFile = path.join(dir, 'reference_greedy.json');
+      if (fs.existsSync(refFile)) reference = (JSON.parse(fs.readFileSync(refFile, 'utf8')).generated_ids as number[]);
+      out.push({ name: 'stories260K', idpPath: gguf, gguf, tokens: a.storiesTokens, prompt: [1], reference });
+    }
+  }
+  if (a.models.includes('random')) {
+    const t0 = Date.now();
+    const r = ensureRandomLlama(DEFAULT_SPEC);
+    console.log(`random Llama (${(r.parameters / 1e6).toFixed(1)}M params, F32): ${r.written ? `written in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${r.dir}`);
+    out.push({ name: `random-${Math.round(r.parameters / 1e6)}M`, idpPath: r.hfDir, gguf: r.gguf, tokens: a.randomTokens, prompt: [1, 400, 1000, 5000, 20000] });
+  }
+  return out;
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const mach = machine();
+  console.log(`machine: ${mach.cpu}, ${mach.nproc} CPUs, ${mach.memoryGiB} GiB, ${mach.platform}, Node ${mach.node}, onnxruntime-node ${mach.onnxruntimeNode}; load average ${(mach.loadAverageAtStart as number[]).join(' ')} (other work on the machine skews the figures)`);
+  if (a.llamaCpp) ensureNodeLlamaCpp((m) => console.log(m));
+  console.log('llama2.c: skipped — its run.c is not on this machine and nothing may be downloaded here.');
+  const models = benchModels(a);
+  const rows: Array<Record<string, unknown>> = [];
+  const lines: string[] = [];
+  for (const m of models) {
+    const agreement: Record<string, unknown> = {};
+    for (const threads of a.threads) {
+      const task = { threads, tokens: m.tokens, prompt: m.prompt, runs: a.runs };
+      console.log(`${m.name}, ${threads} thread(s): IDP Lab…`);
+      const idp = await runChild({ ...task, engine: 'idp', model: m.idpPath });
+      let lc: ChildResult | undefined;
+      if (a.llamaCpp) {
+        console.log(`${m.name}, ${threads} thread(s): llama.cpp…`);
+        lc = await runChild({ ...task, engine: 'llama.cpp', model: m.gguf });
+      }
+      const wkv = idp.weightBytes! + idp.kvBytes!;
+      const row = {
+        model: m.name, parameters: idp.parameters, threads, tokens: m.tokens, promptTokens: m.prompt.length,
+        idpTokensPerSecond: +idp.tokensPerSecond.toFixed(1), llamaCppTokensPerSecond: lc ? +lc.tokensPerSecond.toFixed(1) : null,
+        ratio: lc ? +(idp.tokensPerSecond / lc.tokensPerSecond).toFixed(3) : null,
+        idpRuns: idp.runsTokensPerSecond.map((x) => +x.toFixed(1)), llamaCppRuns: lc?.runsTokensPerSecond.map((x) => +x.toFixed(1)) ?? null,
+        idpPrefillMs: +idp.prefillMs.toFixed(1), llamaCppPrefillMs: lc ? +lc.prefillMs.toFixed(1) : null,
+        idpPeakRssBytes: idp.peakRssBytes, idpBaselineRssBytes: idp.baselineRssBytes, weightBytes: idp.weightBytes, kvBytes: idp.kvBytes,
+        rssOverWeightsKv: +(idp.peakRssBytes / wkv).toFixed(3),
+        rssAboveBaselineOverWeightsKv: +((idp.peakRssBytes - idp.baselineRssBytes) / wkv).toFixed(3),
+        llamaCppPeakRssBytes: lc?.peakRssBytes ?? null, llamaCpp: lc?.details ?? null, idp: idp.details,
+      };
+      rows.push(row);
+      if (lc) agreement[`threads${threads}`] = { idpVsLlamaCppLeadingTokens: leadingAgreement(idp.ids, lc.ids), of: m.tokens, idpFirst: idp.ids.slice(0, 8), llamaCppFirst: lc.ids.slice(0, 8) };
+      if (m.reference) {
+        const stop = m.reference.indexOf(1);  // run.c stops at BOS
+        const ref = stop >= 0 ? m.reference.slice(0, stop) : m.reference;
+        agreement[`threads${threads}`] = { ...(agreement[`threads${threads}`] as object), idpVsReference: leadingAgreement(idp.ids, ref), referenceTokens: Math.min(ref.length, m.tokens) };
+      }
+    }
+    for (const [k, v] of Object.entries(agreement)) {
+      const g = v as { idpVsLlamaCppLeadingTokens?: number; of: number; idpFirst?: number[]; llamaCppFirst?: number[]; idpVsReference?: number; referenceTokens?: number };
+      let s = `agreement ${m.name} (${k}):`;
+      if (g.idpVsLlamaCppLeadingTokens !== undefined) s += ` IDP Lab and llama.cpp greedy ids agree on the first ${g.idpVsLlamaCppLeadingTokens} of ${g.of} tokens (IDP ${g.idpFirst!.join(',')}… / llama.cpp ${g.llamaCppFirst!.join(',')}…)`;
+      if (g.idpVsReference !== undefined) s += `; IDP vs the float reference: ${g.idpVsReference} of ${g.referenceTokens}`;
+      lines.push(s);
+    }
+    rows.filter((r) => r.model === m.name).forEach((r) => Object.assign(r, { agreement: agreement[`threads${r.threads}`] ?? null }));
+  }
+
+  const head = ['model', 'threads', 'IDP tok/s', 'llama.cpp tok/s', 'ratio', 'IDP peak RSS', 'weights+KV', 'RSS/(w+KV)', 'llama.cpp RSS'];
+  const widths = [14, 8, 10, 16, 7, 13, 11, 11, 13];
+  const table = [head.map((h, i) => pad(h, widths[i])).join(' ')];
+  for (const r of rows) {
+    const cells = [r.model, r.threads, r.idpTokensPerSecond, r.llamaCppTokensPerSecond ?? '-', r.ratio !== null ? `${r.ratio}×` : '-',
+      MiB(r.idpPeakRssBytes as number), MiB((r.weightBytes as number) + (r.kvBytes as number)), r.rssOverWeightsKv,
+      r.llamaCppPeakRssBytes !== null ? MiB(r.llamaCppPeakRssBytes as number) : '-'];
+    table.push(cells.map((c, i) => pad(String(c), widths[i])).join(' '));
+  }
+  console.log('\n' + table.join('\n'));
+  console.log(`\nbest of ${a.runs} runs each; decode = (tokens - 1) single-token greedy steps after the prompt prefill; IDP RSS includes the Node + onnxruntime baseline (${rows.length ? MiB(rows[0].idpBaselineRssBytes as number) : '-'}).`);
+  for (const l of lines) console.log(l);
+  const goals = goalLines(rows);
+  for (const g of goals) console.log(g);
+
+  const out = path.join(ROOT, 'bench', 'results', 'decode.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const json = { date: new Date().toISOString(), machine: mach, options: a, randomSpec: DEFAULT_SPEC, llama2c: 'skipped: run.c not available offline', rows, goals };
+  fs.writeFileSync(out, JSON.stringify(json, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(process.cwd(), out) || out}`);
+}
+
+/** The issue's goals, checked against this run's rows. */
+function goalLines(rows: Array<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    const big = r.model !== 'stories260K';
+    if (r.ratio !== null) {
+      const want = big ? 1.0 : 5.0;
+      const bestLc = Math.max(...rows.filter((x) => x.model === r.model && (x.threads as number) <= (r.threads as number) && x.llamaCppTokensPerSecond !== null).map((x) => x.llamaCppTokensPerSecond as number));
+      const vsBest = (r.idpTokensPerSecond as number) / bestLc;
+      out.push(`goal ${r.model} @${r.threads}t: ≥ ${want}× llama.cpp — ${(r.ratio as number) >= want ? 'met' : 'NOT met'} (${r.ratio}×; vs llama.cpp's best at ≤ ${r.threads} threads: ${vsBest.toFixed(2)}×)`);
+    }
+    if (big) out.push(`goal ${r.model} @${r.threads}t: peak RSS ≤ 1.2 × (weights + KV) — ${(r.rssOverWeightsKv as number) <= 1.2 ? 'met' : 'NOT met'} (${r.rssOverWeightsKv}×; ${r.rssAboveBaselineOverWeightsKv}× above the bare Node + onnxruntime process)`);
+  }
+  return out;
+}
+
+const childAt = process.argv.indexOf('--child');
+const run = childAt >= 0 ? childMain(JSON.parse(process.argv[childAt + 1]) as ChildTask) : main();
+run.catch((e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
