@@ -93,7 +93,7 @@ describe('tokenizers: llama2.c tokenizer.bin (stories260K tok512.bin)', () => {
     }
   });
 
-  it('encodes exactly like a literal transcription of run.c on 300 seeded random strings', () => {
+  it('encodes exactly like the naive llama2.c merge rule on 300 seeded random strings', () => {
     const raw = readTokBin(file);
     const r = rng(12345);
     for (let i = 0; i < 300; i++) {
