@@ -59,7 +59,18 @@ export function weights(g: GraphBuilder, m: LoadedModel) {
     return ref.dtype === 'F32' ? v : g.scope(name, () => g.cast(v, 'float'));
   };
   const maybe = (name: string): Value | undefined => (m.weights.has(name) ? get(name) : undefined);
-  return { get, maybe };
+  /**
+   * A linear layer by its HF module path, e.g. `model.layers.0.self_attn.q_proj`: x [N, in] → [N, out].
+   * `nn.Linear` weights are [out, in] (Gemm transB = 1); GPT-2's Conv1D weights are [in, out].
+   * Every architecture goes through here, so weight formats (quantized) and adapters (LoRA) hook in once.
+   */
+  const linear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value =>
+    g.scope(module.split('.').pop()!, () => {
+      const w = get(`${module}.weight`);
+      const b = maybe(`${module}.bias`);
+      return layout === 'linear' ? g.gemmT(x, w, b) : g.op('Gemm', b ? [x, w, b] : [x, w]);
+    });
+  return { get, maybe, linear };
 }
 
 export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value {

@@ -14,7 +14,7 @@ export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const T = 'transformer';
   const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
   // Conv1D: y = x · W + b with W [in, out]
-  const conv1d = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => g.op('Gemm', [x, w.get(`${name}.weight`), w.get(`${name}.bias`)]));
+  const conv1d = (x: Value, name: string) => w.linear(x, name, 'conv1d');
 
   let x = g.scope(T, () => g.add(
     embed(g, w.get(`${T}.wte.weight`), inputs.ids, d, 'wte'),

@@ -19,18 +19,17 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
     const p = `model.layers.${i}`;
     x = g.scope('model', () => g.scope(`layers.${i}`, () => {
       const h = g.scope('input_layernorm', () => rmsNorm(g, x, w.get(`${p}.input_layernorm.weight`), c.normEps));
-      const proj = (name: string) => g.scope(name, () =>
-        g.gemmT(h, w.get(`${p}.self_attn.${name}.weight`), w.maybe(`${p}.self_attn.${name}.bias`)));
+      const proj = (name: string) => w.linear(h, `${p}.self_attn.${name}`);
       const ctx = g.scope('attn', () => attention(g, {
         layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim,
         q: proj('q_proj'), k: proj('k_proj'), v: proj('v_proj'),
         rotary: { ...rope, positions: inputs.positions }, inputs,
       }));
-      const attnOut = g.scope('o_proj', () => g.gemmT(ctx, w.get(`${p}.self_attn.o_proj.weight`), w.maybe(`${p}.self_attn.o_proj.bias`)));
+      const attnOut = w.linear(ctx, `${p}.self_attn.o_proj`);
       const x1 = g.add(x, attnOut, 'residual_attn');                                                  // [N, d]
       const h2 = g.scope('post_attention_layernorm', () => rmsNorm(g, x1, w.get(`${p}.post_attention_layernorm.weight`), c.normEps));
       const mlp = g.scope('mlp', () => {
-        const lin = (name: string, inp = h2) => g.scope(name, () => g.gemmT(inp, w.get(`${p}.mlp.${name}.weight`), w.maybe(`${p}.mlp.${name}.bias`)));
+        const lin = (name: string, inp = h2) => w.linear(inp, `${p}.mlp.${name}`);
         const gate = lin('gate_proj');                                                                // [N, ff]
         const act = g.mul(gate, g.sigmoid(gate), 'silu');
         return lin('down_proj', g.mul(act, lin('up_proj'), 'gate_up'));                              // [N, d]

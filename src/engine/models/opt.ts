@@ -16,7 +16,7 @@ export function buildOpt(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim);
   const P = 'model.decoder';
   const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
-  const linear = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => g.gemmT(x, w.get(`${name}.weight`), w.maybe(`${name}.bias`)));
+  const linear = (x: Value, name: string) => w.linear(x, name);
 
   let x = g.scope('model', () => {
     let tok = embed(g, w.get(`${P}.embed_tokens.weight`), inputs.ids, e, 'embed_tokens');              // [N, e]
