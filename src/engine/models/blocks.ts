@@ -16,38 +16,43 @@ export const io = {
   inputIds: 'input_ids',          // int64 [B, T]
   positionIds: 'position_ids',    // int64 [B, T]
   attnBias: 'attn_bias',          // float [B, 1, T, S]   0 = visible, MASK_MIN = hidden
-  pastKey: (i: number) => `past_key.${i}`,         // float [B, K, 1, D, P]  (keys transposed)
-  pastValue: (i: number) => `past_value.${i}`,     // float [B, K, 1, P, D]
-  presentKey: (i: number) => `present_key.${i}`,   // float [B, K, 1, D, S]
-  presentValue: (i: number) => `present_value.${i}`, // float [B, K, 1, S, D]
+  pastKey: (i: number) => `past_key.${i}`,         // float [B, K, P, D]
+  pastValue: (i: number) => `past_value.${i}`,     // float [B, K, P, D]
+  presentKey: (i: number) => `present_key.${i}`,   // float [B, K, S, D]
+  presentValue: (i: number) => `present_value.${i}`,
   logits: 'logits',               // float [B, T, V] ('all') or [B, 1, V] ('last')
 };
 
 export interface BuildOptions {
   /** 'all': logits for every position (scoring); 'last': only the last position (generation). */
   logits: 'all' | 'last';
+  /** 'fused' (default): one Attention node per layer; 'explicit': primitive ops (autodiff, inspection). */
+  attention?: 'fused' | 'explicit';
 }
 
 export interface GraphInputs {
   ids: Value;          // [B, T]
   positions: Value;    // [B, T]
+  bias: Value;         // [B, 1, T, S] — attn_bias
   bias5: Value;        // [B, 1, 1, T, S] — attn_bias with a group axis for GQA broadcasting
   shapeBT: Value;      // int64 [2] = [B, T]
   shapes: Map<string, Value>;  // shape tensors [B, T, ...] built so far
+  attention: 'fused' | 'explicit';
 }
 
 /** Declare the common graph inputs and the per-layer cache inputs. */
-export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, headDim: number): GraphInputs {
+export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, headDim: number,
+  opts: BuildOptions = { logits: 'all' }): GraphInputs {
   const ids = g.input(io.inputIds, 'int64', ['batch', 'seq']);
   const positions = g.input(io.positionIds, 'int64', ['batch', 'seq']);
   const bias = g.input(io.attnBias, 'float', ['batch', 1, 'seq', 'total']);
   for (let i = 0; i < layers; i++) {
-    g.input(io.pastKey(i), 'float', ['batch', kvHeads, 1, headDim, 'past']);
-    g.input(io.pastValue(i), 'float', ['batch', kvHeads, 1, 'past', headDim]);
+    g.input(io.pastKey(i), 'float', ['batch', kvHeads, 'past', headDim]);
+    g.input(io.pastValue(i), 'float', ['batch', kvHeads, 'past', headDim]);
   }
   const shapeBT = g.op('Shape', [ids], {}, 'shape_bt');
   const bias5 = g.unsqueeze(bias, [2]);
-  return { ids, positions, bias5, shapeBT, shapes: new Map() };
+  return { ids, positions, bias, bias5, shapeBT, shapes: new Map(), attention: opts.attention ?? 'fused' };
 }
 
 /** Weight accessor for one model: float32 view of an HF tensor (F16/BF16 are cast, folded by ORT at load). */
@@ -110,15 +115,16 @@ export interface AttentionSpec {
 }
 
 /**
- * Explicit attention: scores = (q·scale) kᵀ + bias → Softmax → · v, with the KV cache concatenated
- * on the sequence axis. GQA without copying K/V: q is viewed as [B, K, G, T, D] against the cache
- * laid out per kv head with a broadcast group axis. The key cache is kept transposed,
- * kᵀ [B, K, 1, D, S], so a decode step appends a column instead of re-transposing the whole cache.
- * Returns the context [N, H·D] (before o_proj).
+ * Attention over [past | new] keys with the additive bias, GQA, KV cache in and out.
+ * Returns the context [N, H·D] (before o_proj). Two paths with the same I/O:
+ * - 'fused' (inference): one ONNX Attention-23 node (GQA, additive mask, past/present) — few nodes per
+ *   step, which is what decode speed on small models is made of;
+ * - 'explicit' (training, analysis): MatMul → + bias → Softmax → MatMul from primitive ops, so every
+ *   intermediate (the attention probabilities `/…/attn/Softmax_output_0`) is a named value and every op
+ *   has a VJP.
  */
 export function attention(g: GraphBuilder, a: AttentionSpec): Value {
-  const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  const G = H / K;
+  const { heads: H, kvHeads: K, headDim: D, inputs } = a;
   let q = g.op('Reshape', [a.q, shapeBTx(g, inputs, H * D)], {}, 'q/Reshape');          // [B, T, H·D]
   let k = g.op('Reshape', [a.k, shapeBTx(g, inputs, K * D)], {}, 'k/Reshape');          // [B, T, K·D]
   if (a.rotary) {
@@ -126,19 +132,39 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
     q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
     k = g.op('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, 'k/Rotary');
   }
+  return inputs.attention === 'fused' ? fusedAttention(g, a, q, k) : explicitAttention(g, a, q, k);
+}
+
+function fusedAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
+  const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
+  const v = g.op('Reshape', [a.v, shapeBTx(g, inputs, K * D)], {}, 'v/Reshape');        // [B, T, K·D]
+  const [y] = g.node('Attention', [q, k, v, inputs.bias, { name: io.pastKey(layer) }, { name: io.pastValue(layer) }],
+    { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
+    { leaf: 'Attention', names: [`/layers.${layer}/attn/Attention_output_0`, io.presentKey(layer), io.presentValue(layer)] });
+  declareCache(g, layer, K, D);
+  return g.reshape(y, [-1, H * D], 'context/Flat');                                     // [N, H·D]
+}
+
+function explicitAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
+  const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
+  const G = H / K;
   q = g.mul(q, g.scalar(1 / Math.sqrt(D)), 'q/Scale');
   const q5 = g.transpose(g.reshape(q, [0, 0, K, G, D], 'q/Heads'), [0, 2, 3, 1, 4], 'q/T');        // [B, K, G, T, D]
-  const kT = g.transpose(g.reshape(k, [0, 0, K, 1, D], 'k/Heads'), [0, 2, 3, 4, 1], 'k/T');       // [B, K, 1, D, T]
-  const v5 = g.transpose(g.op('Reshape', [a.v, shapeBTx(g, inputs, K, 1, D)], {}, 'v/Heads'), [0, 2, 3, 1, 4], 'v/T'); // [B, K, 1, T, D]
-  const kAll = g.node('Concat', [{ name: io.pastKey(layer) }, kT], { axis: 4 }, { leaf: 'k/Concat', names: [io.presentKey(layer)] })[0];   // [B, K, 1, D, S]
-  const vAll = g.node('Concat', [{ name: io.pastValue(layer) }, v5], { axis: 3 }, { leaf: 'v/Concat', names: [io.presentValue(layer)] })[0]; // [B, K, 1, S, D]
-  g.declareOutput(io.presentKey(layer), 'float', ['batch', K, 1, D, 'total']);
-  g.declareOutput(io.presentValue(layer), 'float', ['batch', K, 1, 'total', D]);
-
-  const scores = g.add(g.matmul(q5, kAll, 'scores'), inputs.bias5, 'scores/Mask');       // [B, K, G, T, S]
+  const k4 = g.transpose(g.reshape(k, [0, 0, K, D], 'k/Heads'), [0, 2, 1, 3], 'k/T');             // [B, K, T, D]
+  const v4 = g.transpose(g.op('Reshape', [a.v, shapeBTx(g, inputs, K, D)], {}, 'v/Heads'), [0, 2, 1, 3], 'v/T'); // [B, K, T, D]
+  const kAll = g.node('Concat', [{ name: io.pastKey(layer) }, k4], { axis: 2 }, { leaf: 'k/Concat', names: [io.presentKey(layer)] })[0];   // [B, K, S, D]
+  const vAll = g.node('Concat', [{ name: io.pastValue(layer) }, v4], { axis: 2 }, { leaf: 'v/Concat', names: [io.presentValue(layer)] })[0]; // [B, K, S, D]
+  declareCache(g, layer, K, D);
+  const kT5 = g.unsqueeze(g.transpose(kAll, [0, 1, 3, 2], 'k/Tall'), [2]);              // [B, K, 1, D, S]
+  const scores = g.add(g.matmul(q5, kT5, 'scores'), inputs.bias5, 'scores/Mask');       // [B, K, G, T, S]
   const probs = g.softmax(scores);                                                      // attention probabilities
-  const ctx = g.matmul(probs, vAll, 'context');                                         // [B, K, G, T, D]
+  const ctx = g.matmul(probs, g.unsqueeze(vAll, [2]), 'context');                       // [B, K, G, T, D]
   return g.reshape(g.transpose(ctx, [0, 3, 1, 2, 4], 'context/T'), [-1, H * D], 'context/Flat'); // [N, H·D]
+}
+
+function declareCache(g: GraphBuilder, layer: number, K: number, D: number): void {
+  g.declareOutput(io.presentKey(layer), 'float', ['batch', K, 'total', D]);
+  g.declareOutput(io.presentValue(layer), 'float', ['batch', K, 'total', D]);
 }
 
 /** int64 shape [B, T, ...rest], built once per distinct rest. */

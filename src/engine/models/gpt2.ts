@@ -10,7 +10,7 @@ export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const g = new GraphBuilder(m.weightsDir);
   const w = weights(g, m);
   const d = c.hiddenSize;
-  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim);
+  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
   const T = 'transformer';
   const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
   // Conv1D: y = x · W + b with W [in, out]

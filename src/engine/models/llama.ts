@@ -10,7 +10,7 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const g = new GraphBuilder(m.weightsDir);
   const w = weights(g, m);
   const d = c.hiddenSize;
-  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim);
+  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
   const rope = g.scope('model', () => rotaryTables(g, c.maxPositions, c.headDim, c.ropeTheta ?? 10000));
 
   let x = g.scope('model', () => embed(g, w.get('model.embed_tokens.weight'), inputs.ids, d, 'embed_tokens'));  // [N, d]

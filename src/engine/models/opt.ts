@@ -13,7 +13,7 @@ export function buildOpt(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const d = c.hiddenSize;
   const e = c.wordEmbedProjDim ?? d;                 // embedding width
   const preLN = c.doLayerNormBefore ?? true;
-  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim);
+  const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
   const P = 'model.decoder';
   const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
   const linear = (x: Value, name: string) => w.linear(x, name);

@@ -14,16 +14,15 @@ export class KvState {
   /** slotPos[b][j] — position id of cache slot j of row b (for sliding-window attention). */
   readonly slotPos: Int32Array[];
   readonly nextPos: number[];
-  past: ort.Tensor[];   // [2·layers] alternating key [B, K, 1, D, P] and value [B, K, 1, P, D]
+  past: ort.Tensor[];   // [2·layers] alternating key and value, each [B, K, P, D]
 
   constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
     readonly slidingWindow = Infinity) {
     this.visible = Array.from({ length: batch }, () => new Uint8Array(0));
     this.slotPos = Array.from({ length: batch }, () => new Int32Array(0));
     this.nextPos = new Array(batch).fill(0);
-    const k0 = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 1, headDim, 0]);
-    const v0 = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 1, 0, headDim]);
-    this.past = Array.from({ length: 2 * layers }, (_, i) => (i % 2 ? v0 : k0));
+    const empty = new ort.Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]);
+    this.past = Array.from({ length: 2 * layers }, () => empty);
   }
 
   get length(): number {

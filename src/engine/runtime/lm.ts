@@ -18,7 +18,7 @@ export interface StepResult {
 export class CausalLM {
   private sessions = new Map<'all' | 'last', Promise<ort.InferenceSession>>();
 
-  constructor(readonly model: LoadedModel, readonly options: SessionOptions = {}) {}
+  constructor(readonly model: LoadedModel, readonly options: SessionOptions & { attention?: 'fused' | 'explicit' } = {}) {}
 
   get config() {
     return this.model.config;
@@ -27,7 +27,7 @@ export class CausalLM {
   session(mode: 'all' | 'last'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
     if (!s) {
-      const bytes = buildGraph(this.model, { logits: mode }).toModelProto();
+      const bytes = buildGraph(this.model, { logits: mode, attention: this.options.attention }).toModelProto();
       s = createSession(bytes, this.model.weightsDir, this.options);
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));

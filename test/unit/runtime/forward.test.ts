@@ -49,6 +49,14 @@ for (const [name, spec] of cases) {
       if (process.env.IDP_VERBOSE) console.log(`      max |Δlogit| = ${d.toExponential(2)} over ${got.length} logits`);
     });
 
+    it('the explicit attention graph (autodiff, inspection) gives the fused graph\'s logits', async () => {
+      const explicit = new CausalLM(lm.model, { threads: 1, attention: 'explicit' });
+      const seqs = [seq(9, V, 6), seq(4, V, 7)];
+      const a = await explicit.logits(seqs);
+      const b = await lm.logits(seqs);
+      for (let i = 0; i < seqs.length; i++) assert.ok(maxAbsDiff(a[i], b[i]) < 1e-5, `row ${i}`);
+    });
+
     it('decode with the KV cache equals full recompute', async () => {
       const ids = seq(9, V, 2);
       const [full] = await lm.logits([ids]);
