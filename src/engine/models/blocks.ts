@@ -2,11 +2,10 @@
 // norms, the explicit attention subgraph with KV cache, and rotary tables.
 //
 // Shapes: B batch, T new tokens, P cached tokens, S = P + T, d hidden, H query heads,
-// K kv heads, G = H / K, D head dim, N = B·T (the residual stream is kept 2-D as [N, d] so every
-// linear layer is a Gemm against the HF-layout weight with transB = 1).
+// K kv heads, G = H / K, D head dim. The residual stream is [B, T, d] throughout.
 
 import { GraphBuilder, Value } from '../onnx/builder';
-import type { LoadedModel } from './config';
+import { LoadedModel, parameterCount } from './config';
 import { formatError } from '../errors';
 
 export const MASK_MIN = -1e9; // additive mask value for hidden keys (finite: a row with no visible key stays finite)
@@ -26,6 +25,8 @@ export const io = {
 export interface BuildOptions {
   /** 'all': logits for every position (scoring); 'last': only the last position (generation). */
   logits: 'all' | 'last';
+  /** Linear-layer kernel; default by model size (see linearKernelFor). */
+  linear?: LinearKernel;
   /** 'fused' (default): one Attention node per layer; 'explicit': primitive ops (autodiff, inspection). */
   attention?: 'fused' | 'explicit';
 }
@@ -55,8 +56,21 @@ export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, 
   return { ids, positions, bias, bias5, shapeBT, shapes: new Map(), attention: opts.attention ?? 'fused' };
 }
 
+/**
+ * How linear layers run. 'matmul': MatMul against the transposed weight (ORT folds the Transpose at
+ * load) on the 3-D stream — fewest nodes, for small models whose decode time is per-node overhead.
+ * 'gemm': Gemm(transB = 1) on the weight exactly as stored, prepacked once — no transposed copy, for
+ * large models whose decode time is memory bandwidth (and whose resident memory must stay ≈ weights).
+ */
+export type LinearKernel = 'matmul' | 'gemm';
+const GEMM_ABOVE_PARAMS = 20e6;
+
+export function linearKernelFor(m: LoadedModel, opts: BuildOptions): LinearKernel {
+  return opts.linear ?? (parameterCount(m) > GEMM_ABOVE_PARAMS ? 'gemm' : 'matmul');
+}
+
 /** Weight accessor for one model: float32 view of an HF tensor (F16/BF16 are cast, folded by ORT at load). */
-export function weights(g: GraphBuilder, m: LoadedModel) {
+export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, kernel: LinearKernel) {
   const get = (name: string): Value => {
     const ref = m.weights.get(name);
     if (!ref) throw formatError(m.source, `missing tensor '${name}'`);
@@ -64,18 +78,67 @@ export function weights(g: GraphBuilder, m: LoadedModel) {
     return ref.dtype === 'F32' ? v : g.scope(name, () => g.cast(v, 'float'));
   };
   const maybe = (name: string): Value | undefined => (m.weights.has(name) ? get(name) : undefined);
+  const outFeatures = (module: string, layout: 'linear' | 'conv1d') => {
+    const shape = m.weights.get(`${module}.weight`)?.shape;
+    if (!shape) throw formatError(m.source, `missing tensor '${module}.weight'`);
+    return layout === 'linear' ? shape[0] : shape[1];
+  };
   /**
-   * A linear layer by its HF module path, e.g. `model.layers.0.self_attn.q_proj`: x [N, in] → [N, out].
-   * `nn.Linear` weights are [out, in] (Gemm transB = 1); GPT-2's Conv1D weights are [in, out].
+   * A linear layer by its HF module path, e.g. `model.layers.0.self_attn.q_proj`: x [B, T, in] → [B, T, out].
+   * `nn.Linear` weights are [out, in]; GPT-2's Conv1D weights are [in, out].
    * Every architecture goes through here, so weight formats (quantized) and adapters (LoRA) hook in once.
    */
   const linear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value =>
     g.scope(module.split('.').pop()!, () => {
       const w = get(`${module}.weight`);
       const b = maybe(`${module}.bias`);
-      return layout === 'linear' ? g.gemmT(x, w, b) : g.op('Gemm', b ? [x, w, b] : [x, w]);
+      if (kernel === 'matmul') {
+        const y = g.matmul(x, layout === 'linear' ? g.transpose(w, [1, 0], 'weight_T') : w);
+        return b ? g.add(y, b, 'bias') : y;
+      }
+      const x2 = g.reshape(x, [-1, m.weights.get(`${module}.weight`)!.shape[layout === 'linear' ? 1 : 0]], 'flat');
+      const y2 = g.op('Gemm', b ? [x2, w, b] : [x2, w], layout === 'linear' ? { transB: 1 } : {});
+      return g.op('Reshape', [y2, shapeBTx(g, inputs, outFeatures(module, layout))], {}, 'unflat');
     });
-  return { get, maybe, linear };
+  /**
+   * Several linear layers reading the same input (q/k/v, gate/up). With the 'matmul' kernel they run as
+   * one MatMul against the concatenated transposed weights (folded by ORT at load) and a Split: fewer,
+   * larger kernels per decode step. Otherwise, and whenever a module is not a plain float weight, each
+   * goes through linear().
+   */
+  const linears = (x: Value, modules: string[]): Value[] => {
+    const plain = modules.every((mod) => m.weights.has(`${mod}.weight`) && m.weights.get(`${mod}.weight`)!.shape.length === 2);
+    if (kernel !== 'matmul' || !plain) return modules.map((mod) => linear(x, mod));
+    const name = modules.map((mod) => mod.split('.').pop()).join('+');
+    return g.scope(name, () => {
+      const wt = g.concat(modules.map((mod) => g.transpose(get(`${mod}.weight`), [1, 0], 'weight_T')), 1, 'weights');
+      let y = g.matmul(x, wt);                                                                  // [B, T, Σ out]
+      const outs = modules.map((mod) => m.weights.get(`${mod}.weight`)!.shape[0]);
+      const biases = modules.map((mod) => maybe(`${mod}.bias`));
+      if (biases.some((b) => b)) {
+        const parts = biases.map((b, i) => b ?? g.constant('float', [outs[i]], new Float32Array(outs[i]), 'zero_bias'));
+        y = g.add(y, g.concat(parts, 0, 'biases'), 'bias');
+      }
+      return g.node('Split', [y, g.ints(outs)], { axis: -1 }, { outputs: modules.length });
+    });
+  };
+  /**
+   * The output projection onto the vocabulary, named `logits`: h [B, T', d] → [B, T', V] against an
+   * [V, d] matrix (lm_head or the tied embedding). With 'gemm' the product runs as E · hᵀ so the
+   * largest matrix streams from the memory map instead of being prepacked into a copy.
+   */
+  const lmHead = (h: Value, name: string, d: number, vocab: number): void => g.scope('lm_head', () => {
+    const e = get(name);
+    if (kernel === 'matmul') {
+      g.node('MatMul', [h, g.transpose(e, [1, 0], 'weight_T')], {}, { names: [io.logits] });
+    } else {
+      const ht = g.transpose(g.reshape(h, [-1, d], 'flat'), [1, 0], 'h_T');                     // [d, N]
+      const lt = g.matmul(e, ht, 'E_hT');                                                         // [V, N]
+      const shape = g.concat([g.op('Shape', [h], { end: 2 }, 'shape_bt'), g.ints([vocab])], 0, 'shape');
+      g.node('Reshape', [g.transpose(lt, [1, 0], 'logits_T'), shape], {}, { names: [io.logits] });
+    }
+  });
+  return { get, maybe, linear, linears, lmHead };
 }
 
 export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value {
@@ -109,14 +172,14 @@ export interface AttentionSpec {
   heads: number;
   kvHeads: number;
   headDim: number;
-  q: Value; k: Value; v: Value;              // projections, [N, H·D], [N, K·D], [N, K·D]
+  q: Value; k: Value; v: Value;              // projections, [B, T, H·D], [B, T, K·D], [B, T, K·D]
   rotary?: { cos: Value; sin: Value; positions: Value };
   inputs: GraphInputs;
 }
 
 /**
  * Attention over [past | new] keys with the additive bias, GQA, KV cache in and out.
- * Returns the context [N, H·D] (before o_proj). Two paths with the same I/O:
+ * Returns the context [B, T, H·D] (before o_proj). Two paths with the same I/O:
  * - 'fused' (inference): one ONNX Attention-23 node (GQA, additive mask, past/present) — few nodes per
  *   step, which is what decode speed on small models is made of;
  * - 'explicit' (training, analysis): MatMul → + bias → Softmax → MatMul from primitive ops, so every
@@ -125,8 +188,8 @@ export interface AttentionSpec {
  */
 export function attention(g: GraphBuilder, a: AttentionSpec): Value {
   const { heads: H, kvHeads: K, headDim: D, inputs } = a;
-  let q = g.op('Reshape', [a.q, shapeBTx(g, inputs, H * D)], {}, 'q/Reshape');          // [B, T, H·D]
-  let k = g.op('Reshape', [a.k, shapeBTx(g, inputs, K * D)], {}, 'k/Reshape');          // [B, T, K·D]
+  let q = a.q;                                                                          // [B, T, H·D]
+  let k = a.k;                                                                          // [B, T, K·D]
   if (a.rotary) {
     const { cos, sin, positions } = a.rotary;
     q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
@@ -137,12 +200,11 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
 
 function fusedAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
   const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  const v = g.op('Reshape', [a.v, shapeBTx(g, inputs, K * D)], {}, 'v/Reshape');        // [B, T, K·D]
-  const [y] = g.node('Attention', [q, k, v, inputs.bias, { name: io.pastKey(layer) }, { name: io.pastValue(layer) }],
+  const [y] = g.node('Attention', [q, k, a.v, inputs.bias, { name: io.pastKey(layer) }, { name: io.pastValue(layer) }],
     { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
     { leaf: 'Attention', names: [`/layers.${layer}/attn/Attention_output_0`, io.presentKey(layer), io.presentValue(layer)] });
   declareCache(g, layer, K, D);
-  return g.reshape(y, [-1, H * D], 'context/Flat');                                     // [N, H·D]
+  return y;                                                                             // [B, T, H·D]
 }
 
 function explicitAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
@@ -151,7 +213,7 @@ function explicitAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value
   q = g.mul(q, g.scalar(1 / Math.sqrt(D)), 'q/Scale');
   const q5 = g.transpose(g.reshape(q, [0, 0, K, G, D], 'q/Heads'), [0, 2, 3, 1, 4], 'q/T');        // [B, K, G, T, D]
   const k4 = g.transpose(g.reshape(k, [0, 0, K, D], 'k/Heads'), [0, 2, 1, 3], 'k/T');             // [B, K, T, D]
-  const v4 = g.transpose(g.op('Reshape', [a.v, shapeBTx(g, inputs, K, D)], {}, 'v/Heads'), [0, 2, 1, 3], 'v/T'); // [B, K, T, D]
+  const v4 = g.transpose(g.reshape(a.v, [0, 0, K, D], 'v/Heads'), [0, 2, 1, 3], 'v/T');         // [B, K, T, D]
   const kAll = g.node('Concat', [{ name: io.pastKey(layer) }, k4], { axis: 2 }, { leaf: 'k/Concat', names: [io.presentKey(layer)] })[0];   // [B, K, S, D]
   const vAll = g.node('Concat', [{ name: io.pastValue(layer) }, v4], { axis: 2 }, { leaf: 'v/Concat', names: [io.presentValue(layer)] })[0]; // [B, K, S, D]
   declareCache(g, layer, K, D);
@@ -159,7 +221,7 @@ function explicitAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value
   const scores = g.add(g.matmul(q5, kT5, 'scores'), inputs.bias5, 'scores/Mask');       // [B, K, G, T, S]
   const probs = g.softmax(scores);                                                      // attention probabilities
   const ctx = g.matmul(probs, g.unsqueeze(vAll, [2]), 'context');                       // [B, K, G, T, D]
-  return g.reshape(g.transpose(ctx, [0, 3, 1, 2, 4], 'context/T'), [-1, H * D], 'context/Flat'); // [N, H·D]
+  return g.reshape(g.transpose(ctx, [0, 3, 1, 2, 4], 'context/T'), [0, 0, H * D], 'context/Flat'); // [B, T, H·D]
 }
 
 function declareCache(g: GraphBuilder, layer: number, K: number, D: number): void {
@@ -178,23 +240,16 @@ function shapeBTx(g: GraphBuilder, inputs: GraphInputs, ...rest: number[]): Valu
   return v;
 }
 
-/** Gather embeddings for ids [B, T] → [N, width]. */
-export function embed(g: GraphBuilder, table: Value, ids: Value, width: number, leaf = 'embed'): Value {
-  return g.reshape(g.gather(table, ids, 0, `${leaf}/Gather`), [-1, width], `${leaf}/Flat`);
+/** Gather embeddings for ids [B, T] → [B, T, width]. */
+export function embed(g: GraphBuilder, table: Value, ids: Value, leaf = 'embed'): Value {
+  return g.gather(table, ids, 0, `${leaf}/Gather`);
 }
 
-/** Hidden states [N, d] → the rows the logits need: all of them, or the last position of each row [B, d]. */
-export function selectForLogits(g: GraphBuilder, x: Value, d: number, inputs: GraphInputs, mode: 'all' | 'last'): Value {
-  if (mode === 'all') return x;
-  const x3 = g.op('Reshape', [x, shapeBTx(g, inputs, d)], {}, 'last/Reshape');
-  return g.reshape(g.slice(x3, [-1], [Number.MAX_SAFE_INTEGER], [1], 'last/Slice'), [-1, d], 'last/Flat');
+/** Hidden states [B, T, d] → the positions the logits need: all, or the last of each row [B, 1, d]. */
+export function selectForLogits(g: GraphBuilder, x: Value, mode: 'all' | 'last'): Value {
+  return mode === 'all' ? x : g.slice(x, [-1], [Number.MAX_SAFE_INTEGER], [1], 'last/Slice');
 }
 
-/** Logits [N or B, V] → graph output [B, T or 1, V]. */
-export function emitLogits(g: GraphBuilder, logits2d: Value, vocab: number, inputs: GraphInputs, mode: 'all' | 'last'): void {
-  const shape = mode === 'all'
-    ? shapeBTx(g, inputs, vocab)
-    : g.ints([-1, 1, vocab]);
-  g.node('Reshape', [logits2d, shape], {}, { leaf: 'logits/Reshape', names: [io.logits] });
+export function declareLogits(g: GraphBuilder, vocab: number, mode: 'all' | 'last'): void {
   g.declareOutput(io.logits, 'float', ['batch', mode === 'all' ? 'seq' : 1, vocab]);
 }

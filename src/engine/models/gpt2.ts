@@ -3,29 +3,29 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, emitLogits, layerNorm, selectForLogits, weights } from './blocks';
+import { attention, BuildOptions, declareInputs, embed, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
 
 export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
   const g = new GraphBuilder(m.weightsDir);
-  const w = weights(g, m);
   const d = c.hiddenSize;
   const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
+  const w = weights(g, m, inputs, linearKernelFor(m, opts));
   const T = 'transformer';
   const ln = (x: Value, name: string) => g.scope(name.split('.').pop()!, () => layerNorm(g, x, w.get(`${name}.weight`), w.get(`${name}.bias`), c.normEps));
   // Conv1D: y = x · W + b with W [in, out]
   const conv1d = (x: Value, name: string) => w.linear(x, name, 'conv1d');
 
   let x = g.scope(T, () => g.add(
-    embed(g, w.get(`${T}.wte.weight`), inputs.ids, d, 'wte'),
-    embed(g, w.get(`${T}.wpe.weight`), inputs.positions, d, 'wpe'), 'embed_sum'));                       // [N, d]
+    embed(g, w.get(`${T}.wte.weight`), inputs.ids, 'wte'),
+    embed(g, w.get(`${T}.wpe.weight`), inputs.positions, 'wpe'), 'embed_sum'));                       // [B, T, d]
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `${T}.h.${i}`;
     x = g.scope(T, () => g.scope(`h.${i}`, () => {
       const h = ln(x, `${p}.ln_1`);
       const ctx = g.scope('attn', () => {
-        const [q, k, v] = g.node('Split', [conv1d(h, `${p}.attn.c_attn`), g.ints([d, d, d])], { axis: 1 }, { outputs: 3 });
+        const [q, k, v] = g.node('Split', [conv1d(h, `${p}.attn.c_attn`), g.ints([d, d, d])], { axis: -1 }, { outputs: 3 });
         return attention(g, { layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, q, k, v, inputs });
       });
       const x1 = g.add(x, g.scope('attn', () => conv1d(ctx, `${p}.attn.c_proj`)), 'residual_attn');
@@ -39,8 +39,9 @@ export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   }
 
   g.scope(T, () => {
-    const h = ln(selectForLogits(g, x, d, inputs, opts.logits), `${T}.ln_f`);
-    emitLogits(g, g.scope('lm_head', () => g.gemmT(h, w.get(`${T}.wte.weight`))), c.vocabSize, inputs, opts.logits);
+    const h = ln(selectForLogits(g, x, opts.logits), `${T}.ln_f`);
+    w.lmHead(h, `${T}.wte.weight`, d, c.vocabSize);
+    declareLogits(g, c.vocabSize, opts.logits);
   });
   return g;
 }

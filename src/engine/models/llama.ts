@@ -3,46 +3,44 @@
 
 import { GraphBuilder } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, emitLogits, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
+import { attention, BuildOptions, declareInputs, embed, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
 
 export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
   const g = new GraphBuilder(m.weightsDir);
-  const w = weights(g, m);
   const d = c.hiddenSize;
   const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
+  const w = weights(g, m, inputs, linearKernelFor(m, opts));
   const rope = g.scope('model', () => rotaryTables(g, c.maxPositions, c.headDim, c.ropeTheta ?? 10000));
 
-  let x = g.scope('model', () => embed(g, w.get('model.embed_tokens.weight'), inputs.ids, d, 'embed_tokens'));  // [N, d]
+  let x = g.scope('model', () => embed(g, w.get('model.embed_tokens.weight'), inputs.ids, 'embed_tokens'));  // [B, T, d]
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
     x = g.scope('model', () => g.scope(`layers.${i}`, () => {
       const h = g.scope('input_layernorm', () => rmsNorm(g, x, w.get(`${p}.input_layernorm.weight`), c.normEps));
-      const proj = (name: string) => w.linear(h, `${p}.self_attn.${name}`);
+      const [q, k, v] = w.linears(h, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`));
       const ctx = g.scope('attn', () => attention(g, {
-        layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim,
-        q: proj('q_proj'), k: proj('k_proj'), v: proj('v_proj'),
+        layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, q, k, v,
         rotary: { ...rope, positions: inputs.positions }, inputs,
       }));
       const attnOut = w.linear(ctx, `${p}.self_attn.o_proj`);
-      const x1 = g.add(x, attnOut, 'residual_attn');                                                  // [N, d]
+      const x1 = g.add(x, attnOut, 'residual_attn');                                                  // [B, T, d]
       const h2 = g.scope('post_attention_layernorm', () => rmsNorm(g, x1, w.get(`${p}.post_attention_layernorm.weight`), c.normEps));
       const mlp = g.scope('mlp', () => {
-        const lin = (name: string, inp = h2) => w.linear(inp, `${p}.mlp.${name}`);
-        const gate = lin('gate_proj');                                                                // [N, ff]
+        const [gate, up] = w.linears(h2, [`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`]);                // [B, T, ff] ×2
         const act = g.mul(gate, g.sigmoid(gate), 'silu');
-        return lin('down_proj', g.mul(act, lin('up_proj'), 'gate_up'));                              // [N, d]
+        return w.linear(g.mul(act, up, 'gate_up'), `${p}.mlp.down_proj`);                          // [B, T, d]
       });
       return g.add(x1, mlp, 'residual_mlp');
     }));
   }
 
   g.scope('model', () => {
-    const last = selectForLogits(g, x, d, inputs, opts.logits);
+    const last = selectForLogits(g, x, opts.logits);
     const h = g.scope('norm', () => rmsNorm(g, last, w.get('model.norm.weight'), c.normEps));
-    const head = c.tieWordEmbeddings ? w.get('model.embed_tokens.weight') : w.get('lm_head.weight');
-    emitLogits(g, g.scope('lm_head', () => g.gemmT(h, head)), c.vocabSize, inputs, opts.logits);
+    w.lmHead(h, c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', d, c.vocabSize);
+    declareLogits(g, c.vocabSize, opts.logits);
   });
   return g;
 }

@@ -158,7 +158,8 @@ export class GraphBuilder {
     opts: { leaf?: string; outputs?: number; domain?: string; names?: string[] } = {}): Value[] {
     const name = this.unique(this.path(opts.leaf ?? opType));
     const n = opts.names?.length ?? opts.outputs ?? 1;
-    const outputs = opts.names ? opts.names.map((o) => this.unique(o)) : Array.from({ length: n }, (_, i) => this.unique(`${name}_output_${i}`));
+    // a name '' marks an optional output that is not produced
+    const outputs = opts.names ? opts.names.map((o) => (o === '' ? '' : this.unique(o))) : Array.from({ length: n }, (_, i) => this.unique(`${name}_output_${i}`));
     if (opts.domain && !(opts.domain in this.opsets)) this.opsets[opts.domain] = 1;
     this.nodes.push({
       name, opType, domain: opts.domain ?? '',

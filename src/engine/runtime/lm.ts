@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
 import { buildGraph } from '../models/graph';
-import { io } from '../models/blocks';
+import { io, BuildOptions } from '../models/blocks';
 import { createSession, SessionOptions } from './session';
 import { KvState } from './kv-cache';
 import { Rng, sample, SamplingOptions } from './sampling';
@@ -18,7 +18,7 @@ export interface StepResult {
 export class CausalLM {
   private sessions = new Map<'all' | 'last', Promise<ort.InferenceSession>>();
 
-  constructor(readonly model: LoadedModel, readonly options: SessionOptions & { attention?: 'fused' | 'explicit' } = {}) {}
+  constructor(readonly model: LoadedModel, readonly options: SessionOptions & { graph?: Omit<BuildOptions, 'logits'> } = {}) {}
 
   get config() {
     return this.model.config;
@@ -27,7 +27,7 @@ export class CausalLM {
   session(mode: 'all' | 'last'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
     if (!s) {
-      const bytes = buildGraph(this.model, { logits: mode, attention: this.options.attention }).toModelProto();
+      const bytes = buildGraph(this.model, { ...this.options.graph, logits: mode }).toModelProto();
       s = createSession(bytes, this.model.weightsDir, this.options);
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));

@@ -49,12 +49,13 @@ for (const [name, spec] of cases) {
       if (process.env.IDP_VERBOSE) console.log(`      max |Δlogit| = ${d.toExponential(2)} over ${got.length} logits`);
     });
 
-    it('the explicit attention graph (autodiff, inspection) gives the fused graph\'s logits', async () => {
-      const explicit = new CausalLM(lm.model, { threads: 1, attention: 'explicit' });
+    it('every graph variant gives the same logits (explicit attention; Gemm linear kernel)', async () => {
       const seqs = [seq(9, V, 6), seq(4, V, 7)];
-      const a = await explicit.logits(seqs);
       const b = await lm.logits(seqs);
-      for (let i = 0; i < seqs.length; i++) assert.ok(maxAbsDiff(a[i], b[i]) < 1e-5, `row ${i}`);
+      for (const graph of [{ attention: 'explicit' }, { linear: 'gemm' }, { attention: 'explicit', linear: 'gemm' }] as const) {
+        const a = await new CausalLM(lm.model, { threads: 1, graph }).logits(seqs);
+        for (let i = 0; i < seqs.length; i++) assert.ok(maxAbsDiff(a[i], b[i]) < 1e-5, `${JSON.stringify(graph)} row ${i}`);
+      }
     });
 
     it('decode with the KV cache equals full recompute', async () => {
