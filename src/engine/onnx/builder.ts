@@ -15,7 +15,7 @@ import type { DType } from '../formats/dtypes';
 export interface Value { readonly name: string }
 
 export type Dim = number | string;
-export type AttrValue = number | string | number[] | { floats: number[] } | { float: number };
+export type AttrValue = number | string | number[] | { floats: number[] } | { float: number } | { graph: onnx.IGraphProto };
 
 const DTYPE_TO_ELEM: Partial<Record<DType, ElemTypeName>> = {
   F32: 'float', F16: 'float16', BF16: 'bfloat16', F64: 'double', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
@@ -34,6 +34,7 @@ function attr(name: string, v: AttrValue): onnx.IAttributeProto {
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: Buffer.from(v, 'utf8') };
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
   if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  if ('graph' in v) return { name, type: AttrType.GRAPH, g: v.graph };
   return { name, type: AttrType.FLOAT, f: v.float };
 }
 
@@ -127,7 +128,7 @@ export class GraphBuilder {
   }
 
   /** Small constant stored in the protobuf. Identical constants are shared. */
-  constant(elem: 'float' | 'double' | 'int64', dims: number[], values: ArrayLike<number>, hint = 'const'): Value {
+  constant(elem: 'float' | 'double' | 'int64' | 'bool', dims: number[], values: ArrayLike<number>, hint = 'const'): Value {
     const key = `c:${elem}:${dims.join('x')}:${Array.from(values).join(',')}`;
     const short = key.length < 512;
     const hit = short ? this.constCache.get(key) : undefined;
@@ -136,6 +137,7 @@ export class GraphBuilder {
     let raw: Uint8Array;
     if (elem === 'int64') raw = new Uint8Array(BigInt64Array.from(Array.from(values), (x) => BigInt(x)).buffer);
     else if (elem === 'double') raw = new Uint8Array(Float64Array.from(values).buffer);
+    else if (elem === 'bool') raw = Uint8Array.from(values, (x) => (x ? 1 : 0));
     else raw = new Uint8Array(Float32Array.from(values).buffer);
     this.initializers.push({ name, dims, dataType: ElemType[elem], rawData: raw });
     const v = { name };
@@ -200,13 +202,16 @@ export class GraphBuilder {
 
   // ---- serialization ----------------------------------------------------------------------
 
-  toModelProto(name = 'idp-lab'): Uint8Array {
-    return encodeModel({
-      name,
-      node: this.nodes,
-      initializer: this.initializers,
-      input: this.inputs,
-      output: this.outputs,
-    }, this.opsets);
+  toGraphProto(name = 'idp-lab'): onnx.IGraphProto {
+    return { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
+  }
+
+  /** Opset imports this graph needs (domain → version). */
+  get opsetImports(): Readonly<Record<string, number>> {
+    return this.opsets;
+  }
+
+  toModelProto(name = 'idp-lab', extraOpsets: Record<string, number> = {}): Uint8Array {
+    return encodeModel(this.toGraphProto(name), { ...extraOpsets, ...this.opsets });
   }
 }

@@ -10,7 +10,7 @@ export const ElemType = {
 } as const;
 export type ElemTypeName = keyof typeof ElemType;
 
-export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 /** IR version 10 (ONNX 1.16): accepted by onnxruntime 1.30 (≤ 13) and enough for opset 23. */
 export const IR_VERSION = 10;

@@ -72,40 +72,60 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const done = new Array(B).fill(maxTokens === 0);
   const state = lm.newState(B);
 
+  // Greedy decoding runs in chunks inside one ONNX Loop per chunk (see models/decode-loop.ts);
+  // sampling, sliding windows and non-CPU providers decode one step per run.
+  const greedy = !((o.temperature ?? 0) > 0);
+  const chunked = greedy && lm.canDecodeInLoop();
   await lm.session('last');   // build + load outside the timings
+  if (chunked) await lm.loopSession();
   const t0 = now();
   const { ids, real } = leftPad(prompts, T);
   let r = maxTokens > 0 ? await lm.step(state, ids, real, 'last') : undefined;
   const t1 = now();
   let steps = 0;
-  while (r) {
-    const next = new Array<number>(B).fill(0);
-    for (let b = 0; b < B; b++) {
-      if (done[b]) continue;
-      const id = sample(r.logits, b * V, V, o, rng);
-      next[b] = id;
-      if (stopIds.has(id)) { done[b] = true; rows[b].finish = 'stop'; continue; }
-      const row = rows[b];
-      row.ids.push(id);
-      row.text = tok ? tok.decode(row.ids) : '';
-      const hit = o.stop?.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
-      if (hit && hit.length) { row.text = row.text.slice(0, Math.min(...hit)); done[b] = true; row.finish = 'stop'; }
-      o.onToken?.(b, id, row.text);
-      if (!done[b] && row.ids.length >= maxTokens) done[b] = true;
-    }
-    if (done.every(Boolean)) break;
+
+  /** Take token `id` for row b; returns false once the row is finished. */
+  const accept = (b: number, id: number): void => {
+    if (done[b]) return;
+    if (stopIds.has(id)) { done[b] = true; rows[b].finish = 'stop'; return; }
+    const row = rows[b];
+    row.ids.push(id);
+    if (tok && (o.onToken || o.stop)) row.text = tok.decode(row.ids);
+    const hit = o.stop?.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
+    if (hit && hit.length) { row.text = row.text.slice(0, Math.min(...hit)); done[b] = true; row.finish = 'stop'; }
+    o.onToken?.(b, id, row.text);
+    if (!done[b] && row.ids.length >= maxTokens) done[b] = true;
+  };
+
+  let next = new Array<number>(B).fill(0);
+  if (r) for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : sample(r.logits, b * V, V, o, rng)));
+  let chunk = 4;
+  while (!done.every(Boolean)) {
     if (o.yieldEachStep) await new Promise((res) => setImmediate(res));
     if (o.isCancelled?.()) {
       rows.forEach((row, b) => { if (!done[b]) row.finish = 'cancelled'; });
       break;
     }
-    if (state.length >= c.maxPositions) {
+    const room = c.maxPositions - state.length;
+    if (room <= 0) {
       rows.forEach((row, b) => { if (!done[b]) row.finish = 'context'; });
       break;
     }
-    r = await lm.step(state, next.map((x) => [x]), done.map((d) => [!d]), 'last');
-    steps++;
+    if (chunked) {
+      const left = Math.max(...rows.map((row, b) => (done[b] ? 0 : maxTokens - row.ids.length)));
+      const n = Math.min(chunk, left, room);
+      chunk = Math.min(chunk * 2, 64);
+      const out = await lm.decodeGreedy(state, next, n);          // [n][B]
+      steps += n;
+      for (const stepTokens of out) for (let b = 0; b < B; b++) accept(b, stepTokens[b]);
+      next = out[n - 1];
+    } else {
+      r = await lm.step(state, next.map((x) => [x]), done.map((d) => [!d]), 'last');
+      steps++;
+      for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : sample(r.logits, b * V, V, o, rng)));
+    }
   }
+  if (tok) for (const row of rows) if (!o.stop || row.finish !== 'stop') row.text = tok.decode(row.ids);
   const t2 = now();
   const decodeMs = t2 - t1;
   return {

@@ -29,6 +29,21 @@ export class KvState {
     return this.visible[0].length;
   }
 
+  /** Record n more real slots per row whose bias and positions the graph computed itself (decode loop). */
+  advance(n: number): void {
+    if (n <= 0) return;
+    for (let b = 0; b < this.batch; b++) {
+      const P = this.visible[b].length;
+      const vis = new Uint8Array(P + n);
+      const pos = new Int32Array(P + n);
+      vis.set(this.visible[b]);
+      pos.set(this.slotPos[b]);
+      for (let t = 0; t < n; t++) { vis[P + t] = 1; pos[P + t] = this.nextPos[b]++; }
+      this.visible[b] = vis;
+      this.slotPos[b] = pos;
+    }
+  }
+
   /**
    * Append T slots per row; `real[b][t]` says whether slot t of row b is a real token.
    * Returns position ids [B, T] and the bias [B, 1, T, S] for this step.

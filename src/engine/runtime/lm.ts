@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
 import { buildGraph } from '../models/graph';
+import { buildDecodeLoop, loopIo } from '../models/decode-loop';
 import { io, BuildOptions } from '../models/blocks';
 import { createSession, SessionOptions } from './session';
 import { KvState } from './kv-cache';
@@ -17,6 +18,7 @@ export interface StepResult {
 
 export class CausalLM {
   private sessions = new Map<'all' | 'last', Promise<ort.InferenceSession>>();
+  private loop?: Promise<ort.InferenceSession>;
 
   constructor(readonly model: LoadedModel, readonly options: SessionOptions & { graph?: Omit<BuildOptions, 'logits'> } = {}) {}
 
@@ -33,6 +35,50 @@ export class CausalLM {
       s.catch(() => this.sessions.delete(mode));
     }
     return s;
+  }
+
+  /** Whether greedy decoding can run in chunks inside one ONNX Loop (CPU, no sliding window). */
+  canDecodeInLoop(): boolean {
+    return (this.options.ep ?? 'cpu') === 'cpu' && this.config.slidingWindow === undefined;
+  }
+
+  loopSession(): Promise<ort.InferenceSession> {
+    if (!this.loop) {
+      this.loop = createSession(buildDecodeLoop(this.model, this.options.graph), this.model.weightsDir, this.options);
+      this.loop.catch(() => { this.loop = undefined; });
+    }
+    return this.loop;
+  }
+
+  /**
+   * n greedy decode steps in one run, starting from the last token of each row: returns the n tokens
+   * chosen per row ([n][B]) and leaves the n new slots in the cache.
+   */
+  async decodeGreedy(state: KvState, last: number[], n: number): Promise<number[][]> {
+    const B = last.length;
+    if (state.length + n > this.config.maxPositions) {
+      throw inputError(`${state.length + n} positions exceed the model's context of ${this.config.maxPositions}`);
+    }
+    const session = await this.loopSession();
+    const { positions, bias, S } = state.append(last.map(() => [true]));
+    state.advance(n - 1);
+    const feeds: Record<string, ort.Tensor> = {
+      [loopIo.steps]: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), []),
+      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(last, (x) => BigInt(x)), [B, 1]),
+      [io.positionIds]: new ort.Tensor('int64', positions, [B, 1]),
+      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, 1, S]),
+    };
+    for (let i = 0; i < this.config.numLayers; i++) {
+      feeds[io.pastKey(i)] = state.past[2 * i];
+      feeds[io.pastValue(i)] = state.past[2 * i + 1];
+    }
+    const out = await session.run(feeds);
+    for (let i = 0; i < this.config.numLayers; i++) {
+      state.past[2 * i] = out[io.presentKey(i)] as ort.Tensor;
+      state.past[2 * i + 1] = out[io.presentValue(i)] as ort.Tensor;
+    }
+    const toks = out[loopIo.tokens].data as BigInt64Array;   // [n, B, 1]
+    return Array.from({ length: n }, (_, j) => Array.from({ length: B }, (_, b) => Number(toks[j * B + b])));
   }
 
   newState(batch: number): KvState {

@@ -70,10 +70,14 @@ describe('runtime: bad input', () => {
       isCode('RUNTIME')(e) && /cuda/i.test((e as Error).message) && /install/.test((e as Error).message));
   });
 
-  it('cancellation stops a run between steps', async () => {
+  it('cancellation stops a run between steps (sampling) or chunks (greedy)', async () => {
     let n = 0;
-    const r = await generate(llama, undefined, [[1]], { maxTokens: 12, stopIds: [], onToken: () => n++, isCancelled: () => n >= 3 });
-    assert.equal(r.rows[0].finish, 'cancelled');
-    assert.equal(r.rows[0].ids.length, 3);
+    const sampled = await generate(llama, undefined, [[1]], { maxTokens: 12, temperature: 1, stopIds: [], onToken: () => n++, isCancelled: () => n >= 3 });
+    assert.equal(sampled.rows[0].finish, 'cancelled');
+    assert.equal(sampled.rows[0].ids.length, 3);
+    n = 0;
+    const greedy = await generate(llama, undefined, [[1]], { maxTokens: 15, stopIds: [], onToken: () => n++, isCancelled: () => n >= 3 });
+    assert.equal(greedy.rows[0].finish, 'cancelled');
+    assert.ok(greedy.rows[0].ids.length >= 3 && greedy.rows[0].ids.length < 15, String(greedy.rows[0].ids.length));
   });
 });

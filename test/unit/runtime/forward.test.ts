@@ -9,6 +9,7 @@ import { referenceForward } from '../../helpers/reference-forward';
 import { tmpDir } from '../../helpers/data';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
+import { generate } from '../../../src/engine/runtime/generate';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');
@@ -82,4 +83,38 @@ for (const [name, spec] of cases) {
       }
     });
   });
+}
+
+describe('greedy decoding in an ONNX Loop (chunks of steps per run)', () => {
+  const dir = path.join(root, 'loop-llama');
+  writeTinyModel(dir, { ...TINY_SPECS.llamaGqa, maxPositions: 64 });
+
+  it('gives the tokens of step-by-step decoding, batched and at the context end', async () => {
+    const lm = new CausalLM(await loadModel(dir), { threads: 1 });
+    assert.ok(lm.canDecodeInLoop());
+    const prompts = [seq(5, 96, 8), seq(2, 96, 9), seq(7, 96, 10)];
+    // step by step, through the single-step graph
+    const ref: number[][] = prompts.map(() => []);
+    const st = lm.newState(prompts.length);
+    const T = 7;
+    let r = await lm.step(st, prompts.map((p) => [...new Array(T - p.length).fill(0), ...p]), prompts.map((p) => [...new Array(T - p.length).fill(false), ...p.map(() => true)]), 'last');
+    for (let s = 0; s < 40; s++) {
+      const next = prompts.map((_, b) => argmaxRow(r.logits, b, 96));
+      next.forEach((id, b) => ref[b].push(id));
+      r = await lm.step(st, next.map((x) => [x]), next.map(() => [true]), 'last');
+    }
+    // through generate (first token from the prefill, then Loop chunks 4, 8, 16, ...)
+    const g = await generate(lm, undefined, prompts, { maxTokens: 40, stopIds: [] });
+    g.rows.forEach((row, b) => assert.deepEqual(row.ids, ref[b], `row ${b}`));
+    // runs into the 64-position context: 7 prompt + 57 cached decode inputs, 58 tokens sampled
+    const end = await generate(lm, undefined, [seq(7, 96, 11)], { maxTokens: 200, stopIds: [] });
+    assert.equal(end.rows[0].finish, 'context');
+    assert.equal(end.rows[0].ids.length, 58);
+  });
+});
+
+function argmaxRow(logits: Float32Array, b: number, V: number): number {
+  let best = 0;
+  for (let i = 1; i < V; i++) if (logits[b * V + i] > logits[b * V + best]) best = i;
+  return best;
 }
