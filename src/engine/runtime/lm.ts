@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
 import { buildGraph } from '../models/graph';
 import { buildDecodeLoop, loopIo } from '../models/decode-loop';
-import { io, BuildOptions } from '../models/blocks';
+import { io, BuildOptions, linearKernelFor } from '../models/blocks';
 import { createSession, SessionOptions } from './session';
 import { KvState } from './kv-cache';
 import { Rng, sample, SamplingOptions } from './sampling';
@@ -37,9 +37,14 @@ export class CausalLM {
     return s;
   }
 
-  /** Whether greedy decoding can run in chunks inside one ONNX Loop (CPU, no sliding window). */
+  /**
+   * Whether greedy decoding runs in chunks inside one ONNX Loop: on the CPU, without a sliding window,
+   * and for small models only — there the JS/ORT boundary is most of a step, while a large model's step
+   * is memory-bound and a second session would hold a second prepacked copy of the weights.
+   */
   canDecodeInLoop(): boolean {
-    return (this.options.ep ?? 'cpu') === 'cpu' && this.config.slidingWindow === undefined;
+    return (this.options.ep ?? 'cpu') === 'cpu' && this.config.slidingWindow === undefined &&
+      linearKernelFor(this.model, { logits: 'last', ...this.options.graph }) === 'matmul';
   }
 
   loopSession(): Promise<ort.InferenceSession> {
