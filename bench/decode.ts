@@ -21,7 +21,7 @@ import * as path from 'path';
 import { ensureRandomLlama, DEFAULT_SPEC } from './write-random-llama';
 import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './peers/node-llama-cpp';
 
-type Engine = 'idp' | 'llama.cpp';
+type Engine = 'idp' | 'llama.cpp' | 'idp-check';
 
 interface ChildTask {
   engine: Engine;
@@ -30,6 +30,16 @@ interface ChildTask {
   tokens: number;
   prompt: number[];
   runs: number;
+  /** idp-check: the token ids to teacher-force (llama.cpp's greedy continuation). */
+  forced?: number[];
+}
+
+interface CheckResult {
+  /** Positions where IDP Lab's argmax equals llama.cpp's token, given llama.cpp's continuation as input. */
+  matches: number;
+  of: number;
+  /** Mismatches: IDP's argmax and how far (in logits) llama.cpp's token is below it. */
+  mismatches: Array<{ index: number; llamaCpp: number; idp: number; marginLogits: number }>;
 }
 
 interface ChildResult {
@@ -114,8 +124,27 @@ async function runLlamaCpp(t: ChildTask): Promise<ChildResult> {
   return { engine: 'llama.cpp', threads: r.threads, tokensPerSecond, runsTokensPerSecond, decodeTokens, prefillMs, ids, loadMs, peakRssBytes: maxRss(), baselineRssBytes: baseline, details };
 }
 
+/** Teacher-forced check: IDP Lab's logits over prompt + llama.cpp's continuation, argmax per position. */
+async function runCheck(t: ChildTask): Promise<CheckResult> {
+  const { loadModel } = await import('../src/engine/models/load');
+  const { CausalLM } = await import('../src/engine/runtime/lm');
+  const forced = t.forced!;
+  const lm = new CausalLM(await loadModel(t.model), { threads: t.threads });
+  const [logits] = await lm.logits([[...t.prompt, ...forced.slice(0, -1)]]);
+  const V = lm.config.vocabSize;
+  const out: CheckResult = { matches: 0, of: forced.length, mismatches: [] };
+  for (let k = 0; k < forced.length; k++) {
+    const row = logits.subarray((t.prompt.length - 1 + k) * V, (t.prompt.length + k) * V);
+    let best = 0;
+    for (let i = 1; i < V; i++) if (row[i] > row[best]) best = i;
+    if (best === forced[k]) out.matches++;
+    else out.mismatches.push({ index: k, llamaCpp: forced[k], idp: best, marginLogits: +(row[best] - row[forced[k]]).toPrecision(3) });
+  }
+  return out;
+}
+
 async function childMain(task: ChildTask): Promise<void> {
-  const res = task.engine === 'idp' ? await runIdp(task) : await runLlamaCpp(task);
+  const res = task.engine === 'idp' ? await runIdp(task) : task.engine === 'idp-check' ? await runCheck(task) : await runLlamaCpp(task);
   await new Promise<void>((ok) => process.send!(res, () => ok()));
   process.exit(0);  // llama.cpp / ORT thread pools would otherwise keep the child alive a while
 }
@@ -123,12 +152,12 @@ async function childMain(task: ChildTask): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Parent side
 
-function runChild(task: ChildTask): Promise<ChildResult> {
+function runChild<R = ChildResult>(task: ChildTask): Promise<R> {
   return new Promise((resolve, reject) => {
     const child = fork(__filename, ['--child', JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
-    let result: ChildResult | undefined;
+    let result: R | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
-    child.on('message', (m) => { result = m as ChildResult; });
+    child.on('message', (m) => { result = m as R; });
     child.on('error', reject);
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
@@ -214,13 +243,21 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const mach = machine();
   console.log(`machine: ${mach.cpu}, ${mach.nproc} CPUs, ${mach.memoryGiB} GiB, ${mach.platform}, Node ${mach.node}, onnxruntime-node ${mach.onnxruntimeNode}; load average ${(mach.loadAverageAtStart as number[]).join(' ')} (other work on the machine skews the figures)`);
-  if (a.llamaCpp) ensureNodeLlamaCpp((m) => console.log(m));
+  if (a.llamaCpp) {
+    try {
+      ensureNodeLlamaCpp((m) => console.log(m));
+    } catch (e) {
+      console.log(`llama.cpp: skipped — ${(e as Error).message}`);
+      a.llamaCpp = false;
+    }
+  }
   console.log('llama2.c: skipped — its run.c is not on this machine and nothing may be downloaded here.');
   const models = benchModels(a);
   const rows: Array<Record<string, unknown>> = [];
   const lines: string[] = [];
+  const agreements: Record<string, Agreement> = {};
   for (const m of models) {
-    const agreement: Record<string, unknown> = {};
+    const idpIds: number[][] = [], lcIds: number[][] = [];
     for (const threads of a.threads) {
       const task = { threads, tokens: m.tokens, prompt: m.prompt, runs: a.runs };
       console.log(`${m.name}, ${threads} thread(s): IDP Lab…`);
@@ -228,10 +265,13 @@ async function main(): Promise<void> {
       let lc: ChildResult | undefined;
       if (a.llamaCpp) {
         console.log(`${m.name}, ${threads} thread(s): llama.cpp…`);
-        lc = await runChild({ ...task, engine: 'llama.cpp', model: m.gguf });
+        const r = await runChild({ ...task, engine: 'llama.cpp', model: m.gguf });
+        lcIds.push(r.ids);
+        lc = r;
       }
+      idpIds.push(idp.ids);
       const wkv = idp.weightBytes! + idp.kvBytes!;
-      const row = {
+      rows.push({
         model: m.name, parameters: idp.parameters, threads, tokens: m.tokens, promptTokens: m.prompt.length,
         idpTokensPerSecond: +idp.tokensPerSecond.toFixed(1), llamaCppTokensPerSecond: lc ? +lc.tokensPerSecond.toFixed(1) : null,
         ratio: lc ? +(idp.tokensPerSecond / lc.tokensPerSecond).toFixed(3) : null,
@@ -241,23 +281,10 @@ async function main(): Promise<void> {
         rssOverWeightsKv: +(idp.peakRssBytes / wkv).toFixed(3),
         rssAboveBaselineOverWeightsKv: +((idp.peakRssBytes - idp.baselineRssBytes) / wkv).toFixed(3),
         llamaCppPeakRssBytes: lc?.peakRssBytes ?? null, llamaCpp: lc?.details ?? null, idp: idp.details,
-      };
-      rows.push(row);
-      if (lc) agreement[`threads${threads}`] = { idpVsLlamaCppLeadingTokens: leadingAgreement(idp.ids, lc.ids), of: m.tokens, idpFirst: idp.ids.slice(0, 8), llamaCppFirst: lc.ids.slice(0, 8) };
-      if (m.reference) {
-        const stop = m.reference.indexOf(1);  // run.c stops at BOS
-        const ref = stop >= 0 ? m.reference.slice(0, stop) : m.reference;
-        agreement[`threads${threads}`] = { ...(agreement[`threads${threads}`] as object), idpVsReference: leadingAgreement(idp.ids, ref), referenceTokens: Math.min(ref.length, m.tokens) };
-      }
+      });
     }
-    for (const [k, v] of Object.entries(agreement)) {
-      const g = v as { idpVsLlamaCppLeadingTokens?: number; of: number; idpFirst?: number[]; llamaCppFirst?: number[]; idpVsReference?: number; referenceTokens?: number };
-      let s = `agreement ${m.name} (${k}):`;
-      if (g.idpVsLlamaCppLeadingTokens !== undefined) s += ` IDP Lab and llama.cpp greedy ids agree on the first ${g.idpVsLlamaCppLeadingTokens} of ${g.of} tokens (IDP ${g.idpFirst!.join(',')}… / llama.cpp ${g.llamaCppFirst!.join(',')}…)`;
-      if (g.idpVsReference !== undefined) s += `; IDP vs the float reference: ${g.idpVsReference} of ${g.referenceTokens}`;
-      lines.push(s);
-    }
-    rows.filter((r) => r.model === m.name).forEach((r) => Object.assign(r, { agreement: agreement[`threads${r.threads}`] ?? null }));
+    agreements[m.name] = await agreementOf(m, idpIds, lcIds, a.threads[0]);
+    lines.push(agreementLine(m.name, agreements[m.name]));
   }
 
   const head = ['model', 'threads', 'IDP tok/s', 'llama.cpp tok/s', 'ratio', 'IDP peak RSS', 'weights+KV', 'RSS/(w+KV)', 'llama.cpp RSS'];
@@ -272,14 +299,68 @@ async function main(): Promise<void> {
   console.log('\n' + table.join('\n'));
   console.log(`\nbest of ${a.runs} runs each; decode = (tokens - 1) single-token greedy steps after the prompt prefill; IDP RSS includes the Node + onnxruntime baseline (${rows.length ? MiB(rows[0].idpBaselineRssBytes as number) : '-'}).`);
   for (const l of lines) console.log(l);
+  for (const m of models) {
+    const lc = rows.filter((r) => r.model === m.name && r.llamaCppTokensPerSecond !== null);
+    for (const r of lc) {
+      const faster = lc.find((x) => (x.threads as number) < (r.threads as number) && (x.llamaCppTokensPerSecond as number) > (r.llamaCppTokensPerSecond as number));
+      if (faster) {
+        console.log(`note: llama.cpp on ${m.name} is slower at ${r.threads} threads than at ${faster.threads} (${r.llamaCppTokensPerSecond} vs ${faster.llamaCppTokensPerSecond} tok/s);` +
+          ` with ${mach.nproc} CPUs node-llama-cpp's JS thread competes with llama.cpp's compute threads. The goal lines also compare with llama.cpp's best thread count.`);
+      }
+    }
+  }
   const goals = goalLines(rows);
   for (const g of goals) console.log(g);
 
   const out = path.join(ROOT, 'bench', 'results', 'decode.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const json = { date: new Date().toISOString(), machine: mach, options: a, randomSpec: DEFAULT_SPEC, llama2c: 'skipped: run.c not available offline', rows, goals };
+  const json = { date: new Date().toISOString(), machine: mach, options: a, randomSpec: DEFAULT_SPEC, llama2c: 'skipped: run.c not available offline', rows, agreements, goals };
   fs.writeFileSync(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(process.cwd(), out) || out}`);
+}
+
+interface Agreement {
+  tokens: number;
+  /** Greedy ids identical across thread counts, per engine. */
+  idpSameAcrossThreads: boolean;
+  llamaCppSameAcrossThreads?: boolean;
+  /** Leading greedy ids on which the two engines agree (free-running). */
+  leadingIdsEqual?: number;
+  idpFirst: number[];
+  llamaCppFirst?: number[];
+  /** IDP Lab teacher-forced on llama.cpp's continuation. */
+  teacherForced?: CheckResult;
+  /** stories260K: leading ids equal to the float reference continuation (reference_greedy.json). */
+  idpVsReference?: { leading: number; of: number };
+}
+
+async function agreementOf(m: BenchModel, idp: number[][], lc: number[][], threads: number): Promise<Agreement> {
+  const same = (xs: number[][]) => xs.every((x) => x.join() === xs[0].join());
+  const g: Agreement = { tokens: m.tokens, idpSameAcrossThreads: same(idp), idpFirst: idp[0].slice(0, 8) };
+  if (lc.length) {
+    Object.assign(g, { llamaCppSameAcrossThreads: same(lc), leadingIdsEqual: leadingAgreement(idp[0], lc[0]), llamaCppFirst: lc[0].slice(0, 8) });
+    console.log(`${m.name}: IDP Lab teacher-forced on llama.cpp's continuation…`);
+    g.teacherForced = await runChild<CheckResult>({ engine: 'idp-check', model: m.idpPath, threads, tokens: m.tokens, prompt: m.prompt, runs: 1, forced: lc[0] });
+  }
+  if (m.reference) {
+    const stop = m.reference.indexOf(1);  // run.c stops at BOS
+    const ref = stop >= 0 ? m.reference.slice(0, stop) : m.reference;
+    g.idpVsReference = { leading: leadingAgreement(idp[0], ref), of: Math.min(ref.length, m.tokens) };
+  }
+  return g;
+}
+
+function agreementLine(name: string, g: Agreement): string {
+  let s = `agreement ${name}: IDP ${g.idpFirst.join(',')}…`;
+  if (g.leadingIdsEqual !== undefined) {
+    s += ` / llama.cpp ${g.llamaCppFirst!.join(',')}…; greedy ids equal for the first ${g.leadingIdsEqual} of ${g.tokens}`;
+    const tf = g.teacherForced!;
+    s += `; teacher-forced on llama.cpp's ids IDP picks the same token at ${tf.matches} of ${tf.of} positions`;
+    if (tf.mismatches.length) s += ` (where they differ, llama.cpp's token is ${tf.mismatches.slice(0, 4).map((x) => `${x.marginLogits}`).join(', ')} logits below IDP's top)`;
+  }
+  if (g.idpVsReference) s += `; IDP vs the float reference: ${g.idpVsReference.leading} of ${g.idpVsReference.of}`;
+  if (!g.idpSameAcrossThreads || g.llamaCppSameAcrossThreads === false) s += '; NOTE: greedy ids differ between thread counts';
+  return s;
 }
 
 /** The issue's goals, checked against this run's rows. */

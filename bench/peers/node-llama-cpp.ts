@@ -69,10 +69,9 @@ export function ensureNodeLlamaCpp(log: (msg: string) => void = (m) => console.e
 }
 
 // Kept as a real dynamic import: TypeScript would turn `import()` into require(), which cannot load ESM.
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const importEsm = new Function('u', 'return import(u)') as (u: string) => Promise<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
+// node-llama-cpp is not a dependency of the project, so its API is used untyped here.
+const importEsm = new Function('u', 'return import(u)') as (u: string) => Promise<any>;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 let cached: Promise<{ mod: any; llama: any }> | undefined;
 
 async function llamaInstance(): Promise<{ mod: any; llama: any }> {
@@ -174,4 +173,3 @@ export async function llamaCppDecode(ggufPath: string, o: LlamaCppDecodeOptions)
     await model.dispose();
   }
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */

@@ -1,72 +1,69 @@
-// VS Code glue only: commands are functions of a context; the engine runs in a worker thread
-// (a child process with JSON-RPC arrives with the extension issue).
+// VS Code glue only. The engine runs in a child process (dist/server.js, JSON-RPC over stdio);
+// every command is a function of one context (Ctx), as rust-analyzer's client does it. Nothing here
+// waits synchronously on the engine.
 
 import * as vscode from 'vscode';
-import { RemoteLM } from '../engine/runtime/worker-host';
-import { defaultModelPath } from '../engine/defaults';
+import { EngineClient } from './engine-client';
+import { Jobs } from './jobs';
+import { Ctx, lab } from './context';
+import { StatusBar } from './status-bar';
+import { affectsModel } from './settings';
+import { selectModel, showModelInfo } from './commands/model';
+import { generateCmd } from './commands/generate';
+import { cancelJob, reportCrash, restartEngine, showLog } from './commands/engine';
+import type { ModelInfo } from '../server/protocol';
 
-interface Ctx {
-  log: vscode.OutputChannel;
-  lm?: RemoteLM;
-  modelPath?: string;
+/** What activate() returns: for automation and the integration tests. */
+export interface IdpApi {
+  engine: EngineClient;
+  status: StatusBar;
+  jobs: Jobs;
+  labRoot(): string;
 }
 
-function configuredModel(): string {
-  const p = vscode.workspace.getConfiguration('idp').get<string>('modelPath', '');
-  return p && vscode.workspace.isTrusted ? p : defaultModelPath();
-}
-
-async function engine(ctx: Ctx): Promise<RemoteLM> {
-  const model = configuredModel();
-  if (ctx.lm && ctx.modelPath === model) return ctx.lm;
-  await ctx.lm?.close();
-  ctx.lm = undefined;
-  ctx.log.appendLine(`loading ${model}`);
-  const ep = vscode.workspace.getConfiguration('idp').get<'cpu' | 'webgpu' | 'cuda'>('executionProvider', 'cpu');
-  ctx.lm = await RemoteLM.start(model, { ep });
-  ctx.modelPath = model;
-  ctx.log.appendLine(`loaded: ${JSON.stringify(ctx.lm.info)}`);
-  return ctx.lm;
-}
-
-const selectModel = (ctx: Ctx) => async () => {
-  const pick = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, title: 'Model: HF folder, .gguf or llama2.c .bin' });
-  if (!pick?.[0]) return;
-  await vscode.workspace.getConfiguration('idp').update('modelPath', pick[0].fsPath, vscode.ConfigurationTarget.Global);
-  try {
-    await engine(ctx);
-  } catch (e) {
-    vscode.window.showErrorMessage(`IDP: ${(e as Error).message}`);
-  }
-};
-
-const generateCmd = (ctx: Ctx) => async () => {
-  const prompt = await vscode.window.showInputBox({ prompt: 'Prompt (empty: from BOS)', value: '' });
-  if (prompt === undefined) return;
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'IDP: generating', cancellable: true }, async (_p, token) => {
-    try {
-      const lm = await engine(ctx);
-      const run = lm.generate({ prompt, options: { maxTokens: 128 } }, () => undefined);
-      token.onCancellationRequested(() => lm.cancel());
-      const r = await run;
-      ctx.log.appendLine(`${prompt}${r.rows[0].text}`);
-      ctx.log.appendLine(`[${r.timings.decode_tokens_per_s.toFixed(0)} tok/s]`);
-      ctx.log.show(true);
-    } catch (e) {
-      vscode.window.showErrorMessage(`IDP: ${(e as Error).message}`);
-    }
+export function activate(ext: vscode.ExtensionContext): IdpApi {
+  const log = vscode.window.createOutputChannel('IDP Lab', { log: true });
+  const modelChanged = new vscode.EventEmitter<ModelInfo | null>();
+  const status = new StatusBar();
+  let ctx: Ctx | undefined;
+  const engine = new EngineClient({
+    serverScript: ext.asAbsolutePath('dist/server.js'),
+    log: (line) => log.info(line),
+    onCrash: (reason, restarting) => {
+      status.setEngineDown();
+      if (ctx) reportCrash(ctx, reason, restarting);
+    },
+    onRestarted: (info) => {
+      modelChanged.fire(info);
+      log.info('the engine is back');
+    },
   });
-};
+  ctx = { ext, log, engine, jobs: new Jobs(log), modelChanged };
+  const c = ctx;
+  modelChanged.event((m) => status.setModel(m));
 
-export function activate(context: vscode.ExtensionContext): void {
-  const ctx: Ctx = { log: vscode.window.createOutputChannel('IDP Lab') };
-  context.subscriptions.push(
-    ctx.log,
-    vscode.commands.registerCommand('idp.selectModel', selectModel(ctx)),
-    vscode.commands.registerCommand('idp.generate', generateCmd(ctx)),
-    vscode.commands.registerCommand('idp.showLog', () => ctx.log.show()),
-    { dispose: () => void ctx.lm?.close() },
+  const commands: Record<string, (...args: any[]) => unknown> = {
+    'idp.selectModel': selectModel(c),
+    'idp.showModelInfo': showModelInfo(c),
+    'idp.generate': generateCmd(c),
+    'idp.cancelJob': cancelJob(c),
+    'idp.restartEngine': restartEngine(c),
+    'idp.showLog': showLog(c),
+  };
+  for (const [id, fn] of Object.entries(commands)) ext.subscriptions.push(vscode.commands.registerCommand(id, fn));
+
+  ext.subscriptions.push(
+    log, status, modelChanged, c.jobs,
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (affectsModel(e)) log.info('model settings changed: the model is loaded again on next use');
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: settings may now choose the model')),
+    { dispose: () => void engine.dispose() },
   );
+  const swept = lab(c).sweep();
+  if (swept) log.info(`removed ${swept} leftover temporary file(s) from the lab folder`);
+  log.info(`IDP Lab activated (${vscode.env.appName} ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'} UI, node ${process.version})`);
+  return { engine, status, jobs: c.jobs, labRoot: () => lab(c).root };
 }
 
 export function deactivate(): void {}

@@ -7,6 +7,7 @@
 import { GraphBuilder, Value } from '../onnx/builder';
 import { LoadedModel, parameterCount } from './config';
 import { formatError } from '../errors';
+import { quantizedLinear } from './quant-linear';
 
 export const MASK_MIN = -1e9; // additive mask value for hidden keys (finite: a row with no visible key stays finite)
 
@@ -27,8 +28,22 @@ export interface BuildOptions {
   logits: 'all' | 'last';
   /** Linear-layer kernel; default by model size (see linearKernelFor). */
   linear?: LinearKernel;
+  /** GPTQ models: run quantized layers as fp32 MatMul against their dequantized weights. */
+  dequantize?: boolean;
+  /** GPTQ models: MatMulNBits accuracy_level (default 4; 0 is fp32-exact). */
+  quantAccuracyLevel?: number;
   /** 'fused' (default): one Attention node per layer; 'explicit': primitive ops (autodiff, inspection). */
   attention?: 'fused' | 'explicit';
+  /** Where trainable adapters enter the graph (src/engine/train: soft prompts, LoRA). */
+  hooks?: BuildHooks;
+}
+
+/** Adapter hooks; each gets the builder in the scope of the layer it adapts. */
+export interface BuildHooks {
+  /** Token embeddings [B, T, e] → [B, T, e], before positions are added (soft prompts replace leading rows). */
+  tokenEmbeds?: (g: GraphBuilder, x: Value) => Value;
+  /** A linear layer's output y [B, T, out] for input x [B, T, in] → the adapted output (LoRA adds s·x·Aᵀ·Bᵀ). */
+  linear?: (g: GraphBuilder, x: Value, y: Value, module: string) => Value;
 }
 
 export interface GraphInputs {
@@ -39,6 +54,7 @@ export interface GraphInputs {
   shapeBT: Value;      // int64 [2] = [B, T]
   shapes: Map<string, Value>;  // shape tensors [B, T, ...] built so far
   attention: 'fused' | 'explicit';
+  hooks?: BuildHooks;
 }
 
 /** Declare the common graph inputs and the per-layer cache inputs. */
@@ -53,7 +69,7 @@ export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, 
   }
   const shapeBT = g.op('Shape', [ids], {}, 'shape_bt');
   const bias5 = g.unsqueeze(bias, [2]);
-  return { ids, positions, bias, bias5, shapeBT, shapes: new Map(), attention: opts.attention ?? 'fused' };
+  return { ids, positions, bias, bias5, shapeBT, shapes: new Map(), attention: opts.attention ?? 'fused', hooks: opts.hooks };
 }
 
 /**
@@ -88,8 +104,10 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
    * `nn.Linear` weights are [out, in]; GPT-2's Conv1D weights are [in, out].
    * Every architecture goes through here, so weight formats (quantized) and adapters (LoRA) hook in once.
    */
-  const linear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value =>
+  const baseLinear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value =>
     g.scope(module.split('.').pop()!, () => {
+      const q = m.quant?.modules.get(module);
+      if (q) return quantizedLinear(g, x, q, maybe(`${module}.bias`), m.quant!.accuracyLevel);   // GPTQ: MatMulNBits
       const w = get(`${module}.weight`);
       const b = maybe(`${module}.bias`);
       if (kernel === 'matmul') {
@@ -100,6 +118,12 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
       const y2 = g.op('Gemm', b ? [x2, w, b] : [x2, w], layout === 'linear' ? { transB: 1 } : {});
       return g.op('Reshape', [y2, shapeBTx(g, inputs, outFeatures(module, layout))], {}, 'unflat');
     });
+  /** baseLinear() followed by the adapter hook (LoRA), if any. */
+  const linear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value => {
+    const y = baseLinear(x, module, layout);
+    const hook = inputs.hooks?.linear;
+    return hook ? g.scope(module.split('.').pop()!, () => hook(g, x, y, module)) : y;
+  };
   /**
    * Several linear layers reading the same input (q/k/v, gate/up). With the 'matmul' kernel they run as
    * one MatMul against the concatenated transposed weights (folded by ORT at load) and a Split: fewer,
@@ -108,7 +132,7 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
    */
   const linears = (x: Value, modules: string[]): Value[] => {
     const plain = modules.every((mod) => m.weights.has(`${mod}.weight`) && m.weights.get(`${mod}.weight`)!.shape.length === 2);
-    if (kernel !== 'matmul' || !plain) return modules.map((mod) => linear(x, mod));
+    if (kernel !== 'matmul' || !plain || inputs.hooks?.linear) return modules.map((mod) => linear(x, mod));
     const name = modules.map((mod) => mod.split('.').pop()).join('+');
     return g.scope(name, () => {
       const wt = g.concat(modules.map((mod) => g.transpose(get(`${mod}.weight`), [1, 0], 'weight_T')), 1, 'weights');
@@ -243,6 +267,13 @@ function shapeBTx(g: GraphBuilder, inputs: GraphInputs, ...rest: number[]): Valu
 /** Gather embeddings for ids [B, T] → [B, T, width]. */
 export function embed(g: GraphBuilder, table: Value, ids: Value, leaf = 'embed'): Value {
   return g.gather(table, ids, 0, `${leaf}/Gather`);
+}
+
+/** Token embeddings [B, T, width] of input_ids, through the tokenEmbeds hook (soft prompts) when set. */
+export function embedTokens(g: GraphBuilder, table: Value, inputs: GraphInputs, leaf: string): Value {
+  const x = embed(g, table, inputs.ids, leaf);
+  const hook = inputs.hooks?.tokenEmbeds;
+  return hook ? g.scope(leaf, () => hook(g, x)) : x;
 }
 
 /** Hidden states [B, T, d] → the positions the logits need: all, or the last of each row [B, 1, d]. */

@@ -52,10 +52,51 @@ export interface LoadedModel {
   /** What the user pointed at (folder or file). */
   source: string;
   tokenizer?: Tokenizer;
+  /** Quantized linear layers (GPTQ checkpoints); their `.weight` is then absent from `weights`. */
+  quant?: QuantizedWeights;
+}
+
+/**
+ * A GPTQ checkpoint's quantized layers as the runtime uses them (compress/gptq-load.ts fills this in):
+ * converted once into MatMulNBits tensors in a cache file (memory-mapped like every weight).
+ */
+export interface QuantizedWeights {
+  method: 'gptq';
+  bits: number;
+  groupSize: number;
+  descAct: boolean;
+  sym: boolean;
+  /** 'gptq' (v1: stored zero = zero − 1) or 'gptq_v2'. */
+  checkpointFormat: 'gptq' | 'gptq_v2';
+  /** The file that declared the quantization (quantize_config.json or config.json). */
+  configFile: string;
+  /** MatMulNBits accuracy_level (default 4: int8 activations per block, the fast path; 0: fp32 exact). */
+  accuracyLevel?: number;
+  modules: Map<string, QuantizedModuleRef>;
+}
+
+export interface QuantizedModuleRef {
+  bits: number;                 // as stored (3-bit codes run in 4-bit blocks)
+  groupSize: number;
+  inFeatures: number;
+  outFeatures: number;
+  /** 'nbits': MatMulNBits; 'dequant': fp32 weight [out, in] (layouts the kernel cannot express). */
+  kernel: 'nbits' | 'dequant';
+  runBits?: 2 | 4 | 8;
+  blockSize?: number;
+  b?: TensorRef;                // uint8 [out, kBlocks, blockSize·runBits/8]
+  scales?: TensorRef;           // float [out·kBlocks]
+  zeroPoints?: TensorRef;       // uint8 [out·ceil(kBlocks·runBits/8)]
+  /** act-order: int64 [in], the input column feeding kernel column i (x[..., perm] → MatMulNBits). */
+  perm?: TensorRef;
+  dequantized?: TensorRef;      // float [out, in] (kernel 'dequant')
+  /** The module's tensors in the checkpoint (for the fp32 fallback and inspection). */
+  source: { qweight: TensorRef; qzeros: TensorRef; scales: TensorRef; gIdx?: TensorRef };
 }
 
 export function parameterCount(m: LoadedModel): number {
   let n = 0;
   for (const t of m.weights.values()) n += t.shape.reduce((a, b) => a * b, 1);
+  for (const q of m.quant?.modules.values() ?? []) n += q.inFeatures * q.outFeatures;
   return n;
 }

@@ -3,7 +3,7 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
+import { attention, BuildOptions, declareInputs, embed, embedTokens, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
 
 export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
@@ -17,7 +17,7 @@ export function buildGpt2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const conv1d = (x: Value, name: string) => w.linear(x, name, 'conv1d');
 
   let x = g.scope(T, () => g.add(
-    embed(g, w.get(`${T}.wte.weight`), inputs.ids, 'wte'),
+    embedTokens(g, w.get(`${T}.wte.weight`), inputs, 'wte'),
     embed(g, w.get(`${T}.wpe.weight`), inputs.positions, 'wpe'), 'embed_sum'));                       // [B, T, d]
 
   for (let i = 0; i < c.numLayers; i++) {

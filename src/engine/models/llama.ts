@@ -3,7 +3,7 @@
 
 import { GraphBuilder } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
+import { attention, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
 
 export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
@@ -13,7 +13,7 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const w = weights(g, m, inputs, linearKernelFor(m, opts));
   const rope = g.scope('model', () => rotaryTables(g, c.maxPositions, c.headDim, c.ropeTheta ?? 10000));
 
-  let x = g.scope('model', () => embed(g, w.get('model.embed_tokens.weight'), inputs.ids, 'embed_tokens'));  // [B, T, d]
+  let x = g.scope('model', () => embedTokens(g, w.get('model.embed_tokens.weight'), inputs, 'embed_tokens'));  // [B, T, d]
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;

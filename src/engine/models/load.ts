@@ -24,6 +24,8 @@ import { LoadedModel, ModelConfig, ModelFormat, parameterCount } from './config'
 import { ensureConverted, ggufSource, llama2cSource } from './convert';
 import { parseHfConfig } from './hf-config';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
+import { readGptqConfig } from '../compress/gptq-config';
+import { attachGptq } from '../compress/gptq-load';
 
 export interface LoadOptions {
   /** Tokenizer file overriding the one found with the model (tokenizer.json, or a llama2.c .bin). */
@@ -43,6 +45,8 @@ export interface ModelDescription {
   vocabSize: number;
   layers: number;
   hidden: number;
+  /** e.g. "gptq 4-bit, group 128, act-order" for GPTQ checkpoints. */
+  quantization?: string;
 }
 
 /** Load a model from a HF folder, a GGUF file or a llama2.c checkpoint. */
@@ -138,7 +142,7 @@ function keepExpected(m: LoadedModel): void {
   checkWeights(m);
   const want = expectedWeights(m.config);
   const kept = new Map<string, TensorRef>();
-  for (const name of want.keys()) kept.set(name, m.weights.get(name)!);
+  for (const name of want.keys()) if (m.weights.has(name)) kept.set(name, m.weights.get(name)!);
   m.weights = kept;
 }
 
@@ -167,6 +171,8 @@ function hfTokenizer(folder: string, cfg: ModelConfig): Tokenizer | undefined {
   if ((cfg.arch === 'gpt2' || cfg.arch === 'opt') && fs.existsSync(vocab) && fs.existsSync(merges)) {
     return guardTokenizer(vocab, () => gpt2TokenizerFromVocabMerges(vocab, merges));
   }
+  const bin = path.join(folder, 'tokenizer.bin');   // llama2.c vocabulary (folders written from llama2.c / GGUF models)
+  if (fs.existsSync(bin)) return guardTokenizer(bin, () => loadLlama2cTokenizer(bin, cfg.bosTokenId ?? 1, cfg.eosTokenId ?? 2, cfg.vocabSize));
   return undefined;
 }
 
@@ -178,7 +184,8 @@ export function loadHfFolder(folder: string, opts: LoadOptions = {}, as?: { form
   if (!fs.existsSync(cfgFile)) {
     throw formatError(abs, 'not a model folder: expected config.json (Hugging Face layout) next to the .safetensors weights');
   }
-  const config = parseHfConfig(readJsonFile(cfgFile, 'config'), cfgFile);
+  const rawConfig = readJsonFile(cfgFile, 'config');
+  const config = parseHfConfig(rawConfig, cfgFile);
   const m: LoadedModel = {
     config,
     weights: collectWeights(config, abs),
@@ -186,6 +193,8 @@ export function loadHfFolder(folder: string, opts: LoadOptions = {}, as?: { form
     format: as?.format ?? 'hf',
     source: as?.source ?? abs,
   };
+  const gptq = readGptqConfig(abs, rawConfig);
+  if (gptq) attachGptq(m, gptq, opts.cacheDir);   // quantized layers → m.quant (MatMulNBits cache)
   keepExpected(m);
   if (as) m.tokenizer = opts.tokenizer ? tokenizerFromFile(opts.tokenizer, config) : as.tokenizer;
   else m.tokenizer = opts.tokenizer ? tokenizerFromFile(opts.tokenizer, config) : hfTokenizer(abs, config);
@@ -282,5 +291,6 @@ export function describeModel(m: LoadedModel): ModelDescription {
     vocabSize: c.vocabSize,
     layers: c.numLayers,
     hidden: c.hiddenSize,
+    ...(m.quant ? { quantization: `gptq ${m.quant.bits}-bit, group ${m.quant.groupSize}${m.quant.descAct ? ', act-order' : ''}, ${m.quant.modules.size} layers` } : {}),
   };
 }

@@ -4,7 +4,7 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
+import { attention, BuildOptions, declareInputs, embed, embedTokens, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
 
 export function buildOpt(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
@@ -19,7 +19,7 @@ export function buildOpt(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const linear = (x: Value, name: string) => w.linear(x, name);
 
   let x = g.scope('model', () => {
-    let tok = embed(g, w.get(`${P}.embed_tokens.weight`), inputs.ids, 'embed_tokens');              // [B, T, e]
+    let tok = embedTokens(g, w.get(`${P}.embed_tokens.weight`), inputs, 'embed_tokens');              // [B, T, e]
     if (e !== d) tok = linear(tok, `${P}.project_in`);                                                   // [B, T, d]
     const pos = g.add(inputs.positions, g.constant('int64', [], [c.positionOffset ?? 2], 'pos_offset'), 'positions');
     return g.add(tok, embed(g, w.get(`${P}.embed_positions.weight`), pos, 'embed_positions'), 'embed_sum');

@@ -159,7 +159,7 @@ const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
  */
 export function checkWeights(loaded: LoadedModel): void {
   const cfg = loaded.config;
-  if (minTensorsFor(cfg) > loaded.weights.size) {
+  if (minTensorsFor(cfg) > loaded.weights.size + 4 * (loaded.quant?.modules.size ?? 0)) {
     // Checked before building the expected list so a config claiming 2^31 layers fails fast.
     throw formatError(loaded.source,
       `config says ${cfg.numLayers} layers, which needs at least ${minTensorsFor(cfg)} tensors, but the weights hold ${loaded.weights.size}`);
@@ -167,6 +167,7 @@ export function checkWeights(loaded: LoadedModel): void {
   const expected = expectedWeights(cfg);
   const missing: string[] = [];
   for (const [name, shape] of expected) {
+    if (loaded.quant?.modules.has(name.replace(/\.weight$/, ''))) continue;   // quantized: checked by gptq-load
     const t = loaded.weights.get(name);
     if (!t) {
       missing.push(`${name} ${shapeStr(shape)}`);

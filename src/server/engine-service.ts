@@ -1,0 +1,127 @@
+// What the engine process does, independent of the wire: load a model, describe it, generate.
+// One model at a time; requests that touch the model run one after another (a load never races a
+// generation). Generation yields between decode steps, so a cancel arriving on the connection is
+// seen at once even while the model is busy.
+
+import { performance } from 'perf_hooks';
+import { loadModel, describeModel } from '../engine/models/load';
+import { parameterCount, LoadedModel } from '../engine/models/config';
+import { CausalLM } from '../engine/runtime/lm';
+import { generate, promptIds } from '../engine/runtime/generate';
+import { inputError } from '../engine/errors';
+import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
+import { findFimTokens, completionIds, FimTokens } from './fim';
+
+export const CAPABILITIES: Capability[] = ['generate', 'info'];
+
+export interface Cancellation { readonly isCancellationRequested: boolean }
+
+interface Loaded { model: LoadedModel; lm: CausalLM; info: ModelInfo; fim?: FimTokens }
+
+const isInt = (x: unknown, min: number) => typeof x === 'number' && Number.isInteger(x) && x >= min;
+const isNum = (x: unknown, min: number, max: number) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
+
+const GENERATE_KEYS = new Set(['prompt', 'ids', 'fim', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'progressToken']);
+
+/** Rejects parameters a client could get wrong (the wire is untyped at run time). */
+export function checkGenerateParams(p: GenerateParams): void {
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw inputError('generate: parameters must be an object');
+  const unknown = Object.keys(p).filter((k) => !GENERATE_KEYS.has(k));
+  if (unknown.length) throw inputError(`generate: unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}`);
+  if (p.prompt !== undefined && typeof p.prompt !== 'string') throw inputError('generate: prompt must be a string');
+  if (p.ids !== undefined && !(Array.isArray(p.ids) && p.ids.every((i) => isInt(i, 0)))) throw inputError('generate: ids must be an array of token ids');
+  if (p.maxTokens !== undefined && !isInt(p.maxTokens, 0)) throw inputError(`generate: maxTokens must be a non-negative integer, got ${p.maxTokens}`);
+  if (p.temperature !== undefined && !isNum(p.temperature, 0, 100)) throw inputError('generate: temperature must be in [0, 100]');
+  if (p.topK !== undefined && !isInt(p.topK, 0)) throw inputError('generate: topK must be a non-negative integer');
+  if (p.topP !== undefined && !isNum(p.topP, 0, 1)) throw inputError('generate: topP must be in [0, 1]');
+  if (p.seed !== undefined && !isInt(p.seed, 0)) throw inputError('generate: seed must be a non-negative integer');
+  if (p.stop !== undefined && !(Array.isArray(p.stop) && p.stop.every((s) => typeof s === 'string' && s.length > 0))) {
+    throw inputError('generate: stop must be an array of non-empty strings');
+  }
+  if (p.fim !== undefined && !(p.fim && typeof p.fim.prefix === 'string' && typeof p.fim.suffix === 'string')) {
+    throw inputError('generate: fim must be {prefix, suffix} strings');
+  }
+}
+
+export class EngineService {
+  private current?: Loaded;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every earlier model operation has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  get modelPath(): string | undefined {
+    return this.current?.info.path;
+  }
+
+  info(): ModelInfo | null {
+    return this.current?.info ?? null;
+  }
+
+  load(p: LoadParams): Promise<ModelInfo> {
+    if (!p || typeof p.model !== 'string' || p.model.trim() === '') return Promise.reject(inputError('load: no model path given'));
+    if (p.ep !== undefined && !['cpu', 'webgpu', 'cuda'].includes(p.ep)) return Promise.reject(inputError(`load: unknown execution provider '${p.ep}'`));
+    if (p.threads !== undefined && !isInt(p.threads, 1)) return Promise.reject(inputError('load: threads must be a positive integer'));
+    return this.exclusive(async () => {
+      const t0 = performance.now();
+      const model = await loadModel(p.model, { tokenizer: p.tokenizer });
+      const threads = p.threads ?? (parameterCount(model) < 10e6 ? 1 : undefined);
+      const ep = p.ep ?? 'cpu';
+      const lm = new CausalLM(model, { ep, threads });
+      await lm.session('last'); // build the graph and open the session now: errors belong to the load
+      const fim = findFimTokens(model.tokenizer);
+      const info: ModelInfo = { ...describeModel(model), path: model.source, ep, threads, loadMs: performance.now() - t0, fim: !!fim };
+      this.current = { model, lm, info, fim };
+      return info;
+    });
+  }
+
+  generate(
+    p: GenerateParams,
+    token: Cancellation,
+    onProgress?: (v: GenerateProgress) => void,
+  ): Promise<GenerateReply> {
+    try {
+      checkGenerateParams(p);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.exclusive(async () => {
+      const cur = this.current;
+      if (!cur) throw inputError('no model loaded: load one first');
+      const { lm, model } = cur;
+      const tok = model.tokenizer;
+      const maxTokens = p.maxTokens ?? 256;
+      let ids: number[];
+      if (p.ids) ids = p.ids;
+      else if (p.fim && tok) {
+        // a completion: whatever fits the context, leaving room for the tokens asked for
+        const bos = lm.config.arch === 'gpt2' ? undefined : lm.config.bosTokenId ?? tok.bosId;
+        const budget = Math.max(8, lm.config.maxPositions - Math.min(maxTokens, lm.config.maxPositions >> 1));
+        ids = completionIds(tok, cur.fim, p.fim.prefix, p.fim.suffix, budget, bos);
+      } else ids = promptIds(lm, tok, p.fim ? p.fim.prefix : p.prompt ?? '');
+      const t0 = performance.now();
+      let lastSent = 0;
+      let tokens = 0;
+      const r = await generate(lm, tok, [ids], {
+        maxTokens, temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed, stop: p.stop,
+        isCancelled: () => token.isCancellationRequested,
+        yieldEachStep: true,
+        onToken: onProgress ? (_row, _id, text) => {
+          tokens++;
+          const now = performance.now();
+          if (now - lastSent < 50 && tokens < maxTokens) return; // throttled: at most every 50 ms
+          lastSent = now;
+          const elapsedMs = now - t0;
+          onProgress({ tokens, maxTokens, text, elapsedMs, tokensPerSecond: (tokens * 1000) / Math.max(elapsedMs, 1) });
+        } : undefined,
+      });
+      const row = r.rows[0];
+      return { text: row.text, ids: row.ids, finish: row.finish, timings: r.timings };
+    });
+  }
+}

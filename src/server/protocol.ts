@@ -1,0 +1,103 @@
+// The engine process's JSON-RPC protocol (vscode-jsonrpc over stdio). Shared by the server
+// (src/server/main.ts) and its client (src/extension/engine-client.ts); imports no `vscode`.
+//
+// Requests are typed pairs of params/result. Long requests take a `progressToken` and stream
+// `$/progress` values of a typed ProgressType; they are cancelled with JSON-RPC's own
+// `$/cancelRequest` (a CancellationToken on both sides). Errors carry the engine's IdpError code
+// and file in `data`, so the client rebuilds the same typed error.
+//
+// Seams for the capabilities other issues are building (compression, prompt-bank and baseline
+// training, benchmarks, the IDP inspector): each becomes one more request here plus a name in
+// `Capability`; the server reports what it has in `initialize`, and the extension asks before
+// offering a workflow. Nothing is declared before its engine code exists.
+
+import { ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { ExecutionProvider } from '../engine/runtime/session';
+import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
+import type { ModelDescription } from '../engine/models/load';
+import type { IdpErrorCode } from '../engine/errors';
+
+export const PROTOCOL_VERSION = 1;
+
+/** What this engine build can do (the extension greys out the rest). */
+export type Capability = 'generate' | 'info' | 'logits';
+
+export interface InitializeResult {
+  protocolVersion: number;
+  pid: number;
+  node: string;
+  capabilities: Capability[];
+}
+
+export interface LoadParams {
+  model: string;                 // HF folder, .gguf, or llama2.c .bin
+  tokenizer?: string;
+  ep?: ExecutionProvider;
+  threads?: number;              // default: 1 below 10M parameters, else ORT's choice
+}
+
+export interface ModelInfo extends ModelDescription {
+  path: string;
+  ep: ExecutionProvider;
+  threads?: number;
+  loadMs: number;
+  /** Whether the tokenizer/model has fill-in-the-middle tokens (prefix/suffix/middle). */
+  fim: boolean;
+}
+
+export interface GenerateParams {
+  prompt?: string;               // text (BOS first where the family uses one); or
+  ids?: number[];                // token ids as they are; or
+  /** a completion at a cursor: fill-in-the-middle when the model has FIM tokens, else the prefix;
+   *  cut to fit the context (start of the prefix, end of the suffix go first) */
+  fim?: { prefix: string; suffix: string };
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  progressToken?: string;        // stream GenerateProgress under this token
+}
+
+export interface GenerateProgress {
+  tokens: number;                // generated so far
+  maxTokens: number;
+  text: string;                  // continuation so far
+  elapsedMs: number;
+  tokensPerSecond: number;
+}
+
+export interface GenerateReply {
+  text: string;
+  ids: number[];
+  finish: FinishReason;
+  timings: GenerateResult['timings'];
+}
+
+export interface HealthResult {
+  pid: number;
+  uptimeMs: number;
+  rssBytes: number;
+  model?: string;
+}
+
+export const Methods = {
+  initialize: new RequestType0<InitializeResult, void>('idp/initialize'),
+  load: new RequestType<LoadParams, ModelInfo, void>('idp/load'),
+  info: new RequestType0<ModelInfo | null, void>('idp/info'),
+  generate: new RequestType<GenerateParams, GenerateReply, void>('idp/generate'),
+  health: new RequestType0<HealthResult, void>('idp/health'),
+  shutdown: new RequestType0<void, void>('idp/shutdown'),
+} as const;
+
+export const GenerateProgressType = new ProgressType<GenerateProgress>();
+
+/** JSON-RPC error code for engine errors (application range); `data` is a WireError. */
+export const ENGINE_ERROR = -32001;
+
+export interface WireError {
+  code?: IdpErrorCode;
+  message: string;               // without the file prefix when `file` is set
+  file?: string;
+}

@@ -1,0 +1,34 @@
+// One browser session on a real code-server with the extension under development, for e2e suites.
+
+import * as fs from 'fs';
+import type { Browser, Page } from 'playwright-core';
+import { CodeServer, extensionEnv, makeWorkspace, REPO, startCodeServer, whyNoVsCode, workbenchUrl } from '../vscode/code-server';
+import { launchBrowser, waitForWorkbench } from '../vscode/browser';
+
+export interface Session { cs: CodeServer; browser: Browser; page: Page; workspace: string; close(): Promise<void> }
+
+/** Starts a session, or skips the calling suite (saying why) when no VS Code can run here; on CI that fails. */
+export async function openSession(ctx: Mocha.Context, files: Record<string, string>, settings: Record<string, unknown> = {}): Promise<Session> {
+  const why = whyNoVsCode();
+  if (why) {
+    if (process.env.CI) throw new Error(`browser tests cannot run on CI: ${why}`);
+    console.log(`    (skipped: ${why})`);
+    ctx.skip();
+  }
+  const workspace = makeWorkspace(files);
+  fs.mkdirSync(`${workspace}/.vscode`, { recursive: true });
+  fs.writeFileSync(`${workspace}/.vscode/settings.json`, JSON.stringify(settings, null, 2));
+  const cs = await startCodeServer();
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(workbenchUrl(cs, workspace, { extensionPath: REPO, env: extensionEnv() }));
+  await waitForWorkbench(page);
+  return {
+    cs, browser, page, workspace,
+    async close() {
+      await browser.close().catch(() => undefined);
+      await cs.stop();
+      fs.rmSync(workspace, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// Runs inside the real extension host (code-server's, loaded through the smoke-test driver's
+// extensionTestsPath): mocha over every compiled suite/*.test.js. The driver (run.ts) reads the
+// counts from the file named by IDP_TEST_COUNTS, because the host's stdout is not ours.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import Mocha = require('mocha');
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 120000, reporter: 'spec', grep: process.env.IDP_TEST_GREP || undefined });
+  const dir = path.join(__dirname, 'suite');
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(dir, f));
+  return new Promise((resolve, reject) => {
+    const runner = mocha.run((failures) => {
+      const s = runner.stats!;
+      const counts = { passed: s.passes, failed: s.failures, skipped: s.pending };
+      if (process.env.IDP_TEST_COUNTS) fs.writeFileSync(process.env.IDP_TEST_COUNTS, JSON.stringify(counts));
+      if (failures > 0) reject(new Error(`${failures} extension-host test(s) failed`));
+      else resolve();
+    });
+  });
+}

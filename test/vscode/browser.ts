@@ -1,0 +1,61 @@
+// Debian's Chromium through playwright-core, headless, with nothing reaching outside.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { chromium, Browser, Page } from 'playwright-core';
+import { CHROMIUM, RESULTS } from './code-server';
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A PNG of what the user sees, kept under test-results/. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const file = path.join(RESULTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Waits until the workbench is up (the status bar is drawn). */
+export async function waitForWorkbench(page: Page): Promise<void> {
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+  await page.locator('.statusbar').waitFor({ timeout: 60000 });
+}
+
+/**
+ * Runs a command from the palette by its title (F1, ">" + title, Enter). Retries until the row
+ * appears: right after start-up the extension may not have contributed it yet.
+ */
+export async function runCommand(page: Page, title: string, timeoutMs = 30000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    await page.keyboard.press('Escape');
+    await page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 3000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`command "${title}" did not appear in the palette: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The text of every notification (via the notification centre). */
+export async function notifications(page: Page): Promise<string[]> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const items = page.locator('.notifications-center .notification-list-item-message');
+  await page.waitForTimeout(300);
+  return items.allInnerTexts();
+}
