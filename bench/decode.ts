@@ -288,11 +288,11 @@ async function main(): Promise<void> {
   }
 
   const head = ['model', 'threads', 'IDP tok/s', 'llama.cpp tok/s', 'ratio', 'IDP peak RSS', 'weights+KV', 'RSS/(w+KV)', 'llama.cpp RSS'];
-  const widths = [14, 8, 10, 16, 7, 13, 11, 11, 13];
+  const widths = [14, 8, 10, 16, 8, 13, 11, 11, 13];
   const table = [head.map((h, i) => pad(h, widths[i])).join(' ')];
   for (const r of rows) {
-    const cells = [r.model, r.threads, r.idpTokensPerSecond, r.llamaCppTokensPerSecond ?? '-', r.ratio !== null ? `${r.ratio}×` : '-',
-      MiB(r.idpPeakRssBytes as number), MiB((r.weightBytes as number) + (r.kvBytes as number)), r.rssOverWeightsKv,
+    const cells = [r.model, r.threads, r.idpTokensPerSecond, r.llamaCppTokensPerSecond ?? '-', r.ratio !== null ? `${(r.ratio as number).toFixed(2)}×` : '-',
+      MiB(r.idpPeakRssBytes as number), MiB((r.weightBytes as number) + (r.kvBytes as number)), (r.rssOverWeightsKv as number).toFixed(2),
       r.llamaCppPeakRssBytes !== null ? MiB(r.llamaCppPeakRssBytes as number) : '-'];
     table.push(cells.map((c, i) => pad(String(c), widths[i])).join(' '));
   }

@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runGenerate } from './generate';
 import { runInfo } from './info';
 import { reportError } from './errors';
+import { registerCompressCommands } from './compress';
+import { registerTrainCommand } from './train';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -45,6 +47,9 @@ export function cli(): Command {
     .option('--tokenizer <path>', 'tokenizer file')
     .option('--json', 'print JSON')
     .action(runInfo);
+
+  registerCompressCommands(program);
+  registerTrainCommand(program);
 
   return program;
 }

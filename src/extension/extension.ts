@@ -12,12 +12,15 @@ import { selectModel, showModelInfo } from './commands/model';
 import { generateCmd } from './commands/generate';
 import { cancelJob, reportCrash, restartEngine, showLog } from './commands/engine';
 import type { ModelInfo } from '../server/protocol';
+import { completionEnabled, IdpInlineCompletionProvider, toggleInlineCompletion } from './completion/provider';
+import type { Completer } from './completion/completer';
 
 /** What activate() returns: for automation and the integration tests. */
 export interface IdpApi {
   engine: EngineClient;
   status: StatusBar;
   jobs: Jobs;
+  completer: Completer;
   labRoot(): string;
 }
 
@@ -40,7 +43,12 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   });
   ctx = { ext, log, engine, jobs: new Jobs(log), modelChanged };
   const c = ctx;
-  modelChanged.event((m) => status.setModel(m));
+  const inline = new IdpInlineCompletionProvider(c, status);
+  status.setCompletion(completionEnabled());
+  modelChanged.event((m) => {
+    status.setModel(m);
+    inline.completer.reset();
+  });
 
   const commands: Record<string, (...args: any[]) => unknown> = {
     'idp.selectModel': selectModel(c),
@@ -49,13 +57,16 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
     'idp.cancelJob': cancelJob(c),
     'idp.restartEngine': restartEngine(c),
     'idp.showLog': showLog(c),
+    'idp.toggleInlineCompletion': toggleInlineCompletion(c, status),
   };
   for (const [id, fn] of Object.entries(commands)) ext.subscriptions.push(vscode.commands.registerCommand(id, fn));
 
   ext.subscriptions.push(
     log, status, modelChanged, c.jobs,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, inline),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (affectsModel(e)) log.info('model settings changed: the model is loaded again on next use');
+      if (e.affectsConfiguration('idp.inlineCompletion')) status.setCompletion(completionEnabled());
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: settings may now choose the model')),
     { dispose: () => void engine.dispose() },
@@ -63,7 +74,7 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   const swept = lab(c).sweep();
   if (swept) log.info(`removed ${swept} leftover temporary file(s) from the lab folder`);
   log.info(`IDP Lab activated (${vscode.env.appName} ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'} UI, node ${process.version})`);
-  return { engine, status, jobs: c.jobs, labRoot: () => lab(c).root };
+  return { engine, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root };
 }
 
 export function deactivate(): void {}

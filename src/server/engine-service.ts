@@ -11,6 +11,21 @@ import { generate, promptIds } from '../engine/runtime/generate';
 import { inputError } from '../engine/errors';
 import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
 import { findFimTokens, completionIds, FimTokens } from './fim';
+import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
+import type { Tokenizer } from '../engine/tokenizers/tokenizer';
+
+/**
+ * The continuation's text as it reads after the prompt: a SentencePiece decode of the generated
+ * ids alone drops the first token's leading space ("▁loved" → "loved"), which is right after BOS
+ * but wrong after " She". Decoded token by token after the prompt's last id, cut at a stop text.
+ */
+export function continuationText(tok: Tokenizer, prompt: number[], ids: number[], stop?: string[]): string {
+  const st = new TokenStreamer(tok, prompt[prompt.length - 1]);
+  let text = ids.map((id) => st.push(id)).join('') + st.flush();
+  const hits = (stop ?? []).map((s) => text.indexOf(s)).filter((i) => i >= 0);
+  if (hits.length) text = text.slice(0, Math.min(...hits));
+  return text;
+}
 
 export const CAPABILITIES: Capability[] = ['generate', 'info'];
 
@@ -121,7 +136,8 @@ export class EngineService {
         } : undefined,
       });
       const row = r.rows[0];
-      return { text: row.text, ids: row.ids, finish: row.finish, timings: r.timings };
+      const text = tok && !p.ids ? continuationText(tok, ids, row.ids, p.stop) : row.text;
+      return { text, ids: row.ids, finish: row.finish, timings: r.timings };
     });
   }
 }

@@ -49,7 +49,7 @@ export function completionIds(tok: Tokenizer, fim: FimTokens | undefined, prefix
   const pre = tok.encode(prefix);
   if (!fim) return [...head, ...pre.slice(Math.max(0, pre.length - (budget - head.length)))];
   const room = budget - head.length - 3;
-  const suf = tok.encode(suffix).slice(0, Math.max(0, Math.min(Math.floor(room / 2), room - Math.min(pre.length, room))));
+  const suf = tok.encode(suffix).slice(0, Math.max(0, Math.floor(room / 2)));
   const preKept = pre.slice(Math.max(0, pre.length - (room - suf.length)));
   return [...head, fim.prefix, ...preKept, fim.suffix, ...suf, fim.middle];
 }

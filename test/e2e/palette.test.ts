@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'assert';
 import * as path from 'path';
-import { notifications, runCommand, screenshot } from '../vscode/browser';
+import { failureScreenshots, notifications, runCommand, screenshot } from '../vscode/browser';
 import { openSession, Session } from './session';
 
 describe('browser: command palette workflows', function () {
@@ -14,7 +14,7 @@ describe('browser: command palette workflows', function () {
     s = await openSession(this, { 'story.txt': 'Once upon a time\n', 'not-a-model.bin': 'plain text, not a model\n' });
   });
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && s) await screenshot(s.page, `failed-${this.currentTest.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`);
+    if (this.currentTest?.state === 'failed' && s) await failureScreenshots(s.page, this.currentTest.title);
   });
   after(() => s?.close());
 
@@ -28,10 +28,10 @@ describe('browser: command palette workflows', function () {
     await page.keyboard.press('Enter');
     // the log opens with the prompt and its continuation
     const output = page.locator('.part.panel .monaco-editor .view-lines');
-    await output.filter({ hasText: /Once upon a time,? there was/ }).waitFor({ timeout: 60000 });
+    await output.filter({ hasText: /Once\supon\sa\stime,?\sthere\swas/ }).waitFor({ timeout: 60000 });
     await screenshot(page, 'palette-generate');
     const text = await output.innerText();
-    assert.match(text, /generated \(\d+ tokens/);
+    assert.match(text, /generated\s\(\d+\stokens/);
     // the progress notification is gone
     await page.locator('.notification-toast .monaco-progress-container.active').waitFor({ state: 'detached', timeout: 10000 });
   });
@@ -45,26 +45,37 @@ describe('browser: command palette workflows', function () {
     await rows.filter({ hasText: 'Browse…' }).first().click();
     // the web file dialog is a quick input taking a path
     const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(path.join(s.workspace, 'not-a-model.bin'));
-    await page.waitForTimeout(500);
+    // the dialog fills in the folder it starts from; then a typed path replaces it
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'not-a-model.bin' }).first().waitFor();
+    const target = path.join(s.workspace, 'not-a-model.bin');
+    for (let i = 0; i < 10 && (await input.inputValue()) !== target; i++) {
+      await input.fill(target);
+      await page.waitForTimeout(300);
+    }
+    assert.equal(await input.inputValue(), target);
     await page.keyboard.press('Enter');
-    const toast = page.locator('.notification-toast', { hasText: 'Loading model' });
-    await toast.filter({ hasText: 'failed' }).first().waitFor({ timeout: 30000 });
+    await page.locator('.part.panel .monaco-editor .view-lines').filter({ hasText: /failed:\sLoading\smodel\snot-a-model/ }).waitFor({ timeout: 30000 });
     await screenshot(page, 'palette-bad-model');
     const msgs = await notifications(page);
+    await screenshot(page, 'palette-bad-model-notifications');
     const err = msgs.find((m) => /Loading model not-a-model failed/.test(m));
     assert.ok(err, `an error notification, got: ${JSON.stringify(msgs)}`);
     assert.match(err!, /not-a-model\.bin/, 'it names the file');
+    for (let i = 0; i < 20 && (await page.locator('.monaco-progress-container.active').count()) > 0; i++) await page.waitForTimeout(500);
+    await screenshot(page, 'palette-bad-model-later');
     assert.equal(await page.locator('.monaco-progress-container.active').count(), 0, 'no progress is left running');
   });
 
   it('IDP: Show Log opens the IDP Lab output with the engine process in it', async () => {
     const { page } = s;
     await page.keyboard.press('Escape');
+    await runCommand(page, 'View: Hide Panel');
+    await page.locator('.part.panel').waitFor({ state: 'hidden' });
     await runCommand(page, 'IDP: Show Log');
-    const output = page.locator('.part.panel .monaco-editor .view-lines');
-    await output.filter({ hasText: /engine started \(pid \d+/ }).waitFor({ timeout: 30000 });
+    await page.locator('.part.panel').waitFor({ state: 'visible' });
+    const channel = page.locator('.part.panel select.monaco-select-box[aria-label="Switch Output"]').first();
+    assert.equal(await channel.evaluate((e: any) => e.options[e.selectedIndex]?.text ?? e.value), 'IDP Lab');
+    await page.locator('.part.panel .monaco-editor .view-lines').filter({ hasText: /job\s\d+\sfailed:\sLoading\smodel/ }).waitFor({ timeout: 30000 });
     await screenshot(page, 'palette-show-log');
   });
 });

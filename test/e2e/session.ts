@@ -8,7 +8,7 @@ import { launchBrowser, waitForWorkbench } from '../vscode/browser';
 export interface Session { cs: CodeServer; browser: Browser; page: Page; workspace: string; close(): Promise<void> }
 
 /** Starts a session, or skips the calling suite (saying why) when no VS Code can run here; on CI that fails. */
-export async function openSession(ctx: Mocha.Context, files: Record<string, string>, settings: Record<string, unknown> = {}): Promise<Session> {
+export async function openSession(ctx: Mocha.Context, files: Record<string, string>, settings: Record<string, unknown> = {}, installed?: { extensionsDir: string }): Promise<Session> {
   const why = whyNoVsCode();
   if (why) {
     if (process.env.CI) throw new Error(`browser tests cannot run on CI: ${why}`);
@@ -18,10 +18,11 @@ export async function openSession(ctx: Mocha.Context, files: Record<string, stri
   const workspace = makeWorkspace(files);
   fs.mkdirSync(`${workspace}/.vscode`, { recursive: true });
   fs.writeFileSync(`${workspace}/.vscode/settings.json`, JSON.stringify(settings, null, 2));
-  const cs = await startCodeServer();
+  const cs = await startCodeServer({ extensionsDir: installed?.extensionsDir });
   const browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(workbenchUrl(cs, workspace, { extensionPath: REPO, env: extensionEnv() }));
+  // the extension under development (this tree), or the one installed into extensionsDir
+  await page.goto(installed ? `${cs.base}/?folder=${encodeURIComponent(workspace)}` : workbenchUrl(cs, workspace, { extensionPath: REPO, env: extensionEnv() }));
   await waitForWorkbench(page);
   return {
     cs, browser, page, workspace,

@@ -11,6 +11,7 @@ import { appendBackward, exposeGradients } from '../../src/engine/onnx/autodiff'
 import { GraphInfo } from '../../src/engine/onnx/infer';
 import { ElemType } from '../../src/engine/onnx/proto';
 import { prng } from './tiny-hf';
+import { referenceForward, RefWeights } from './reference-forward';
 
 export type Elem = 'double' | 'float';
 
@@ -139,4 +140,25 @@ export async function gradCheck(c: GradCase): Promise<GradReport> {
     errors[name] = num2 === 0 ? Math.sqrt(diff2) : Math.sqrt(diff2 / num2);
   }
   return { errors, maxError: Math.max(0, ...Object.values(errors)), activeNodes: res.activeNodes, backwardNodes: res.backwardNodes };
+}
+
+/**
+ * Σ over rows and positions t of −log softmax(logits_t)[row[t+1]] with the float64 reference forward,
+ * for t ≥ `from` (earlier positions carry no label), normalizing over the first `vocab` logits only.
+ */
+export function referenceLoss(config: object, w: RefWeights, rows: number[][], vocab: number, from = 0): number {
+  let loss = 0;
+  for (const r of rows) {
+    const width = (config as { vocab_size?: number }).vocab_size ?? vocab;
+    const lg = referenceForward(config, w, r);
+    for (let t = from; t + 1 < r.length; t++) {
+      const row = lg.subarray(t * width, t * width + vocab);
+      let mx = -Infinity;
+      for (const v of row) mx = Math.max(mx, v);
+      let se = 0;
+      for (const v of row) se += Math.exp(v - mx);
+      loss += Math.log(se) + mx - row[r[t + 1]];
+    }
+  }
+  return loss;
 }

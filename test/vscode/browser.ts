@@ -59,3 +59,10 @@ export async function notifications(page: Page): Promise<string[]> {
   await page.waitForTimeout(300);
   return items.allInnerTexts();
 }
+
+/** After a failure: the screen as it was, then the IDP log. */
+export async function failureScreenshots(page: Page, title: string): Promise<void> {
+  const name = `failed-${title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`;
+  await screenshot(page, name).catch(() => undefined);
+  await runCommand(page, 'IDP: Show Log', 5000).then(() => page.waitForTimeout(500)).then(() => screenshot(page, `${name}-log`)).catch(() => undefined);
+}

@@ -46,6 +46,7 @@ export interface CodeServer {
 const USER_SETTINGS = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'workbench.enableExperiments': false,
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
   'chat.disableAIFeatures': true,
@@ -78,7 +79,8 @@ export async function startCodeServer(opts: { settings?: Record<string, unknown>
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH}`, XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'), XDG_DATA_HOME: path.join(tmp, 'xdg-data') };
+  // the extension host inherits this environment: an installed extension finds the staged data through it
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extensionEnv(), PATH: `${NODE24_BIN}:${process.env.PATH}`, XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'), XDG_DATA_HOME: path.join(tmp, 'xdg-data') };
   delete env.npm_config_user_agent;
   delete env.NODE_OPTIONS;
   const child = cp.spawn(CODE_SERVER, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -142,4 +144,12 @@ export function extensionEnv(extra: Record<string, string> = {}): Record<string,
   if (process.env.IDP_MODEL) env.IDP_MODEL = process.env.IDP_MODEL;
   if (process.env.CI) env.CI = process.env.CI;
   return env;
+}
+
+/** Installs a .vsix into an extensions folder with code-server's own CLI. */
+export function installVsix(vsix: string, extensionsDir: string): void {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH}` };
+  delete env.npm_config_user_agent;
+  const r = cp.spawnSync(CODE_SERVER, ['--extensions-dir', extensionsDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) throw new Error(`installing ${vsix} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
 }

@@ -63,23 +63,25 @@ export function defaultGIdx(inFeatures: number, groupSize: number): Int32Array {
 const wordsFor = (n: number, bits: number) => (n * bits) / 32;
 
 /**
- * Why a layer of this shape cannot be stored with these settings, or undefined when it can.
- * (Used by the quantizers before they start and by the writer.)
+ * Why a layer of this shape cannot be quantized with these settings, or undefined when it can.
+ * `packing` (default true) adds the rules of the file layout (whole 32-bit words); quantizing in
+ * memory (for a dense fake-quantized model) needs only valid bits and a group size dividing in.
  */
-export function whyNotQuantizable(inFeatures: number, outFeatures: number, bits: number, groupSize: number): string | undefined {
+export function whyNotQuantizable(inFeatures: number, outFeatures: number, bits: number, groupSize: number, packing = true): string | undefined {
   if (!QUANT_BITS.includes(bits as QuantBits)) return `bits must be one of ${QUANT_BITS.join(', ')}, got ${bits}`;
   if (!(groupSize === -1 || (Number.isInteger(groupSize) && groupSize >= 1))) return `group size must be −1 or a positive integer, got ${groupSize}`;
   if (groupSize !== -1 && inFeatures % groupSize !== 0) {
     return `group size ${groupSize} does not divide in_features ${inFeatures}`;
   }
+  if (!packing) return undefined;
   if ((inFeatures * bits) % 32 !== 0) return `in_features ${inFeatures} × ${bits} bits is not a whole number of 32-bit words (qweight rows)`;
   if ((outFeatures * bits) % 32 !== 0) return `out_features ${outFeatures} × ${bits} bits is not a whole number of 32-bit words (qzeros columns)`;
   return undefined;
 }
 
 /** Throw an INPUT error naming the module when its shape does not fit the settings. */
-export function checkQuantizable(module: string, inFeatures: number, outFeatures: number, bits: number, groupSize: number, file?: string): void {
-  const why = whyNotQuantizable(inFeatures, outFeatures, bits, groupSize);
+export function checkQuantizable(module: string, inFeatures: number, outFeatures: number, bits: number, groupSize: number, file?: string, packing = true): void {
+  const why = whyNotQuantizable(inFeatures, outFeatures, bits, groupSize, packing);
   if (why) throw inputError(`cannot quantize '${module}' [out ${outFeatures}, in ${inFeatures}]: ${why}`, file);
 }
 

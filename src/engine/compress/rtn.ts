@@ -15,7 +15,7 @@ export interface RtnOptions {
 
 /** Quantize W [out, in] (row-major) by rounding to nearest. `module` names it in errors. */
 export function quantizeRtn(w: ArrayLike<number>, outFeatures: number, inFeatures: number, o: RtnOptions, module = 'layer'): QuantizedLinear {
-  checkQuantizable(module, inFeatures, outFeatures, o.bits, o.groupSize);
+  checkQuantizable(module, inFeatures, outFeatures, o.bits, o.groupSize, undefined, false);   // packing is the writer's check
   const K = inFeatures;
   const N = outFeatures;
   const G = numGroups(K, o.groupSize);

@@ -23,7 +23,7 @@ import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '
 import type { LoadedModel } from '../models/config';
 import { expectedWeights } from '../models/weights';
 import { llamaConfigJson } from '../models/hf-config';
-import { packGptq, QuantizedLinear } from './gptq-format';
+import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
 import { GptqConfig, hfQuantizationConfig, quantizeConfigJson } from './gptq-config';
 import { linearModules } from './modules';
 
@@ -139,6 +139,7 @@ export function writeQuantizedModel(folder: string, model: LoadedModel, quantize
   config: GptqConfig | undefined, opts: WriteModelOptions = {}): boolean {
   const abs = path.resolve(folder);
   if (quantized.size && !config) throw new Error('writeQuantizedModel: quantized modules need a GptqConfig');
+  for (const [name, q] of quantized) checkQuantizable(name, q.inFeatures, q.outFeatures, q.bits, q.groupSize, abs);   // the layout's word rules
   if (fs.existsSync(abs)) {
     if (!fs.statSync(abs).isDirectory()) throw inputError('output path exists and is not a folder', abs);
     if (fs.readdirSync(abs).length && !opts.overwrite) throw inputError('output folder exists and is not empty (pass overwrite to replace it)', abs);

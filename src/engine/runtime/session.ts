@@ -13,6 +13,11 @@ export interface SessionOptions {
   ep?: ExecutionProvider;
   /** Intra-op threads (default: ORT's choice; 1 for tiny models avoids thread-pool overhead). */
   threads?: number;
+  /**
+   * Leave weights unprepacked so several sessions over the same files share the memory-mapped pages
+   * (training + evaluation + inference sessions; DESIGN.md facts on prepacking).
+   */
+  sharedWeights?: boolean;
 }
 
 /** Where onnxruntime-node keeps its native binaries for this platform. */
@@ -46,7 +51,7 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,   // errors only: ORT's placement warnings are noise for users
-    extra: { session: { model_external_initializers_file_folder_path: weightsDir } },
+    extra: { session: { model_external_initializers_file_folder_path: weightsDir, ...(opts.sharedWeights ? { disable_prepacking: '1' } : {}) } },
   };
   if (opts.threads) {
     options.intraOpNumThreads = opts.threads;

@@ -14,9 +14,11 @@ export interface Layout {
   T: number;
   /** Past (prefix) slots before the new tokens. */
   P: number;
+  /** Position of the first past slot (row slot t gets positionStart + P + t); default 0. */
+  positionStart?: number;
 }
 
-/** Causal bias [B, 1, T, P + T] (past slots visible to every query) and positions P + t. */
+/** Causal bias [B, 1, T, P + T] (past slots visible to every query) and positions start + P + t. */
 export function causalInputs(cfg: ModelConfig, l: Layout): { bias: ort.Tensor; positions: ort.Tensor } {
   const { B, T, P } = l;
   const S = P + T;
@@ -26,7 +28,8 @@ export function causalInputs(cfg: ModelConfig, l: Layout): { bias: ort.Tensor; p
   const bias = new Float32Array(B * T * S);
   for (let b = 0; b < B; b++) bias.set(row, b * T * S);
   const positions = new BigInt64Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = BigInt(P + t);
+  const p0 = (l.positionStart ?? 0) + P;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = BigInt(p0 + t);
   return { bias: new ort.Tensor('float32', bias, [B, 1, T, S]), positions: new ort.Tensor('int64', positions, [B, T]) };
 }
 
@@ -61,11 +64,11 @@ export function emptyPast(cfg: ModelConfig, B: number): Record<string, ort.Tenso
 }
 
 /** The standard feeds (everything but the trainable tensors) for rows of tokens. */
-export function batchFeeds(cfg: ModelConfig, rows: ArrayLike<number>[], opts: { ignoreFirst?: number; P?: number } = {}): Record<string, ort.Tensor> {
+export function batchFeeds(cfg: ModelConfig, rows: ArrayLike<number>[], opts: { ignoreFirst?: number; P?: number; positionStart?: number } = {}): Record<string, ort.Tensor> {
   const { ids, labels } = idsAndLabels(rows, opts.ignoreFirst ?? 0);
   const [B, T] = ids.dims as number[];
   const P = opts.P ?? 0;
-  const { bias, positions } = causalInputs(cfg, { B, T, P });
+  const { bias, positions } = causalInputs(cfg, { B, T, P, positionStart: opts.positionStart });
   return {
     [io.inputIds]: ids, [io.positionIds]: positions, [io.attnBias]: bias, [trainIo.labels]: labels,
     ...(P === 0 ? emptyPast(cfg, B) : {}),

@@ -32,6 +32,8 @@ export interface TrainGraphOptions {
   params?: string[];
   /** Train the KV cache inputs (prefix tuning): gradients of every past_key.i / past_value.i. */
   past?: boolean;
+  /** Only the loss (evaluation graph): no backward nodes. */
+  forwardOnly?: boolean;
 }
 
 export interface TrainGraph {
@@ -71,8 +73,8 @@ export function buildTrainGraph(m: LoadedModel, opts: TrainGraphOptions = {}): T
   if (opts.past) for (let i = 0; i < m.config.numLayers; i++) past.push(io.pastKey(i), io.pastValue(i));
   const trainable = [...(opts.weights ?? []), ...(opts.params ?? []), ...past];
 
-  const res = appendBackward(g, { loss: ce.sum as Value, wrt: trainable });
-  exposeGradients(g, res);
+  const res = opts.forwardOnly ? undefined : appendBackward(g, { loss: ce.sum as Value, wrt: trainable });
+  if (res) exposeGradients(g, res);
   const keep = new Set(trainable);
   const pruned = pruneGraph(g);
   // graph inputs nobody reads are dropped, except trainables (their gradient may be an all-zeros Expand)
@@ -84,6 +86,6 @@ export function buildTrainGraph(m: LoadedModel, opts: TrainGraphOptions = {}): T
     weightsDir: m.weightsDir,
     inputs: g.inputs.map((v) => v.name!),
     trainable,
-    stats: { nodes: g.nodes.length, activeNodes: res.activeNodes, backwardNodes: res.backwardNodes, prunedNodes: pruned.nodes },
+    stats: { nodes: g.nodes.length, activeNodes: res?.activeNodes ?? 0, backwardNodes: res?.backwardNodes ?? 0, prunedNodes: pruned.nodes },
   };
 }

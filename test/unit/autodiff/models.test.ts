@@ -12,30 +12,13 @@ import * as assert from 'assert';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec, RefWeights } from '../../helpers/oracle-models';
-import { referenceForward } from '../../helpers/reference-forward';
+import { referenceLoss } from '../../helpers/gradcheck';
 import { tmpDir } from '../../helpers/data';
 import { prng } from '../../helpers/tiny-hf';
 import { loadModel } from '../../../src/engine/models/load';
 import { buildTrainGraph, trainIo } from '../../../src/engine/train/graph';
 import { batchFeeds } from '../../../src/engine/train/batch';
 import { createSession } from '../../../src/engine/runtime/session';
-
-/** Σ over rows and positions t < L−1 of −log softmax(logits_t)[row[t+1]], in float64. */
-export function referenceLoss(config: object, w: RefWeights, rows: number[][], vocab: number): number {
-  let loss = 0;
-  for (const r of rows) {
-    const lg = referenceForward(config, w, r);
-    for (let t = 0; t + 1 < r.length; t++) {
-      const row = lg.subarray(t * vocab, (t + 1) * vocab);
-      let mx = -Infinity;
-      for (const v of row) mx = Math.max(mx, v);
-      let se = 0;
-      for (const v of row) se += Math.exp(v - mx);
-      loss += Math.log(se) + mx - row[r[t + 1]];
-    }
-  }
-  return loss;
-}
 
 const root = tmpDir('idp-grad-models-');
 const cases: Array<[string, TinyModelSpec]> = [

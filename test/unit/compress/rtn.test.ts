@@ -80,6 +80,9 @@ describe('rtn', () => {
   it('rejects shapes and settings that do not fit, naming the module', async () => {
     await expectIdpError(() => quantizeRtn(new Float32Array(32 * 48), 32, 48, { bits: 4, groupSize: 32, sym: true }, 'x.down_proj'), 'INPUT', undefined, /x\.down_proj.*does not divide/);
     await expectIdpError(() => quantizeRtn(new Float32Array(32 * 64), 32, 64, { bits: 5 as QuantBits, groupSize: 32, sym: true }), 'INPUT', undefined, /bits/);
+    // in memory any shape works (the file layout's word rules are the writer's check)
+    const q = quantizeRtn(randomW(172 * 64, 5), 172, 64, { bits: 3, groupSize: -1, sym: false }, 'x.up_proj');
+    await expectIdpError(() => writeQuantizedModel(path.join(tmpDir(), 'o'), { config: { arch: 'llama' } } as never, new Map([['x.up_proj', q]]), { ...DEFAULT_GPTQ, bits: 3 }), 'INPUT', undefined, /x\.up_proj.*out_features 172/);
   });
 });
 

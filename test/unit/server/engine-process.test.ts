@@ -87,6 +87,17 @@ describe('server: engine process over JSON-RPC', function () {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i].tokens > seen[i - 1].tokens);
   });
 
+  it('gives the continuation as it reads after the prompt (the first word keeps its space)', async () => {
+    const m = await loadModel(model);
+    const lm = new CausalLM(m, { threads: 1 });
+    for (const prompt of ['Lily and Tom', 'Once upon a time, there was a little girl named Lily.\n She']) {
+      const r = await client.generate({ prompt, maxTokens: 8 });
+      const ids = promptIds(lm, m.tokenizer, prompt);
+      assert.equal(m.tokenizer!.decode(ids) + r.text, m.tokenizer!.decode([...ids, ...r.ids]), prompt);
+      assert.match(r.text, /^ /, `${JSON.stringify(r.text)} starts a new word`);
+    }
+  });
+
   it('completes a cursor context (prefix only for a model without FIM tokens), cutting a long prefix to fit', async () => {
     const r = await client.generate({ fim: { prefix: 'Once upon a time', suffix: ' The end.' }, maxTokens: 6 });
     const plain = await client.generate({ prompt: 'Once upon a time', maxTokens: 6 });

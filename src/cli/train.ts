@@ -1,0 +1,156 @@
+// `idp train`: prompt / prefix / LoRA / full training (engine/train). Progress on stderr, one line per
+// step (tokens/s, loss, held-out loss, ETA); Ctrl-C stops after the current micro-batch with a
+// checkpoint (exit 130); running again with the same --out resumes exactly where it stopped.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadModel } from '../engine/models/load';
+import { parameterCount } from '../engine/models/config';
+import { CausalLM } from '../engine/runtime/lm';
+import { defaultModelPath } from '../engine/defaults';
+import { inputError } from '../engine/errors';
+import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
+import { DEFAULT_SETTINGS, planSteps, runTraining, TrainProgress, TrainSettings } from '../engine/train/trainer';
+import { SoftPrompt, PromptInit } from '../engine/train/methods/prompt';
+import { Prefix } from '../engine/train/methods/prefix';
+import { Lora, LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
+import { FullWeights } from '../engine/train/methods/full';
+import type { TrainMethod } from '../engine/train/methods/method';
+import { countParams } from '../engine/train/tensors';
+import { reportError } from './errors';
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return n;
+};
+const num = (name: string, min: number, max = Infinity) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+interface TrainFlags {
+  model?: string; tokenizer?: string; method: 'prompt' | 'prefix' | 'lora' | 'full'; data: string[]; eval: string[];
+  out: string; tokens: number; seqlen?: number; batch: number; gradAccum: number; lr: number; wd: number; clip: number;
+  warmup: number; schedule: TrainSettings['schedule']; evalEvery: number; checkpointEvery: number; seed: number;
+  promptTokens: number; promptInit: PromptInit; promptInitText?: string; rank: number; alpha?: number; dropout: number;
+  targets: string; sampleTokens?: number; threads?: number; json?: boolean;
+}
+
+const fmtEta = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
+
+function progressLine(p: TrainProgress): string | undefined {
+  if (p.phase === 'train') {
+    return `step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} lr ${p.lr!.toExponential(2)} |g| ${p.gradNorm!.toFixed(3)} ` +
+      `${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
+  }
+  if (p.phase === 'eval' && p.evalLoss !== undefined) return `step ${p.step}/${p.steps} held-out loss ${p.evalLoss.toFixed(4)} (ppl ${Math.exp(p.evalLoss).toFixed(2)})`;
+  if (p.phase === 'checkpoint') return `step ${p.step}/${p.steps} checkpoint saved`;
+  return undefined;
+}
+
+async function runTrain(f: TrainFlags): Promise<void> {
+  let cancelled = false;
+  const onSignal = () => { cancelled = true; process.stderr.write('\nidp: stopping after this micro-batch (checkpoint kept; run again to resume)\n'); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model for a corpus sampled from the model');
+    const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
+    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const seqLen = f.seqlen ?? Math.min(256, m.config.maxPositions - (f.method === 'prompt' || f.method === 'prefix' ? f.promptTokens : 0));
+    const settings: TrainSettings = {
+      ...DEFAULT_SETTINGS, seqLen, batchSize: f.batch, gradAccum: f.gradAccum, tokens: f.tokens, lr: f.lr, weightDecay: f.wd,
+      clip: f.clip, warmup: f.warmup, schedule: f.schedule, evalEvery: f.evalEvery, checkpointEvery: f.checkpointEvery, seed: f.seed,
+    };
+    planSteps(settings);   // a bad budget or batch fails before any data is read or sampled
+    const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
+
+    // method settings are checked before any data is read or sampled
+    let method: TrainMethod;
+    switch (f.method) {
+      case 'prompt': method = SoftPrompt.create(m, { tokens: f.promptTokens, init: f.promptInit, text: f.promptInitText, seed: f.seed, tokenizer: m.tokenizer }); break;
+      case 'prefix': method = await Prefix.create(m, { tokens: f.promptTokens, init: f.promptInit === 'random' ? 'random' : 'vocab', seed: f.seed }); break;
+      case 'lora': {
+        const targets = f.targets.split(',').map((t) => t.trim()).filter(Boolean);
+        const bad = targets.find((t) => !(LORA_TARGETS as readonly string[]).includes(t));
+        if (bad) throw inputError(`--targets: unknown target '${bad}' (use ${LORA_TARGETS.join(', ')})`);
+        method = Lora.create(m, { rank: f.rank, alpha: f.alpha, dropout: f.dropout, targets: targets as LoraTarget[], seed: f.seed });
+        break;
+      }
+      case 'full': method = FullWeights.create(m); break;
+    }
+    let data: { train: Blocks; eval: Blocks };
+    if (f.data.length === 1 && f.data[0] === 'model') {
+      const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
+      log(`sampling a ${n}-token corpus from the model (data-free) …`);
+      const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled: () => cancelled });
+      const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
+      if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
+      data = { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
+    } else {
+      if (!m.tokenizer) {
+        readTrainingDocs(f.data);   // problems with the files first
+        throw inputError('the model has no tokenizer (give --tokenizer, or use --data model)', m.source);
+      }
+      const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
+      log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
+      data = c;
+    }
+
+    log(`${f.method}: ${countParams(method.params)} trainable parameters; ${settings.tokens} tokens, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
+
+    const r = await runTraining({
+      method, data, out: f.out, settings, session: { threads }, isCancelled: () => cancelled,
+      onProgress: (p) => { const line = progressLine(p); if (line) log(line); },
+    });
+    if (f.json) {
+      const { history: _h, ...summary } = r;
+      process.stdout.write(JSON.stringify(summary) + '\n');
+    } else if (r.status === 'done') {
+      process.stdout.write(`trained ${r.steps} steps (${r.tokensSeen} tokens, ${Math.round(r.tokensPerSec)} tok/s): held-out loss ` +
+        `${r.initialEvalLoss?.toFixed(4)} → ${r.evalLoss?.toFixed(4)}; wrote ${r.output}\n`);
+    }
+    if (r.status === 'cancelled') process.exitCode = 130;
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function registerTrainCommand(program: Command): void {
+  program.command('train')
+    .description('train a soft prompt, prefix, LoRA adapter or the full weights (resumes when --out holds a checkpoint)')
+    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .addOption(new Option('--method <m>', 'what to train').choices(['prompt', 'prefix', 'lora', 'full']).makeOptionMandatory())
+    .option('--data <file>', 'training text: plain text, JSONL with "text" (C4), WikiText raw, a quoted glob; "model" samples a corpus from the model (repeatable)', collect, [] as string[])
+    .option('--eval <file>', 'held-out text (default: the last blocks of the training data; repeatable)', collect, [] as string[])
+    .requiredOption('--out <dir>', 'output folder: checkpoint/, adapter/ (or model/), train_log.jsonl, result.json')
+    .option('--tokens <n>', 'token budget', int('--tokens', 1), DEFAULT_SETTINGS.tokens)
+    .option('--seqlen <n>', 'tokens per row (default min(256, context))', int('--seqlen', 2))
+    .option('--batch <n>', 'rows per forward/backward', int('--batch', 1), DEFAULT_SETTINGS.batchSize)
+    .option('--grad-accum <n>', 'forward/backward runs per optimizer step', int('--grad-accum', 1), 1)
+    .option('--lr <x>', 'peak learning rate', num('--lr', 0), DEFAULT_SETTINGS.lr)
+    .option('--wd <x>', 'AdamW decoupled weight decay', num('--wd', 0), DEFAULT_SETTINGS.weightDecay)
+    .option('--clip <x>', 'max gradient norm (0: off)', num('--clip', 0), DEFAULT_SETTINGS.clip)
+    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction of the steps (< 1)', num('--warmup', 0), DEFAULT_SETTINGS.warmup)
+    .addOption(new Option('--schedule <s>', 'decay after warmup').choices(['cosine', 'linear', 'constant']).default('cosine'))
+    .option('--eval-every <n>', 'held-out loss every n steps (0: start and end)', int('--eval-every', 0), 0)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps (0: end and Ctrl-C only)', int('--checkpoint-every', 0), 0)
+    .option('--seed <s>', 'seed (data order, init, dropout)', int('--seed', 0), 0)
+    .option('--prompt-tokens <n>', 'prompt / prefix length', int('--prompt-tokens', 1), 20)
+    .addOption(new Option('--prompt-init <i>', 'prompt init (prefix: vocab or random)').choices(['vocab', 'text', 'random']).default('vocab'))
+    .option('--prompt-init-text <text>', 'text whose token embeddings initialise the prompt (--prompt-init text)')
+    .option('--rank <r>', 'LoRA rank', int('--rank', 1), 8)
+    .option('--alpha <a>', 'LoRA alpha (default 2 × rank)', num('--alpha', 0))
+    .option('--dropout <p>', 'LoRA dropout', num('--dropout', 0, 0.99), 0)
+    .option('--targets <list>', `LoRA targets, comma-separated from ${LORA_TARGETS.join(',')}`, 'q,v')
+    .option('--sample-tokens <n>', 'size of the corpus sampled with --data model (default min(--tokens, 262144))', int('--sample-tokens', 2))
+    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
+    .option('--json', 'print the result as JSON (no progress lines)')
+    .action(runTrain);
+}

@@ -1,0 +1,162 @@
+// Training data: documents from files (plain text, JSONL with a "text" field as C4 ships it, WikiText
+// raw; paths or globs, read by eval/corpus.ts), tokenized, joined into one stream and packed into
+// blocks of the training length; or, for users without data, a corpus sampled from the model itself.
+//
+// Stream: each document starts with BOS where the family uses one (Llama, OPT; as llama2.c trains);
+// GPT-2 separates documents with EOS (<|endoftext|>). Blocks are consecutive T-token slices of the
+// stream (the tail that does not fill a block is dropped). Held-out blocks are the last ones of the
+// stream unless separate evaluation files are given. Bad input (missing, empty or binary files, a
+// JSONL line without "text", too little data) is a typed error naming the file.
+
+import * as fs from 'fs';
+import { expandPaths, readDocuments } from '../eval/corpus';
+import { formatError, inputError } from '../errors';
+import type { ModelConfig } from '../models/config';
+import type { Tokenizer } from '../tokenizers/tokenizer';
+import type { CausalLM } from '../runtime/lm';
+import { generate } from '../runtime/generate';
+
+/** Blocks of T token ids, stored as one buffer. */
+export class Blocks {
+  constructor(readonly ids: Int32Array, readonly T: number) {}
+  get count(): number {
+    return Math.floor(this.ids.length / this.T);
+  }
+  get(i: number): Int32Array {
+    return this.ids.subarray(i * this.T, (i + 1) * this.T);
+  }
+  slice(from: number, to: number): Blocks {
+    return new Blocks(this.ids.slice(from * this.T, to * this.T), this.T);
+  }
+}
+
+export interface Corpus {
+  train: Blocks;
+  eval: Blocks;
+  files: string[];
+  /** Tokens in the stream before packing. */
+  tokens: number;
+}
+
+/** Why a file's text is not usable training text, or undefined. */
+function textProblem(text: string): string | undefined {
+  if (text.trim().length === 0) return 'is empty: no text to train on';
+  const sample = text.length > 65536 ? text.slice(0, 65536) : text;
+  if (sample.includes('\u0000')) return 'looks binary (it contains NUL bytes), not text';
+  let bad = 0;
+  for (let i = 0; i < sample.length; i++) if (sample.charCodeAt(i) === 0xfffd) bad++;
+  if (bad > 8 && bad > sample.length / 100) return 'is not UTF-8 text (many invalid byte sequences)';
+  return undefined;
+}
+
+/** Documents of every file, each file checked (exists, not empty, not binary, JSONL rows with "text"). */
+export function readTrainingDocs(patterns: string[], cwd?: string): { docs: string[]; files: string[] } {
+  if (patterns.length === 0) throw inputError('no training data: give at least one file or glob');
+  const files = expandPaths(patterns, cwd);
+  const docs: string[] = [];
+  for (const f of files) {
+    if (fs.statSync(f).size === 0) throw formatError(f, 'is empty: no text to train on');
+    const d = readDocuments(f);
+    const why = textProblem(d.join('\n'));
+    if (why) throw formatError(f, why);
+    docs.push(...d.filter((x) => x.length > 0));
+  }
+  return { docs, files };
+}
+
+/** Token stream of documents (BOS before each, or EOS after each for GPT-2). */
+export function tokenizeDocs(docs: string[], tok: Tokenizer, cfg: ModelConfig): Int32Array {
+  const bos = cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok.bosId;
+  const eos = cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok.eosId : undefined;
+  const parts: number[][] = [];
+  let n = 0;
+  for (const d of docs) {
+    const ids = tok.encode(d);
+    const p = [...(bos !== undefined ? [bos] : []), ...ids, ...(eos !== undefined ? [eos] : [])];
+    parts.push(p);
+    n += p.length;
+  }
+  const out = new Int32Array(n);
+  let k = 0;
+  for (const p of parts) { out.set(p, k); k += p.length; }
+  return out;
+}
+
+export interface CorpusOptions {
+  /** Block length T (tokens per training row). */
+  seqLen: number;
+  /** Held-out evaluation files; default: the last blocks of the training stream. */
+  evalFiles?: string[];
+  /** Fraction of blocks held out when no evaluation files are given (default 0.05, at least 1 block). */
+  evalFraction?: number;
+  /** At most this many held-out blocks (default 64). */
+  maxEvalBlocks?: number;
+  cwd?: string;
+}
+
+function pack(stream: Int32Array, T: number, what: string, file: string): Blocks {
+  const b = new Blocks(stream, T);
+  if (b.count === 0) throw inputError(`${what} has ${stream.length} tokens, fewer than one block of ${T}`, file);
+  return b;
+}
+
+/** Read, tokenize and pack training (and held-out) data. */
+export function loadCorpus(patterns: string[], tok: Tokenizer, cfg: ModelConfig, o: CorpusOptions): Corpus {
+  const { docs, files } = readTrainingDocs(patterns, o.cwd);
+  const stream = tokenizeDocs(docs, tok, cfg);
+  const all = pack(stream, o.seqLen, 'the training data', files[0]);
+  const maxEval = o.maxEvalBlocks ?? 64;
+  if (o.evalFiles && o.evalFiles.length) {
+    const ev = readTrainingDocs(o.evalFiles, o.cwd);
+    const evalBlocks = pack(tokenizeDocs(ev.docs, tok, cfg), o.seqLen, 'the evaluation data', ev.files[0]);
+    return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length };
+  }
+  const nEval = Math.min(maxEval, Math.max(1, Math.round(all.count * (o.evalFraction ?? 0.05))));
+  if (all.count - nEval < 1) {
+    throw inputError(`the training data packs into ${all.count} block(s) of ${o.seqLen} tokens: need at least 2 (one is held out), or give evaluation files`, files[0]);
+  }
+  return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count), files, tokens: stream.length };
+}
+
+export interface SampleOptions {
+  /** Tokens to sample in total (rounded up to whole blocks). */
+  tokens: number;
+  seqLen: number;
+  seed: number;
+  temperature?: number;   // default 1 (the model's own distribution)
+  /** Sequences generated together (default 16). */
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+  isCancelled?: () => boolean;
+}
+
+/**
+ * Data-free corpus: blocks sampled from the (uncompressed) model itself, each starting at BOS (or
+ * EOS for GPT-2) and continuing for seqLen − 1 tokens; sequences that end early are continued with a
+ * new document (BOS + sample) so every block is full.
+ */
+export async function sampleCorpus(lm: CausalLM, tok: Tokenizer | undefined, o: SampleOptions): Promise<Blocks> {
+  const cfg = lm.config;
+  const start = cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok?.eosId : cfg.bosTokenId ?? tok?.bosId;
+  if (start === undefined) throw inputError('data-free training needs a model with a BOS (or EOS) token to start samples from');
+  if (o.seqLen > cfg.maxPositions) throw inputError(`sequence length ${o.seqLen} exceeds the model's context of ${cfg.maxPositions}`);
+  const nBlocks = Math.max(1, Math.ceil(o.tokens / o.seqLen));
+  const out = new Int32Array(nBlocks * o.seqLen);
+  const batch = o.batch ?? 16;
+  let filled = 0;
+  let round = 0;
+  const row: number[][] = [];
+  while (filled < out.length) {
+    if (o.isCancelled?.()) throw inputError('cancelled while sampling the data-free corpus');
+    const res = await generate(lm, tok, Array.from({ length: batch }, () => [start]), {
+      maxTokens: o.seqLen - 1, temperature: o.temperature ?? 1, seed: o.seed * 7919 + round++, stopIds: [],
+    });
+    for (const r of res.rows) row.push([start, ...r.ids]);
+    const flat = row.splice(0).flat();
+    const take = Math.min(flat.length, out.length - filled);
+    out.set(flat.slice(0, take), filled);
+    filled += take;
+    o.onProgress?.(filled, out.length);
+  }
+  return new Blocks(out, o.seqLen);
+}

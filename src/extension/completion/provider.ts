@@ -1,0 +1,67 @@
+// The InlineCompletionItemProvider: reads the context around the cursor, asks the Completer, and
+// reports latency and tokens/s to the status bar. Settings: idp.inlineCompletion.*.
+
+import * as vscode from 'vscode';
+import { Ctx, ensureModel } from '../context';
+import type { StatusBar } from '../status-bar';
+import { Completer } from './completer';
+import { enabledFor } from './policy';
+
+const MAX_PREFIX_CHARS = 4000;
+const MAX_SUFFIX_CHARS = 1000;
+
+const cfg = () => vscode.workspace.getConfiguration('idp.inlineCompletion');
+
+export function completionEnabled(languageId?: string): boolean {
+  if (!cfg().get<boolean>('enable', false)) return false;
+  return languageId === undefined || enabledFor(cfg().get<Record<string, unknown>>('languages'), languageId);
+}
+
+export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
+  readonly completer: Completer;
+  private failures = 0;
+
+  constructor(private readonly ctx: Ctx, private readonly status: StatusBar) {
+    this.completer = new Completer((p, token) => ctx.engine.generate(p, undefined, token));
+  }
+
+  async provideInlineCompletionItems(
+    doc: vscode.TextDocument, pos: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    if (!completionEnabled(doc.languageId)) return undefined;
+    const offset = doc.offsetAt(pos);
+    const text = doc.getText();
+    const prefix = text.slice(Math.max(0, offset - MAX_PREFIX_CHARS), offset);
+    const suffix = text.slice(offset, offset + MAX_SUFFIX_CHARS);
+    try {
+      const model = await ensureModel(this.ctx);
+      if (token.isCancellationRequested) return undefined;
+      const r = await this.completer.complete(
+        { prefix, suffix, languageId: doc.languageId, explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke },
+        { maxTokens: cfg().get<number>('maxTokens', 32), maxLines: cfg().get<number>('maxLines', 4), model: model.path },
+        token,
+      );
+      this.failures = 0;
+      if (!r) return undefined;
+      if (r.source === 'engine') this.status.setCompletion(true, { latencyMs: r.latencyMs, tokensPerSecond: r.tokensPerSecond ?? 0 });
+      return [new vscode.InlineCompletionItem(r.text, new vscode.Range(pos, pos))];
+    } catch (e) {
+      // completion is best effort: log, and say so once rather than on every keystroke
+      if (this.failures++ === 0) {
+        this.ctx.log.warn(`inline completion: ${(e as Error).message}`);
+        void vscode.window.showWarningMessage(`IDP inline completion: ${(e as Error).message}`);
+      }
+      return undefined;
+    }
+  }
+}
+
+/** IDP: Toggle Inline Completion — flips idp.inlineCompletion.enable (user settings). */
+export const toggleInlineCompletion = (ctx: Ctx, status: StatusBar) => async (): Promise<boolean> => {
+  const on = !cfg().get<boolean>('enable', false);
+  await cfg().update('enable', on, vscode.ConfigurationTarget.Global);
+  status.setCompletion(on);
+  ctx.log.info(`inline completion ${on ? 'on' : 'off'}`);
+  void vscode.window.showInformationMessage(`IDP: inline completion is ${on ? 'on' : 'off'}.`);
+  return on;
+};
