@@ -6,6 +6,7 @@ import { leftPad } from './lm';
 import { Rng, sample, SamplingOptions } from './sampling';
 import { inputError } from '../errors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
+import type { KvState } from './kv-cache';
 
 export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;            // default 256
@@ -17,6 +18,12 @@ export interface GenerateOptions extends SamplingOptions {
   isCancelled?: () => boolean;
   /** Yield to the event loop between steps (lets a worker see cancel messages). */
   yieldEachStep?: boolean;
+  /**
+   * Runs the (left-padded) prompt rows instead of the plain prefill — a cached soft prompt, prefix or IDP
+   * bank before them: returns the cache state after the rows and the logits of each row's last position
+   * [B, V]. Decoding then continues from that state as usual.
+   */
+  prefill?: (ids: number[][], real: boolean[][]) => Promise<{ state: KvState; logits: Float32Array }>;
 }
 
 export type FinishReason = 'stop' | 'length' | 'context' | 'cancelled';
@@ -57,6 +64,17 @@ function requireTokenizer(tok: Tokenizer | undefined): Tokenizer {
 
 const now = () => performance.now();
 
+/**
+ * The text the generated ids add after the prompt, as it reads in the whole sequence: decoding the
+ * ids alone would treat them as the start of a text (SentencePiece drops the first piece's leading
+ * space after BOS, so "Lily" + " and" would print "Lilyand").
+ */
+export function continuation(tok: Tokenizer, prompt: number[], ids: number[]): string {
+  const head = tok.decode(prompt);
+  const full = tok.decode([...prompt, ...ids]);
+  return full.startsWith(head) ? full.slice(head.length) : tok.decode(ids);
+}
+
 export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts: number[][], o: GenerateOptions = {}): Promise<GenerateResult> {
   const c = lm.config;
   if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw inputError('empty prompt: nothing to condition on');
@@ -70,7 +88,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const V = c.vocabSize;
   const rows: GenerateRow[] = prompts.map(() => ({ ids: [], text: '', finish: 'length' as FinishReason }));
   const done = new Array(B).fill(maxTokens === 0);
-  const state = lm.newState(B);
+  let state = lm.newState(B);
 
   // Greedy decoding runs in chunks inside one ONNX Loop per chunk (see models/decode-loop.ts);
   // sampling, sliding windows and non-CPU providers decode one step per run.
@@ -80,7 +98,12 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   if (chunked) await lm.loopSession();
   const t0 = now();
   const { ids, real } = leftPad(prompts, T);
-  let r = maxTokens > 0 ? await lm.step(state, ids, real, 'last') : undefined;
+  let r: { logits: Float32Array } | undefined;
+  if (maxTokens > 0 && o.prefill) {
+    const p = await o.prefill(ids, real);
+    state = p.state;
+    r = { logits: p.logits };
+  } else if (maxTokens > 0) r = await lm.step(state, ids, real, 'last');
   const t1 = now();
   let steps = 0;
 
@@ -90,7 +113,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
     if (stopIds.has(id)) { done[b] = true; rows[b].finish = 'stop'; return; }
     const row = rows[b];
     row.ids.push(id);
-    if (tok && (o.onToken || o.stop)) row.text = tok.decode(row.ids);
+    if (tok && (o.onToken || o.stop)) row.text = continuation(tok, prompts[b], row.ids);
     const hit = o.stop?.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
     if (hit && hit.length) { row.text = row.text.slice(0, Math.min(...hit)); done[b] = true; row.finish = 'stop'; }
     o.onToken?.(b, id, row.text);
@@ -106,7 +129,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
       rows.forEach((row, b) => { if (!done[b]) row.finish = 'cancelled'; });
       break;
     }
-    const room = c.maxPositions - state.length;
+    const room = c.maxPositions - Math.max(state.length, ...state.nextPos);   // slots, or positions after a cached prompt
     if (room <= 0) {
       rows.forEach((row, b) => { if (!done[b]) row.finish = 'context'; });
       break;
@@ -125,7 +148,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
       for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : sample(r.logits, b * V, V, o, rng)));
     }
   }
-  if (tok) for (const row of rows) if (!o.stop || row.finish !== 'stop') row.text = tok.decode(row.ids);
+  if (tok) rows.forEach((row, b) => { if (!o.stop || row.finish !== 'stop') row.text = continuation(tok, prompts[b], row.ids); });
   const t2 = now();
   const decodeMs = t2 - t1;
   return {

@@ -79,3 +79,14 @@ describe('stories260K (llama2.c reference)', function () {
     }
   });
 });
+
+describe('continuation text', () => {
+  it('keeps the space between the prompt and the first generated word', async function () {
+    const m = await loadModel(dataPath(this, ...STORIES, 'stories260K.bin'), { tokenizer: dataPath(this, ...STORIES, 'tok512.bin') });
+    const lm = new CausalLM(m, { threads: 1 });
+    const ids = promptIds(lm, m.tokenizer, 'Lily');
+    const r = await generate(lm, m.tokenizer, [ids], { maxTokens: 5 });
+    assert.match(r.rows[0].text, /^ \S/, JSON.stringify(r.rows[0].text));
+    assert.equal(m.tokenizer!.decode([...ids, ...r.rows[0].ids]), 'Lily' + r.rows[0].text);
+  });
+});
