@@ -6,6 +6,8 @@ import { runInfo } from './info';
 import { reportError } from './errors';
 import { registerCompressCommands } from './compress';
 import { registerTrainCommand } from './train';
+import { registerBankCommands } from './bank';
+import { registerBenchCommand } from './bench';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -50,6 +52,8 @@ export function cli(): Command {
 
   registerCompressCommands(program);
   registerTrainCommand(program);
+  registerBankCommands(program);
+  registerBenchCommand(program);
 
   return program;
 }

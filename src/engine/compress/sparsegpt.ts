@@ -46,17 +46,32 @@ export function checkSparsity(t: SparsityTarget, K: number, what: string, blockS
   if (t.sparsity !== undefined && !(t.sparsity >= 0 && t.sparsity < 1)) throw inputError(`${what}: sparsity must be in [0, 1), got ${t.sparsity}`);
   if (t.pattern) {
     const { n, m } = t.pattern;
-    if (!(Number.isInteger(n) && Number.isInteger(m) && n >= 1 && m >= 2 && n < m)) throw inputError(`${what}: N:M pattern must have 1 ≤ N < M, got ${n}:${m}`);
+    if (!(Number.isInteger(n) && Number.isInteger(m) && n >= 1 && m >= 2 && n < m && m <= 30)) throw inputError(`${what}: N:M pattern must have 1 ≤ N < M ≤ 30, got ${n}:${m}`);
     if (K % m !== 0) throw inputError(`${what}: in_features ${K} is not a multiple of M = ${m} for the ${n}:${m} pattern`);
     if (blockSize % m !== 0) throw inputError(`${what}: block size ${blockSize} is not a multiple of M = ${m}`);
   }
 }
 
-/** Indices of the k smallest values (ties: lower index first). */
-function smallest(vals: Float64Array, k: number): Int32Array {
-  const idx = Int32Array.from({ length: vals.length }, (_, i) => i);
-  idx.sort((a, b) => vals[a] - vals[b] || a - b);
-  return idx.subarray(0, k);
+/** Indices of the k smallest values (ties: lower index first), via a native numeric sort of the values. */
+export function smallest(vals: Float64Array, k: number): Int32Array {
+  const out = new Int32Array(k);
+  if (k === 0) return out;
+  const thr = Float64Array.from(vals).sort()[k - 1];
+  let j = 0;
+  for (let i = 0; i < vals.length && j < k; i++) if (vals[i] < thr) out[j++] = i;
+  for (let i = 0; i < vals.length && j < k; i++) if (vals[i] === thr) out[j++] = i;
+  return out;
+}
+
+/** Mark the n smallest of vals[0 … m) in `mark` (small m: repeated minimum, no allocation; ties: lower index). */
+function markSmallest(vals: Float64Array, m: number, n: number, mark: Uint8Array, base: number): void {
+  let used = 0;
+  for (let c = 0; c < n; c++) {
+    let best = -1;
+    for (let j = 0; j < m; j++) if (!(used & (1 << j)) && (best < 0 || vals[j] < vals[best])) best = j;
+    used |= 1 << best;
+    mark[base + best] = 1;
+  }
 }
 
 export async function sparseGpt(la: Linalg, W0: Float32Array | Float64Array, H: Float64Array, N: number, K: number,
@@ -82,7 +97,7 @@ export async function sparseGpt(la: Linalg, W0: Float32Array | Float64Array, H: 
       const s = new Float64Array(m);
       for (let r = 0; r < N; r++) {
         for (let j = 0; j < m; j++) s[j] = saliency(r, i + j);
-        for (const j of smallest(s, n)) mask[r * K + i + j] = 1;
+        markSmallest(s, m, n, mask, r * K + i);
       }
     }
     if (grid && i % gs === 0) findParams(Wp, N, K, Array.from({ length: gs }, (_, j) => i + j), grid, scales, zeros, Math.floor(i / gs) * N, 1, what);
@@ -127,7 +142,7 @@ export function magnitudePrune(W0: ArrayLike<number>, N: number, K: number, t: S
     for (let r = 0; r < N; r++) {
       for (let c = 0; c < K; c += m) {
         for (let j = 0; j < m; j++) s[j] = Math.abs(w[r * K + c + j]);
-        for (const j of smallest(s, n)) mask[r * K + c + j] = 1;
+        markSmallest(s, m, n, mask, r * K + c);
       }
     }
   } else {

@@ -44,6 +44,23 @@ export interface BuildHooks {
   tokenEmbeds?: (g: GraphBuilder, x: Value) => Value;
   /** A linear layer's output y [B, T, out] for input x [B, T, in] → the adapted output (LoRA adds s·x·Aᵀ·Bᵀ). */
   linear?: (g: GraphBuilder, x: Value, y: Value, module: string) => Value;
+  /** Per-layer attention (IDP: prompt selection and masking; inspection). See AttentionHooks. */
+  attention?: AttentionHooks;
+}
+
+/**
+ * Per-layer changes to attention, in the `/…/layers.i/attn` scope. `explicit(i)` true: layer i takes the
+ * explicit path even in a 'fused' graph (so `probs` can see it). `past(g, i)`: the cached keys and values
+ * [B, K, P', D] layer i uses instead of past_key.i / past_value.i (IDP keeps only the selected prompt's).
+ * `bias(g, i, bias)`: the additive bias [B, 1, T, P' + T] layer i uses instead of attn_bias.
+ * `probs(g, i, probs, scores)`: explicit path only — sees the probabilities [B, K, G, T, S] and the masked
+ * scores they came from, returns the probabilities that weight V.
+ */
+export interface AttentionHooks {
+  explicit?: (layer: number) => boolean;
+  past?: (g: GraphBuilder, layer: number) => [Value, Value] | undefined;
+  bias?: (g: GraphBuilder, layer: number, bias: Value) => Value;
+  probs?: (g: GraphBuilder, layer: number, probs: Value, scores: Value) => Value;
 }
 
 export interface GraphInputs {
@@ -219,12 +236,16 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
     q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
     k = g.op('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, 'k/Rotary');
   }
-  return inputs.attention === 'fused' ? fusedAttention(g, a, q, k) : explicitAttention(g, a, q, k);
+  const explicit = inputs.attention === 'explicit' || !!inputs.hooks?.attention?.explicit?.(a.layer);
+  return explicit ? explicitAttention(g, a, q, k) : fusedAttention(g, a, q, k);
 }
 
 function fusedAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
   const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  const [y] = g.node('Attention', [q, k, a.v, inputs.bias, { name: io.pastKey(layer) }, { name: io.pastValue(layer) }],
+  const biasHook = inputs.hooks?.attention?.bias;
+  const bias = biasHook ? biasHook(g, layer, inputs.bias) : inputs.bias;                 // [B, 1, T, S]
+  const [pastK, pastV] = inputs.hooks?.attention?.past?.(g, layer) ?? [{ name: io.pastKey(layer) }, { name: io.pastValue(layer) }];
+  const [y] = g.node('Attention', [q, k, a.v, bias, pastK, pastV],
     { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
     { leaf: 'Attention', names: [`/layers.${layer}/attn/Attention_output_0`, io.presentKey(layer), io.presentValue(layer)] });
   declareCache(g, layer, K, D);
@@ -238,12 +259,16 @@ function explicitAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value
   const q5 = g.transpose(g.reshape(q, [0, 0, K, G, D], 'q/Heads'), [0, 2, 3, 1, 4], 'q/T');        // [B, K, G, T, D]
   const k4 = g.transpose(g.reshape(k, [0, 0, K, D], 'k/Heads'), [0, 2, 1, 3], 'k/T');             // [B, K, T, D]
   const v4 = g.transpose(g.reshape(a.v, [0, 0, K, D], 'v/Heads'), [0, 2, 1, 3], 'v/T');         // [B, K, T, D]
-  const kAll = g.node('Concat', [{ name: io.pastKey(layer) }, k4], { axis: 2 }, { leaf: 'k/Concat', names: [io.presentKey(layer)] })[0];   // [B, K, S, D]
-  const vAll = g.node('Concat', [{ name: io.pastValue(layer) }, v4], { axis: 2 }, { leaf: 'v/Concat', names: [io.presentValue(layer)] })[0]; // [B, K, S, D]
+  const hooks = inputs.hooks?.attention;
+  const [pastK, pastV] = hooks?.past?.(g, layer) ?? [{ name: io.pastKey(layer) }, { name: io.pastValue(layer) }];
+  const kAll = g.node('Concat', [pastK, k4], { axis: 2 }, { leaf: 'k/Concat', names: [io.presentKey(layer)] })[0];   // [B, K, S, D]
+  const vAll = g.node('Concat', [pastV, v4], { axis: 2 }, { leaf: 'v/Concat', names: [io.presentValue(layer)] })[0]; // [B, K, S, D]
   declareCache(g, layer, K, D);
   const kT5 = g.unsqueeze(g.transpose(kAll, [0, 1, 3, 2], 'k/Tall'), [2]);              // [B, K, 1, D, S]
-  const scores = g.add(g.matmul(q5, kT5, 'scores'), inputs.bias5, 'scores/Mask');       // [B, K, G, T, S]
-  const probs = g.softmax(scores);                                                      // attention probabilities
+  const bias5 = hooks?.bias ? g.unsqueeze(hooks.bias(g, layer, inputs.bias), [2]) : inputs.bias5;  // [B, 1, 1, T, S]
+  const scores = g.add(g.matmul(q5, kT5, 'scores'), bias5, 'scores/Mask');              // [B, K, G, T, S]
+  const p0 = g.softmax(scores);                                                         // attention probabilities
+  const probs = hooks?.probs ? hooks.probs(g, layer, p0, scores) : p0;
   const ctx = g.matmul(probs, g.unsqueeze(vAll, [2]), 'context');                       // [B, K, G, T, D]
   return g.reshape(g.transpose(ctx, [0, 3, 1, 2, 4], 'context/T'), [0, 0, H * D], 'context/Flat'); // [B, T, H·D]
 }

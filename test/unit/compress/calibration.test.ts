@@ -6,6 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dataPath, STORIES, tmpDir } from '../../helpers/data';
+import { useTempCache } from '../../helpers/scoped-cache';
 import { expectIdpError } from '../../helpers/tiny-hf';
 import { calibrationSet } from '../../../src/engine/compress/calibration';
 import { loadModel } from '../../../src/engine/models/load';
@@ -15,8 +16,8 @@ describe('calibration sets', function () {
   this.timeout(60000);
   let m: LoadedModel;
   const root = tmpDir('idp-calib-');
+  useTempCache(path.join(root, 'cache'));
   before(async function () {
-    process.env.IDP_CACHE = path.join(root, 'cache');
     m = await loadModel(dataPath(this, ...STORIES, 'stories260K.gguf'));
   });
 

@@ -9,6 +9,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tmpDir } from '../../helpers/data';
+import { useTempCache } from '../../helpers/scoped-cache';
 import { expectIdpError } from '../../helpers/tiny-hf';
 import { TinyModelSpec, writeTinyModel } from '../../helpers/oracle-models';
 import { referenceForward } from '../../helpers/reference-forward';
@@ -29,7 +30,6 @@ const SPECS: Record<string, TinyModelSpec> = {
 };
 
 const root = tmpDir('idp-gptq-rt-');
-process.env.IDP_CACHE = path.join(root, 'cache');
 const cacheDir = path.join(root, 'cache', 'converted');
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -42,6 +42,7 @@ const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.max
 const seq = (n: number, V: number, s: number) => Array.from({ length: n }, (_, i) => (s * 31 + i * 17 + ((i * i) % 7)) % V);
 
 describe('GPTQ checkpoints at run time', function () {
+  useTempCache(path.join(root, 'cache'));
   this.timeout(60000);
   for (const [arch, spec] of Object.entries(SPECS)) {
     for (const bits of [2, 3, 4, 8]) {
@@ -153,6 +154,7 @@ describe('GPTQ checkpoints at run time', function () {
 });
 
 describe('GPTQ checkpoints: bad input', () => {
+  useTempCache(path.join(root, 'cache'));
   const bad = (name: string) => path.join(root, `bad-${name}`);
   it('tensors that disagree with the config are FORMAT errors naming the file', async () => {
     writeTinyGptq(bad('bits'), SPECS.opt, { bits: 4, groupSize: 32, configOverrides: { bits: 3 } });

@@ -7,16 +7,16 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
 import { tmpDir } from '../../helpers/data';
+import { useTempCache } from '../../helpers/scoped-cache';
 import { TinyModelSpec, writeTinyModel } from '../../helpers/oracle-models';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
-import { LayerRunner } from '../../../src/engine/compress/layer-graph';
+import { CalibChunk, LayerRunner } from '../../../src/engine/compress/layer-graph';
 import { compressModel } from '../../../src/engine/compress/compress';
 import { readTensorF32 } from '../../../src/engine/formats/safetensors';
 import type { LoadedModel } from '../../../src/engine/models/config';
 
 const root = tmpDir('idp-layergraph-');
-process.env.IDP_CACHE = path.join(root, 'cache');
 
 const SPECS: Record<string, TinyModelSpec> = {
   llama: { modelType: 'llama', vocabSize: 96, hiddenSize: 64, numLayers: 3, numHeads: 4, numKvHeads: 2, intermediateSize: 96, seed: 51, dtype: 'F16' },
@@ -71,6 +71,7 @@ function head(m: LoadedModel, h: Float32Array, T: number): Float64Array {
 }
 
 describe('calibration layer graphs', function () {
+  useTempCache(path.join(root, 'cache'));
   this.timeout(60000);
   for (const [name, spec] of Object.entries(SPECS)) {
     it(`${name}: embed + layer-by-layer sessions reproduce the model's logits`, async () => {
@@ -80,7 +81,7 @@ describe('calibration layer graphs', function () {
       const runner = await LayerRunner.create(m, 1);
       try {
         const ids = [[3, 9, 27, 4, 50, 11, 2, 8], [7, 7, 1, 30, 12, 5, 40, 9]];
-        const chunk = { ids };
+        const chunk: CalibChunk = { ids };
         await runner.embed(chunk);
         for (let l = 0; l < m.config.numLayers; l++) await runner.forward(chunk, runner.readParams(l));
         const want = await new CausalLM(m, { threads: 1 }).logits(ids);

@@ -8,6 +8,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dataPath, STORIES, tmpDir } from '../../helpers/data';
+import { useTempCache } from '../../helpers/scoped-cache';
 import { expectIdpError } from '../../helpers/tiny-hf';
 import { TinyModelSpec, writeTinyModel } from '../../helpers/oracle-models';
 import { compressModel, CompressOptions, CompressResult } from '../../../src/engine/compress/compress';
@@ -16,11 +17,13 @@ import { CausalLM } from '../../../src/engine/runtime/lm';
 import { evalCorpus, perplexity } from '../../../src/engine/eval/perplexity';
 import { readSafetensorsHeader, readTensorF32 } from '../../../src/engine/formats/safetensors';
 import { linearModules } from '../../../src/engine/compress/modules';
+import { readQuantizedModule } from '../../../src/engine/compress/gptq-load';
+import { dequantize } from '../../../src/engine/compress/gptq-format';
 
 const root = tmpDir('idp-pipeline-');
-process.env.IDP_CACHE = path.join(root, 'cache');
 
 describe('compression pipeline on stories260K', function () {
+  useTempCache(path.join(root, 'cache'));
   this.timeout(120000);
   const calib = { calib: 'model' as const, samples: 32, seqlen: 256, seed: 1 };
   const runs = new Map<string, CompressResult>();
@@ -92,6 +95,7 @@ describe('compression pipeline on stories260K', function () {
 });
 
 describe('compression pipeline: GPTQ layout, cancellation, bad input', function () {
+  useTempCache(path.join(root, 'cache'));
   this.timeout(60000);
   const spec: TinyModelSpec = { modelType: 'llama', vocabSize: 96, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, seed: 41 };
   const src = path.join(root, 'tiny');
@@ -112,6 +116,20 @@ describe('compression pipeline: GPTQ layout, cancellation, bad input', function 
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
     assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
+  });
+
+  it('SparseGPT 2:4 jointly quantized to 4 bits: a GPTQ folder whose dequantized weights keep the pattern', async () => {
+    const out = path.join(root, 'tiny-sp24q4');
+    const r = await compressModel(src, { method: 'sparsegpt', pattern: { n: 2, m: 4 }, bits: 4, groupSize: 32, ...calib, out });
+    assert.ok(r.modules.every((x) => x.quantized && x.error! < x.baselineError!));
+    const q = await loadModel(out);
+    const sp = JSON.parse(fs.readFileSync(path.join(out, 'sparsity_config.json'), 'utf8'));
+    assert.equal(sp.pattern, '2:4');
+    const mods = new Map(linearModules(q.config).map((x) => [x.name, x]));
+    for (const [name, ref] of q.quant!.modules) {
+      const w = dequantize(readQuantizedModule(ref.source, mods.get(name)!, { bits: 4, groupSize: 32, checkpointFormat: 'gptq' }));
+      for (let i = 0; i < w.length; i += 4) assert.ok([0, 1, 2, 3].filter((j) => w[i + j] === 0).length >= 2, `${name} at ${i}`);
+    }
   });
 
   it('a cancelled run leaves no folder (and no temporary folder)', async () => {

@@ -1,0 +1,251 @@
+// `idp bank train`, `idp bank compare` and `idp inspect`: the IDP prompt bank from the command line
+// (engine/idp). Training progress goes to stderr one line per step; Ctrl-C stops after the current
+// micro-batch with a checkpoint (exit 130) and the same command resumes; prompts already trained with the
+// same settings are reused.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadModel } from '../engine/models/load';
+import { LoadedModel, parameterCount } from '../engine/models/config';
+import { CausalLM } from '../engine/runtime/lm';
+import { promptIds } from '../engine/runtime/generate';
+import { defaultModelPath } from '../engine/defaults';
+import { inputError } from '../engine/errors';
+import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
+import { DEFAULT_SETTINGS, planSteps, TrainProgress, TrainSettings } from '../engine/train/trainer';
+import type { PromptInit } from '../engine/train/methods/prompt';
+import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
+import { IdpBank, SelectionScore } from '../engine/idp/bank';
+import { IdpLM } from '../engine/idp/runner';
+import { parseLengths, trainBank } from '../engine/idp/train-bank';
+import { compareMethods, compareTable } from '../engine/idp/compare';
+import { formatCount, promptParams } from '../engine/idp/params';
+import { inspectReport, inspectText } from '../engine/idp/report';
+import { reportError } from './errors';
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return n;
+};
+const num = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+interface TrainingFlags {
+  model?: string; tokenizer?: string; data: string[]; eval: string[]; out: string; tokens: number; seqlen?: number;
+  batch: number; gradAccum: number; lr: number; wd: number; clip: number; warmup: number; schedule: TrainSettings['schedule'];
+  evalEvery: number; checkpointEvery: number; seed: number; sampleTokens?: number; threads?: number; json?: boolean;
+}
+
+/** The training options `bank train` and `bank compare` share (same data, budget and optimizer). */
+function trainingOptions(c: Command): Command {
+  return c
+    .option('--model <path>', 'HF folder, GPTQ folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .option('--data <file>', 'training text: plain text, JSONL with "text", WikiText raw, a quoted glob; "model" samples from the model (repeatable)', collect, [] as string[])
+    .option('--eval <file>', 'held-out text (default: the last blocks of the training data; repeatable)', collect, [] as string[])
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--tokens <n>', 'token budget per trained prompt / baseline', int('--tokens', 1), DEFAULT_SETTINGS.tokens)
+    .option('--seqlen <n>', 'tokens per row (default min(256, context − N))', int('--seqlen', 2))
+    .option('--batch <n>', 'rows per forward/backward', int('--batch', 1), DEFAULT_SETTINGS.batchSize)
+    .option('--grad-accum <n>', 'runs per optimizer step', int('--grad-accum', 1), 1)
+    .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', 0), DEFAULT_SETTINGS.lr)
+    .option('--wd <x>', 'AdamW decoupled weight decay', num('--wd', 0), DEFAULT_SETTINGS.weightDecay)
+    .option('--clip <x>', 'max gradient norm (0: off)', num('--clip', 0), DEFAULT_SETTINGS.clip)
+    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction (< 1)', num('--warmup', 0), DEFAULT_SETTINGS.warmup)
+    .addOption(new Option('--schedule <s>', 'decay after warmup').choices(['cosine', 'linear', 'constant']).default('cosine'))
+    .option('--eval-every <n>', 'held-out loss every n steps (0: start and end)', int('--eval-every', 0), 0)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps', int('--checkpoint-every', 0), 0)
+    .option('--seed <s>', 'seed (data order, init)', int('--seed', 0), 0)
+    .option('--sample-tokens <n>', 'size of the corpus sampled with --data model', int('--sample-tokens', 2))
+    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
+    .option('--json', 'print the result as JSON (no progress lines)');
+}
+
+function fmtEta(s: number): string {
+  return s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`;
+}
+
+function stepLine(what: string, p: TrainProgress): string | undefined {
+  if (p.phase === 'train') return `${what}: step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} ${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
+  if (p.phase === 'eval' && p.evalLoss !== undefined) return `${what}: step ${p.step}/${p.steps} held-out loss ${p.evalLoss.toFixed(4)}`;
+  return undefined;
+}
+
+/** Model, settings and data for a training command (data read or sampled after every setting is checked). */
+async function prepare(f: TrainingFlags, promptSlots: number, isCancelled: () => boolean, log: (s: string) => void) {
+  if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model');
+  const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
+  const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+  const seqLen = f.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots);
+  const settings: TrainSettings = {
+    ...DEFAULT_SETTINGS, seqLen, batchSize: f.batch, gradAccum: f.gradAccum, tokens: f.tokens, lr: f.lr, weightDecay: f.wd,
+    clip: f.clip, warmup: f.warmup, schedule: f.schedule, evalEvery: f.evalEvery, checkpointEvery: f.checkpointEvery, seed: f.seed,
+  };
+  planSteps(settings);
+  let data: { train: Blocks; eval: Blocks };
+  if (f.data.length === 1 && f.data[0] === 'model') {
+    const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
+    log(`sampling a ${n}-token corpus from the model (data-free) …`);
+    const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled });
+    if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
+    const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
+    data = { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
+  } else {
+    if (!m.tokenizer) {
+      readTrainingDocs(f.data);
+      throw inputError('the model has no tokenizer (give --tokenizer, or use --data model)', m.source);
+    }
+    const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
+    log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
+    data = c;
+  }
+  return { m, threads, settings, data };
+}
+
+/** Ctrl-C / SIGTERM: stop after the current micro-batch. */
+async function cancellable(body: (isCancelled: () => boolean) => Promise<void>): Promise<void> {
+  let cancelled = false;
+  const onSignal = () => { cancelled = true; process.stderr.write('\nidp: stopping after this micro-batch (checkpoint kept; run again to resume)\n'); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await body(() => cancelled);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+interface BankTrainFlags extends TrainingFlags {
+  prompts: string; positions?: number; selectionLayer: number; score: SelectionScore; promptInit: PromptInit; promptInitText?: string;
+}
+
+async function runBankTrain(f: BankTrainFlags): Promise<void> {
+  await cancellable(async (isCancelled) => {
+    const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
+    const prompts = parseLengths(f.prompts);
+    const N = f.positions ?? Math.max(...prompts);
+    const { m, threads, settings, data } = await prepare(f, N, isCancelled, log);
+    log(`bank: prompts ${prompts.join(', ')} right-aligned to position ${N}; ${settings.tokens} tokens each, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
+    const r = await trainBank({
+      model: m, lengths: prompts, positions: f.positions, data, settings, init: f.promptInit, initText: f.promptInitText, tokenizer: m.tokenizer,
+      selectionLayer: f.selectionLayer, score: f.score, out: f.out, session: { threads }, isCancelled,
+      onProgress: (p) => {
+        const what = `prompt ${p.prompt + 1}/${p.of} (${p.n} tokens)`;
+        if (p.phase === 'reused') log(`${what}: reused (trained before with these settings)`);
+        else if (p.phase === 'kv') log('computing each prompt\'s K/V …');
+        else if (p.train) { const line = stepLine(what, p.train); if (line) log(line); }
+      },
+    });
+    const params = promptParams(m.config, prompts, 'idp');
+    if (f.json) {
+      process.stdout.write(JSON.stringify({ status: r.status, dir: r.dir, positions: N, params, prompts: r.prompts.map(({ result: _r, ...p }) => p) }) + '\n');
+    } else if (r.status === 'done') {
+      for (const p of r.prompts) {
+        process.stdout.write(`prompt ${p.n} at ${p.start}…${p.start + p.n - 1}: held-out loss ${p.initialEvalLoss?.toFixed(4)} → ${p.evalLoss?.toFixed(4)}${p.reused ? ' (reused)' : ''}\n`);
+      }
+      process.stdout.write(`IDP bank of ${prompts.length} prompts: ${formatCount(params.paper)} parameters (Σn·d = ${params.paper}; ` +
+        `with the K/V cache ${params.stored} floats stored); wrote ${r.dir}\n`);
+    }
+    if (r.status === 'cancelled') process.exitCode = 130;
+  });
+}
+
+interface CompareFlags extends TrainingFlags {
+  bank: string; prefix?: string; ranks?: string; targets: string; selectionLayer?: number; score?: SelectionScore;
+}
+
+async function runBankCompare(f: CompareFlags): Promise<void> {
+  await cancellable(async (isCancelled) => {
+    const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
+    const prefix = f.prefix ? parseLengths(f.prefix, '--prefix') : [];
+    const ranks = f.ranks ? parseLengths(f.ranks, '--ranks') : [];
+    const peek = IdpBank.load(f.bank);
+    const { m, threads, settings, data } = await prepare(f, Math.max(peek.positions, peek.slots), isCancelled, log);
+    const targets = f.targets.split(',').map((t) => t.trim()).filter(Boolean);
+    const bad = targets.find((t) => !(LORA_TARGETS as readonly string[]).includes(t));
+    if (bad) throw inputError(`--targets: unknown target '${bad}' (use ${LORA_TARGETS.join(', ')})`);
+    const bank = IdpBank.load(f.bank, m, { onWarning: log });
+    if (f.selectionLayer !== undefined) bank.selectionLayer = f.selectionLayer;
+    if (f.score) bank.score = f.score;
+    const r = await compareMethods({
+      model: m, bank, data, settings, prefix, ranks, targets: targets as LoraTarget[], out: f.out, session: { threads }, isCancelled,
+      onProgress: (p) => {
+        if (p.phase === 'reused') log(`${p.what}: reused`);
+        else if (p.phase === 'eval') log(`scoring ${p.what} on ${data.eval.count} held-out blocks …`);
+        else if (p.train) { const line = stepLine(p.what, p.train); if (line) log(line); }
+      },
+    });
+    if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write(`${compareTable(r)}\n(${r.evalBlocks} held-out blocks, ${r.evalTokens} tokens; params: appendix A's count, what this engine trains, and what it stores)\n`);
+    if (r.status === 'cancelled') process.exitCode = 130;
+  });
+}
+
+interface InspectFlags {
+  model?: string; tokenizer?: string; bank: string; prompt?: string; ids?: string; selectionLayer?: number; score?: SelectionScore;
+  threads?: number; json?: boolean;
+}
+
+async function runInspect(f: InspectFlags): Promise<void> {
+  try {
+    const m: LoadedModel = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
+    const bank = IdpBank.load(f.bank, m, { onWarning: (w) => process.stderr.write(`idp: ${w}\n`) });
+    if (f.score) bank.score = f.score;
+    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const idp = new IdpLM(m, bank, { threads, selectionLayer: f.selectionLayer });
+    if (f.prompt !== undefined && f.ids !== undefined) throw inputError('give --prompt TEXT or --ids LIST, not both');
+    let ids: number[];
+    if (f.ids !== undefined) {
+      ids = f.ids.split(',').map((s) => Number(s.trim()));
+      if (ids.some((x) => !Number.isInteger(x))) throw inputError(`--ids must be comma-separated token ids, got '${f.ids}'`);
+    } else {
+      ids = promptIds(idp.lm, m.tokenizer, f.prompt ?? '');
+    }
+    const r = await idp.inspect(ids);
+    const report = inspectReport(idp, ids, r, m.tokenizer);
+    process.stdout.write(f.json ? JSON.stringify(report) + '\n' : inspectText(report));
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}
+
+export function registerBankCommands(program: Command): void {
+  const bank = program.command('bank').description('IDP prompt banks: train the prompts, compare with the baselines');
+  trainingOptions(bank.command('train')
+    .description('train a bank of soft prompts (right-aligned layout), compute their K/V and write the bank (reuses trained prompts)'))
+    .requiredOption('--prompts <list>', 'prompt lengths, comma-separated (e.g. 26,100)')
+    .option('--positions <n>', 'N: the prompts end at N − 1 and the input starts at N (default: the longest prompt)', int('--positions', 1))
+    .option('--selection-layer <l>', 'layer whose attention selects the prompt', int('--selection-layer', 0), 0)
+    .addOption(new Option('--score <s>', 'prompt score: attention mass on the prompt, or its mean per prompt token').choices(['mass', 'mean']).default('mass'))
+    .addOption(new Option('--prompt-init <i>', 'prompt init').choices(['vocab', 'text', 'random']).default('vocab'))
+    .option('--prompt-init-text <text>', 'text whose token embeddings initialise the prompts (--prompt-init text)')
+    .action(runBankTrain);
+  trainingOptions(bank.command('compare')
+    .description('IDP vs none / single prompts / concatenation / prefix / LoRA on the same data, budget and optimizer (held-out NLL, parameter counts)'))
+    .requiredOption('--bank <dir>', 'the bank (from idp bank train)')
+    .option('--prefix <list>', 'prefix-tuning lengths to train, comma-separated')
+    .option('--ranks <list>', 'LoRA ranks to train, comma-separated')
+    .option('--targets <list>', `LoRA targets from ${LORA_TARGETS.join(',')}`, 'q,k,v,o,gate,up,down')
+    .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
+    .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
+    .action(runBankCompare);
+  program.command('inspect')
+    .description('which prompt IDP selects for an input, the per-prompt scores and the attention maps')
+    .option('--model <path>', 'the model the bank is for (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .requiredOption('--bank <dir>', 'the prompt bank')
+    .option('--prompt <text>', 'input text (BOS first, as generation does)')
+    .option('--ids <list>', 'input token ids instead of text, comma-separated')
+    .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
+    .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
+    .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
+    .option('--json', 'print one JSON object (selection, scores, segments, per-layer attention maps)')
+    .action(runInspect);
+}

@@ -1,0 +1,133 @@
+// `idp bench`: the paper's nine tasks (lm-eval semantics) and held-out-text tasks on a model, with or
+// without an adapter. Progress on stderr; Ctrl-C stops after the current forward pass and writes the
+// tasks finished so far (status "cancelled", exit 130); results are written atomically:
+// FILE (JSON), FILE.md (Table 1 layout) and FILE.samples.jsonl (one line per scored document).
+
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadModel, describeModel } from '../engine/models/load';
+import { parameterCount } from '../engine/models/config';
+import { CausalLM } from '../engine/runtime/lm';
+import { dataDir, defaultModelPath } from '../engine/defaults';
+import { inputError, unsupported } from '../engine/errors';
+import { AdaptedLM, loadAdapter } from '../engine/train/adapted';
+import { countParams } from '../engine/train/tensors';
+import { encodingFor } from '../engine/eval/requests';
+import { parseTaskList } from '../engine/eval/tasks';
+import { loadBenchTasks } from '../engine/eval/bench';
+import { runTasks } from '../engine/eval/harness';
+import { buildReport, ModelInfo, toMarkdown, writeReport } from '../engine/eval/report';
+import type { ScoringModel } from '../engine/eval/scoring';
+import { reportError } from './errors';
+
+interface BenchFlags {
+  model?: string; tokenizer?: string; adapter?: string; bank?: string; tasks: string; dataDir?: string; heldout: string[];
+  limit?: number; seed: number; batchTokens?: number; pack: boolean; maxGenToks: number; choices: number; out: string;
+  label?: string; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean;
+}
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return n;
+};
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function progress(json: boolean | undefined) {
+  const tty = process.stderr.isTTY;
+  let last = -Infinity;
+  let started = performance.now();
+  let current = '';
+  return (p: { task: string; done: number; total: number }) => {
+    if (json) return;
+    const now = performance.now();
+    if (p.task !== current) { current = p.task; started = now; last = -Infinity; }
+    if (p.done < p.total && now - last < (tty ? 200 : 5000)) return;
+    last = now;
+    const rate = p.done / Math.max(1e-3, (now - started) / 1000);
+    const eta = (p.total - p.done) / rate;
+    const etaText = p.done === 0 ? '?' : eta < 60 ? `${Math.round(eta)}s` : `${(eta / 60).toFixed(1)}m`;
+    const line = `[bench] ${p.task} ${p.done}/${p.total} requests (${rate.toFixed(1)}/s, ETA ${etaText})`;
+    process.stderr.write(tty ? `\r${line}\x1b[K${p.done === p.total ? '\n' : ''}` : `${line}\n`);
+  };
+}
+
+async function runBench(f: BenchFlags): Promise<void> {
+  let cancelled = false;
+  const onSignal = () => {
+    if (cancelled) process.exit(130);
+    cancelled = true;
+    process.stderr.write('\nidp: cancelling after this forward pass (finished tasks are written)…\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const t0 = performance.now();
+  try {
+    if (f.bank && f.adapter) throw inputError('give --adapter or --bank, not both');
+    if (f.bank) {
+      throw unsupported('IDP prompt banks are not available yet (they land with the IDP bank); benchmark a single PEFT adapter with --adapter', path.resolve(f.bank));
+    }
+    const specs = parseTaskList(f.tasks);
+    const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
+    const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
+    const encoding = encodingFor(m.config, m.tokenizer);
+    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    let model: ScoringModel;
+    const info: ModelInfo = {
+      path: m.source, label: f.label ?? path.basename(m.source), type: '-', arch: m.config.hfArchitecture,
+      parameters: parameterCount(m), quantization: describeModel(m).quantization,
+    };
+    if (f.adapter) {
+      const method = loadAdapter(m, f.adapter);
+      model = new AdaptedLM(method, { threads, ep: f.ep });
+      Object.assign(info, { type: method.kind, adapter: path.resolve(f.adapter), adapterParams: countParams(method.params) });
+    } else {
+      model = new CausalLM(m, { threads, ep: f.ep });
+    }
+    if (!f.json) {
+      process.stderr.write(`[bench] ${info.label}: ${tasks.map((t) => `${t.name} (${f.limit !== undefined ? `${Math.min(f.limit, t.docs.length)} of ` : ''}${t.docs.length})`).join(', ')}\n`);
+    }
+    const run = await runTasks(model, encoding, tasks, {
+      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, pack: f.pack, maxGenToks: f.maxGenToks,
+      onProgress: progress(f.json), isCancelled: () => cancelled,
+    });
+    const report = buildReport(info, {
+      tasks: specs.map((s) => (s.path ? `${s.name}=${s.path}` : s.name)), dataDir: path.resolve(f.dataDir ?? dataDir()), heldout: f.heldout,
+      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, maxGenToks: f.maxGenToks, pack: f.pack,
+    }, run, (performance.now() - t0) / 1000);
+    const files = writeReport(f.out, report, run.samples);
+    if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${toMarkdown(report)}\nwrote ${files.json}, ${path.basename(files.md)}, ${path.basename(files.samples)}\n`);
+    if (run.cancelled) process.exitCode = 130;
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function registerBenchCommand(program: Command): void {
+  program.command('bench')
+    .description('the paper\'s nine tasks (lm-eval semantics) and held-out-text tasks: Table 1 layout, per-task metrics, per-sample logs')
+    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .option('--adapter <dir>', 'PEFT adapter folder applied to the model (prompt tuning, prefix tuning, LoRA)')
+    .option('--bank <dir>', 'IDP prompt bank (not available yet)')
+    .requiredOption('--tasks <list>', 'comma list: arc_easy, arc_challenge, sciq, webqs, triviaqa, piqa, hellaswag, lambada_openai, winogrande, all; ' +
+      'text_lambada, text_next_sentence, text_next_line, text_ppl (need --heldout); name=FILE reads a task from FILE')
+    .option('--data-dir <dir>', 'staged data root or tasks folder (default: the staged data, $IDP_DATA)')
+    .option('--heldout <file>', 'held-out text for the text_* tasks: plain text, JSONL with "text", a quoted glob (repeatable)', collect, [] as string[])
+    .option('--limit <n>', 'score a seeded random subsample of n documents per task', int('--limit', 1))
+    .option('--seed <s>', 'seed of the --limit subsample, held-out distractors and bootstrap', int('--seed', 0), 1234)
+    .option('--batch-tokens <n>', 'token slots per forward pass (default from the vocabulary size)', int('--batch-tokens', 1))
+    .option('--no-pack', 'score each continuation in its own row (no shared-context packing)')
+    .option('--max-gen-toks <n>', 'most tokens generated per answer (triviaqa)', int('--max-gen-toks', 1), 256)
+    .option('--choices <n>', 'choices per held-out multiple-choice item', int('--choices', 2), 4)
+    .requiredOption('--out <file>', 'results JSON; FILE.md and FILE.samples.jsonl are written beside it')
+    .option('--label <text>', 'row label in the table (default: the model file name)')
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'intra-op threads', int('--threads', 1))
+    .option('--json', 'print the report JSON instead of the Markdown table')
+    .action(runBench);
+}

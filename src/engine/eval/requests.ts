@@ -1,0 +1,120 @@
+// The three request types of EleutherAI's lm-evaluation-harness, and how their text becomes tokens.
+//
+//   loglikelihood(context, continuation)  → (ll, isGreedy): summed log-probability of the continuation's
+//                                            tokens given the context, and whether greedy decoding would
+//                                            have produced exactly them
+//   loglikelihood_rolling(text)           → ll of the whole text, scored in disjoint windows of the
+//                                            model's context (each window sees one token before it)
+//   generate_until(context, until)        → greedy continuation, cut at the first stop string
+//
+// Tokenization follows lm-eval's causal-LM path: trailing whitespace of the context moves to the
+// continuation; the context and context+continuation are encoded separately and the continuation is
+// whatever the joint encoding has past the context's length; an empty context becomes the prefix token.
+// The tokenizer's special tokens are those the model family's HF tokenizer adds by default (what
+// lm-eval gets): BOS first for Llama-family and OPT models, nothing for GPT-2. The prefix token (empty
+// contexts, rolling windows) is BOS where there is one, else EOS (lm-eval's prefix_token_id).
+
+import { inputError } from '../errors';
+import type { Tokenizer } from '../tokenizers/tokenizer';
+import { pyRstrip } from './pystr';
+
+export interface LoglikelihoodRequest { type: 'loglikelihood'; context: string; continuation: string }
+export interface RollingRequest { type: 'loglikelihood_rolling'; text: string }
+export interface GenerateUntilRequest { type: 'generate_until'; context: string; until: string[] }
+export type Request = LoglikelihoodRequest | RollingRequest | GenerateUntilRequest;
+export type RequestType = Request['type'];
+
+export interface LoglikelihoodResult {
+  ll: number;
+  isGreedy: boolean;
+  /** Continuation tokens scored. */
+  tokens: number;
+}
+
+export interface RollingResult { ll: number; tokens: number }
+
+export interface GenerationResult {
+  text: string;
+  tokens: number;
+}
+
+export interface TokenPair { context: number[]; continuation: number[] }
+
+/** How text becomes ids for one model. */
+export interface Encoding {
+  tokenizer: Tokenizer;
+  /** Put first in every encoded context (the family's BOS), or undefined (GPT-2). */
+  bos?: number;
+  /** Stands in for an empty context and starts the first rolling window. */
+  prefixToken: number;
+}
+
+export interface ModelIds { arch: string; bosTokenId?: number; eosTokenId?: number; vocabSize: number }
+
+export function encodingFor(cfg: ModelIds, tok: Tokenizer | undefined): Encoding {
+  if (!tok) throw inputError('the model has no tokenizer: benchmark tasks are text (give --tokenizer)');
+  const bos = cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok.bosId;
+  const prefixToken = bos ?? cfg.eosTokenId ?? tok.eosId;
+  if (prefixToken === undefined) throw inputError('the model has neither a BOS nor an EOS token to stand in for an empty context');
+  return { tokenizer: tok, bos, prefixToken };
+}
+
+function enc(e: Encoding, text: string): number[] {
+  const ids = text.length ? e.tokenizer.encode(text) : [];
+  return e.bos !== undefined ? [e.bos, ...ids] : ids;
+}
+
+/** lm-eval's (context_enc, continuation_enc) for a loglikelihood request. */
+export function encodePair(e: Encoding, context: string, continuation: string): TokenPair {
+  const ctx = pyRstrip(context);
+  const cont = context.slice(ctx.length) + continuation;   // trailing whitespace moves to the continuation
+  if (ctx.length === 0) {
+    const ids = cont.length ? e.tokenizer.encode(cont) : [];
+    return ids[0] === e.prefixToken ? { context: ids.slice(0, 1), continuation: ids.slice(1) } : { context: [e.prefixToken], continuation: ids };
+  }
+  const whole = enc(e, ctx + cont);
+  const c = enc(e, ctx);
+  if (c.length === 0) return { context: [e.prefixToken], continuation: whole };
+  return { context: c, continuation: whole.slice(c.length) };
+}
+
+/** Prompt ids for generation: the encoded context (the prefix token when it is empty). */
+export function encodePrompt(e: Encoding, context: string): number[] {
+  const ids = enc(e, context);
+  return ids.length ? ids : [e.prefixToken];
+}
+
+/**
+ * What the model sees for a pair under a context of `maxLen` positions: lm-eval keeps the last
+ * maxLen + 1 tokens of context + continuation (the last one is only predicted), i.e. drops tokens from
+ * the start of the context. A continuation that does not fit at all is an INPUT error.
+ */
+export function fitPair(p: TokenPair, maxLen: number): TokenPair {
+  const over = p.context.length + p.continuation.length - 1 - maxLen;
+  if (over <= 0) return p;
+  if (over >= p.context.length) {
+    throw inputError(`a continuation of ${p.continuation.length} tokens does not fit the model's context of ${maxLen}`);
+  }
+  return { context: p.context.slice(over), continuation: p.continuation };
+}
+
+/**
+ * lm-eval's rolling windows with context_len 1, as disjoint (context, continuation) pairs: the first
+ * window predicts the first min(maxLen, n) tokens after the prefix token; each later window predicts
+ * the next ≤ maxLen tokens and is filled up to maxLen inputs with the tokens just before them. Every
+ * token is predicted exactly once.
+ */
+export function rollingWindows(ids: number[], prefixToken: number, maxLen: number): TokenPair[] {
+  if (!(Number.isInteger(maxLen) && maxLen >= 1)) throw inputError(`window length must be a positive integer, got ${maxLen}`);
+  const out: TokenPair[] = [];
+  if (!ids.length) return out;
+  const first = Math.min(maxLen, ids.length);
+  out.push({ context: [prefixToken], continuation: ids.slice(0, first) });
+  for (let done = first; done < ids.length;) {
+    const k = Math.min(ids.length - done, maxLen);
+    const end = done + k;
+    out.push({ context: ids.slice(end - maxLen - 1, end - k), continuation: ids.slice(end - k, end) });
+    done = end;
+  }
+  return out;
+}

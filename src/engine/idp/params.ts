@@ -1,0 +1,76 @@
+// Parameter counts of the recovery methods as the paper's appendix A counts them, next to what this
+// engine actually trains and stores:
+//   prompt / IDP / concat   t · d            t = total prompt tokens (IDP: Σ n_i), d = embedding width
+//   prefix                  L · t · d        one d-vector per layer and token (appendix A); this engine
+//                                            trains a key and a value per kv head: 2 · L · t · K · D
+//   LoRA                    Σ over adapted matrices of r · (d_in + d_out)   (A [r, in] + B [out, r]);
+//                                            appendix A's "8·d·r + 4·d_inter·r" per layer is the same
+//                                            sum for its module set (Table 1's OPT figures match it)
+//   none                    0
+// IDP also stores its prompts' K/V (2 · L · K · D · Σ n_i floats): not trained, derived once.
+
+import type { ModelConfig } from '../models/config';
+import { tokenEmbedding } from '../train/methods/prompt';
+
+export type MethodName = 'none' | 'prompt' | 'concat' | 'idp' | 'prefix' | 'lora';
+
+export interface ParamCount {
+  method: MethodName;
+  /** What the variant is, e.g. "26 tokens", "r = 4 (q,k,v,o,gate,up,down)". */
+  label: string;
+  /** Appendix A's count. */
+  paper: number;
+  /** Floats this engine trains. */
+  trained: number;
+  /** Floats stored to run it (IDP: prompts + their K/V cache). */
+  stored: number;
+  note?: string;
+}
+
+/** Linear modules of one layer by LoRA target name, as [in, out]. */
+export function layerModules(c: ModelConfig): Record<string, [number, number]> {
+  const d = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const ff = c.intermediateSize;
+  if (c.arch === 'gpt2') return { qkv: [d, 3 * d], o: [d, d], up: [d, ff], down: [ff, d] };
+  const base: Record<string, [number, number]> = { q: [d, q], k: [d, kv], v: [d, kv], o: [q, d], up: [d, ff], down: [ff, d] };
+  return c.arch === 'llama' ? { ...base, gate: [d, ff] } : base;
+}
+
+export function promptParams(c: ModelConfig, tokens: number[], method: 'prompt' | 'concat' | 'idp'): ParamCount {
+  const e = tokenEmbedding(c).width;
+  const t = tokens.reduce((a, b) => a + b, 0);
+  const kv = method === 'idp' ? 2 * c.numLayers * c.numKvHeads * c.headDim * t : 0;
+  return {
+    method, label: method === 'prompt' ? `${t} tokens` : `${tokens.join(' + ')} tokens`, paper: t * e, trained: t * e, stored: t * e + kv,
+    note: method === 'idp' ? 'stored includes the prompts\' K/V cache' : undefined,
+  };
+}
+
+export function prefixParams(c: ModelConfig, t: number): ParamCount {
+  const trained = 2 * c.numLayers * t * c.numKvHeads * c.headDim;
+  return {
+    method: 'prefix', label: `${t} tokens`, paper: c.numLayers * t * tokenEmbedding(c).width, trained, stored: trained,
+    note: 'paper: L·t·d (one vector per layer and token); trained: keys and values, 2·L·t·K·D',
+  };
+}
+
+/** LoRA on the given targets (q k v o gate up down; GPT-2's q/k/v are one fused c_attn). */
+export function loraParams(c: ModelConfig, rank: number, targets: string[]): ParamCount {
+  const mods = layerModules(c);
+  const names = new Set(targets.map((t) => (c.arch === 'gpt2' && ['q', 'k', 'v'].includes(t) ? 'qkv' : t)).filter((t) => t in mods));
+  let perLayer = 0;
+  for (const t of names) perLayer += rank * (mods[t][0] + mods[t][1]);
+  const n = perLayer * c.numLayers;
+  return { method: 'lora', label: `r = ${rank} (${targets.join(',')})`, paper: n, trained: n, stored: n };
+}
+
+export const noneParams = (): ParamCount => ({ method: 'none', label: 'compressed only', paper: 0, trained: 0, stored: 0 });
+
+/** 1234567 → "1.23M", 614400 → "0.61M" (the paper's style), small counts as they are. */
+export function formatCount(n: number): string {
+  if (n >= 1e5) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}

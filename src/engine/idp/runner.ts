@@ -1,0 +1,255 @@
+// Running a model with an IDP prompt bank: the prefill over [KV(P_1) | … | KV(P_m) | input] with the
+// in-graph selection (graph.ts), then decoding from [KV(P_selected) | input] only, through the normal
+// runtime (so a decode step costs exactly what it costs after a single cached prompt).
+//
+//   prefill(ids, real)  → per-row selected prompt and scores, the last logits, and the compact cache
+//   generate(tok, rows) → runtime/generate.ts with this prefill; selection and scores in the result
+//   score(seqs)         → logits of every position (scoring, perplexity) with the selection per sequence
+//   inspect(ids)        → selection, scores and every layer's head-averaged attention map
+
+import * as ort from 'onnxruntime-node';
+import type { LoadedModel } from '../models/config';
+import { io } from '../models/blocks';
+import { CausalLM, leftPad } from '../runtime/lm';
+import { KvState } from '../runtime/kv-cache';
+import { createSession, SessionOptions } from '../runtime/session';
+import { generate, GenerateOptions, GenerateResult } from '../runtime/generate';
+import type { Tokenizer } from '../tokenizers/tokenizer';
+import { inputError } from '../errors';
+import { buildIdpGraph, checkSelectionLayer, idpIo } from './graph';
+import type { IdpBank } from './bank';
+import type { KvGraphOptions, PromptKV } from './kv';
+import { RowSlots, stateWithSlots } from './past';
+
+export interface IdpOptions extends SessionOptions {
+  /** Overrides the bank's selection layer. */
+  selectionLayer?: number;
+  /** Kernel settings for GPTQ models (also those of the prompts' K/V). */
+  graph?: KvGraphOptions;
+  /** 'explicit': every layer on the explicit attention path (default: only the selection layer). */
+  attention?: 'fused' | 'explicit';
+  /** false: after the selection layer keep every prompt in the attention, masked (same result, slower; ablation). */
+  compact?: boolean;
+}
+
+export interface Selection {
+  /** Selected prompt per row. */
+  selected: number[];
+  /** Per row, each prompt's score [m]. */
+  scores: Float32Array[];
+}
+
+export interface IdpPrefill extends Selection {
+  /** Cache after the input: the selected prompt's K/V and the input's, per row. */
+  state: KvState;
+  /** Logits of each row's last position [B, V]. */
+  logits: Float32Array;
+}
+
+export interface AttentionMap {
+  layer: number;
+  /** Head-averaged probabilities [T, S] (S = Σ n_i + T: the prompts' slots in bank order, then the input). */
+  map: Float32Array;
+}
+
+export class IdpLM {
+  /** The plain runtime (decode steps, after selection). */
+  readonly lm: CausalLM;
+  readonly selectionLayer: number;
+  private sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private tiled = new Map<number, ort.Tensor[]>();
+  private readonly scorerConfig: LoadedModel['config'];
+
+  constructor(readonly model: LoadedModel, readonly bank: IdpBank, readonly options: IdpOptions = {}) {
+    this.selectionLayer = options.selectionLayer ?? bank.selectionLayer;
+    checkSelectionLayer(this.selectionLayer, model.config.numLayers);
+    bank.checkModel(model);
+    this.lm = new CausalLM(model, { ...options, graph: options.graph });
+    this.scorerConfig = { ...model.config, maxPositions: model.config.maxPositions - bank.positions };
+  }
+
+  /** The model's config with the context left for text (the input starts at position N). */
+  get config(): LoadedModel['config'] {
+    return this.scorerConfig;
+  }
+
+  get maxInput(): number {
+    return this.model.config.maxPositions - this.bank.positions;
+  }
+
+  session(logits: 'all' | 'last', inspect = false): Promise<ort.InferenceSession> {
+    const key = `${logits}:${inspect}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const g = buildIdpGraph(this.model, {
+        ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, attention: this.options.attention,
+        compact: inspect ? false : this.options.compact,
+      });
+      s = createSession(g.toModelProto(), this.model.weightsDir, this.options);
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  private kvDone?: Promise<PromptKV[]>;
+
+  private kv(): Promise<PromptKV[]> {
+    if (!this.kvDone) {
+      this.kvDone = this.bank.computeKv(this.model, { ...this.options, graph: this.options.graph });
+      this.kvDone.catch(() => { this.kvDone = undefined; });
+    }
+    return this.kvDone;
+  }
+
+  /** The concatenated prompt caches [B, K, Σn, D] per layer (key, value alternating), built once per batch size. */
+  private async past(B: number): Promise<ort.Tensor[]> {
+    let t = this.tiled.get(B);
+    if (t) return t;
+    const kv = await this.kv();
+    const c = this.model.config;
+    const P = this.bank.slots;
+    const K = c.numKvHeads;
+    const D = c.headDim;
+    t = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      for (const kind of [0, 1]) {
+        const one = new Float32Array(K * P * D);                                             // [K, P, D]
+        let at = 0;
+        for (const p of kv) {
+          const src = kind ? p.values[l] : p.keys[l];                                       // [K, n, D]
+          for (let k = 0; k < K; k++) one.set(src.subarray(k * p.n * D, (k + 1) * p.n * D), (k * P + at) * D);
+          at += p.n;
+        }
+        const all = new Float32Array(B * one.length);
+        for (let b = 0; b < B; b++) all.set(one, b * one.length);
+        t.push(new ort.Tensor('float32', all, [B, K, P, D]));
+      }
+    }
+    if (this.tiled.size > 4) this.tiled.clear();
+    this.tiled.set(B, t);
+    return t;
+  }
+
+  /** One run of the IDP graph over left-padded rows; `vote[b]` leading real tokens of row b vote (default all). */
+  private async run(ids: number[][], real: boolean[][], logits: 'all' | 'last', inspect = false, vote?: number[]) {
+    const c = this.model.config;
+    const B = ids.length;
+    const T = ids[0].length;
+    for (const row of ids) for (const id of row) {
+      if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) throw inputError(`token id ${id} is outside the vocabulary (0..${c.vocabSize - 1})`);
+    }
+    const longest = Math.max(...real.map((r) => r.filter(Boolean).length));
+    if (longest > this.maxInput) throw inputError(`${longest} tokens do not fit after the bank's ${this.bank.positions} prompt positions (context ${c.maxPositions})`);
+    const session = await this.session(logits, inspect);
+    const kv = await this.kv();
+    const state = new KvState(B, c.numLayers, c.numKvHeads, c.headDim, c.slidingWindow ?? Infinity);
+    const P = this.bank.slots;
+    const slotPos = new Int32Array(P);
+    let at = 0;
+    for (const p of kv) for (let t = 0; t < p.n; t++) slotPos[at++] = p.start + t;
+    for (let b = 0; b < B; b++) {
+      state.visible[b] = new Uint8Array(P).fill(1);
+      state.slotPos[b] = slotPos;
+      state.nextPos[b] = this.bank.positions;
+    }
+    state.past = await this.past(B);
+    const { positions, bias, S } = state.append(real);
+    const qw = new Float32Array(B * T);
+    real.forEach((r, b) => {
+      let k = 0;
+      r.forEach((isReal, t) => { if (isReal && k++ < (vote?.[b] ?? Infinity)) qw[b * T + t] = 1; });
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, T]),
+      [io.positionIds]: new ort.Tensor('int64', positions, [B, T]),
+      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
+      [idpIo.segments]: new ort.Tensor('float32', this.bank.segments(), [this.bank.m, P]),
+      [idpIo.queryWeight]: new ort.Tensor('float32', qw, [B, T]),
+    };
+    for (let i = 0; i < c.numLayers; i++) {
+      feeds[io.pastKey(i)] = state.past[2 * i];
+      feeds[io.pastValue(i)] = state.past[2 * i + 1];
+    }
+    const out = await session.run(feeds);
+    const m = this.bank.m;
+    const sc = out[idpIo.scores].data as Float32Array;
+    const sel = out[idpIo.selected].data as BigInt64Array;
+    const selection: Selection = {
+      selected: Array.from(sel, Number),
+      scores: Array.from({ length: B }, (_, b) => sc.slice(b * m, (b + 1) * m)),
+    };
+    return { out, state, selection, kv, T, P };
+  }
+
+  /** IDP prefill of left-padded rows: selection, last logits and the cache [selected prompt | input]. */
+  async prefill(ids: number[][], real: boolean[][], vote?: number[]): Promise<IdpPrefill> {
+    const { out, state, selection, kv, T, P } = await this.run(ids, real, 'last', false, vote);
+    const c = this.model.config;
+    const K = c.numKvHeads;
+    const D = c.headDim;
+    const rows: RowSlots[] = selection.selected.map((s, b) => {
+      const p = kv[s];
+      const n = p.n + T;
+      const cat = (l: number, kind: 0 | 1) => {
+        const present = out[kind ? io.presentValue(l) : io.presentKey(l)] as ort.Tensor;          // [B, K, S_l, D], input = last T
+        const S = present.dims[2];
+        const data = present.data as Float32Array;
+        const src = kind ? p.values[l] : p.keys[l];                                                // [K, n, D]
+        const dst = new Float32Array(K * n * D);                                                    // [K, n + T, D]
+        for (let k = 0; k < K; k++) {
+          dst.set(src.subarray(k * p.n * D, (k + 1) * p.n * D), k * n * D);
+          dst.set(data.subarray(((b * K + k) * S + S - T) * D, ((b * K + k) * S + S) * D), (k * n + p.n) * D);
+        }
+        return dst;
+      };
+      const visible = new Uint8Array(n).fill(1);
+      visible.set(state.visible[b].subarray(P), p.n);
+      const positions = new Int32Array(n);
+      for (let t = 0; t < p.n; t++) positions[t] = p.start + t;
+      positions.set(state.slotPos[b].subarray(P), p.n);
+      return { n, key: (l) => cat(l, 0), value: (l) => cat(l, 1), visible, positions, next: state.nextPos[b] };
+    });
+    return { ...selection, state: stateWithSlots(c, rows), logits: out[io.logits].data as Float32Array };
+  }
+
+  /** Text generation with IDP (runtime/generate.ts); the result carries the selection of each row. */
+  async generate(tok: Tokenizer | undefined, prompts: number[][], o: GenerateOptions = {}): Promise<GenerateResult & Selection> {
+    await this.session('last');
+    await this.kv();
+    let selection: Selection = { selected: [], scores: [] };
+    const res = await generate(this.lm, tok, prompts, {
+      ...o,
+      prefill: async (ids, real) => {
+        const p = await this.prefill(ids, real);
+        selection = { selected: p.selected, scores: p.scores };
+        return p;
+      },
+    });
+    return { ...res, ...selection };
+  }
+
+  /** Logits [len, V] of every position of each sequence, with each sequence's selection (all tokens vote unless `vote`). */
+  async score(seqs: number[][], vote?: number[]): Promise<Selection & { logits: Float32Array[] }> {
+    if (seqs.length === 0 || seqs.some((s) => s.length === 0)) throw inputError('empty sequence: nothing to score');
+    const T = Math.max(...seqs.map((s) => s.length));
+    const V = this.config.vocabSize;
+    const { ids, real } = leftPad(seqs, T);
+    const { out, selection } = await this.run(ids, real, 'all', false, vote);
+    const lg = out[io.logits].data as Float32Array;                                           // [B, T, V]
+    return { ...selection, logits: seqs.map((s, b) => lg.slice((b * T + T - s.length) * V, (b + 1) * T * V)) };
+  }
+
+  /** LogitsScorer (eval/perplexity.ts). */
+  async logits(seqs: number[][]): Promise<Float32Array[]> {
+    return (await this.score(seqs)).logits;
+  }
+
+  /** Selection, scores and every layer's head-averaged attention map for one sequence. */
+  async inspect(ids: number[]): Promise<Selection & { maps: AttentionMap[]; slots: number }> {
+    if (ids.length === 0) throw inputError('empty input: nothing to inspect');
+    const { out, selection, P } = await this.run([ids], [ids.map(() => true)], 'last', true);
+    const maps = Array.from({ length: this.model.config.numLayers }, (_, layer) => ({ layer, map: out[idpIo.attn(layer)].data as Float32Array }));
+    return { ...selection, maps, slots: P };
+  }
+}
