@@ -96,6 +96,17 @@ describe('IDP prefill: selection, masking and equivalence with single prompts', 
     }
   });
 
+  it('Mistral with a sliding window of 5 (prompts partly out of reach of later tokens): rows equal their single prompt', async () => {
+    const m = await tiny('mistral', { ...TINY_SPECS.mistral, slidingWindow: 5 });
+    const bank = bankOf(m, LENGTHS, SEED);
+    const seqs = randomRows(m.config.vocabSize, [8, 3, 11, 6], 23);
+    const r = await new IdpLM(m, bank, { threads: 1 }).score(seqs);
+    for (const [b, seq] of seqs.entries()) {
+      const single = await inlineSingle(m, bank, r.selected[b], seq);
+      assert.ok(maxAbsDiff(r.logits[b], single) < 2e-5, `row ${b} (prompt ${r.selected[b]}): ${maxAbsDiff(r.logits[b], single)}`);
+    }
+  });
+
   for (const [layer, score] of [[0, 'mass'], [1, 'mass'], [0, 'mean']] as const) {
     it(`the selection equals an argmax computed here from layer ${layer}'s attention probabilities (${score})`, async () => {
       const m = llama;
