@@ -95,6 +95,8 @@ export interface LlamaCppDecodeOptions {
   promptIds: number[];
   /** Timed repetitions (default 3); each starts from an empty KV cache. */
   runs?: number;
+  /** Tokens of one untimed generation before the timed runs (default 0). */
+  warmupTokens?: number;
 }
 
 export interface LlamaCppDecodeResult {
@@ -132,6 +134,11 @@ export async function llamaCppDecode(ggufPath: string, o: LlamaCppDecodeOptions)
   try {
     const seq = context.getSequence();
     const runs: Array<{ tps: number; prefillMs: number; ids: number[] }> = [];
+    if (o.warmupTokens) {
+      const gen = seq.evaluate(o.promptIds, { temperature: 0, yieldEogToken: true });
+      for (let i = 0; i < o.warmupTokens; i++) if ((await gen.next()).done) break;
+      await gen.return(undefined);
+    }
     for (let r = 0; r < (o.runs ?? 3); r++) {
       await seq.clearHistory();
       const ids: number[] = [];
