@@ -67,12 +67,18 @@ export class CausalLM {
     const session = await this.loopSession();
     const { positions, bias, S } = state.append(last.map(() => [true]));
     state.advance(n - 1);
-    const feeds: Record<string, ort.Tensor> = {
+    const out = await this.runWithCache(session, state, {
       [loopIo.steps]: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), []),
       [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(last, (x) => BigInt(x)), [B, 1]),
       [io.positionIds]: new ort.Tensor('int64', positions, [B, 1]),
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, 1, S]),
-    };
+    });
+    const toks = out[loopIo.tokens].data as BigInt64Array;   // [n, B, 1]
+    return Array.from({ length: n }, (_, j) => Array.from({ length: B }, (_, b) => Number(toks[j * B + b])));
+  }
+
+  /** Run with the cache as past_* inputs; the present_* outputs become the state's cache. */
+  private async runWithCache(session: ort.InferenceSession, state: KvState, feeds: Record<string, ort.Tensor>) {
     for (let i = 0; i < this.config.numLayers; i++) {
       feeds[io.pastKey(i)] = state.past[2 * i];
       feeds[io.pastValue(i)] = state.past[2 * i + 1];
@@ -82,8 +88,7 @@ export class CausalLM {
       state.past[2 * i] = out[io.presentKey(i)] as ort.Tensor;
       state.past[2 * i + 1] = out[io.presentValue(i)] as ort.Tensor;
     }
-    const toks = out[loopIo.tokens].data as BigInt64Array;   // [n, B, 1]
-    return Array.from({ length: n }, (_, j) => Array.from({ length: B }, (_, b) => Number(toks[j * B + b])));
+    return out;
   }
 
   newState(batch: number): KvState {
@@ -104,20 +109,11 @@ export class CausalLM {
     }
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
-    const feeds: Record<string, ort.Tensor> = {
+    const out = await this.runWithCache(session, state, {
       [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, T]),
       [io.positionIds]: new ort.Tensor('int64', positions, [B, T]),
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
-    };
-    for (let i = 0; i < this.config.numLayers; i++) {
-      feeds[io.pastKey(i)] = state.past[2 * i];
-      feeds[io.pastValue(i)] = state.past[2 * i + 1];
-    }
-    const out = await session.run(feeds);
-    for (let i = 0; i < this.config.numLayers; i++) {
-      state.past[2 * i] = out[io.presentKey(i)] as ort.Tensor;
-      state.past[2 * i + 1] = out[io.presentValue(i)] as ort.Tensor;
-    }
+    });
     return { logits: out[io.logits].data as Float32Array, rows: mode === 'all' ? T : 1 };
   }
 
