@@ -3,15 +3,13 @@
 // micro-batch with a checkpoint (exit 130) and the same command resumes; prompts already trained with the
 // same settings are reused.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadModel } from '../engine/models/load';
-import { LoadedModel, parameterCount } from '../engine/models/config';
-import { CausalLM } from '../engine/runtime/lm';
+import { LoadedModel } from '../engine/models/config';
 import { promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
-import { DEFAULT_SETTINGS, planSteps, TrainProgress, TrainSettings } from '../engine/train/trainer';
+import { DEFAULT_SETTINGS, planSteps, TrainProgress } from '../engine/train/trainer';
 import type { PromptInit } from '../engine/train/methods/prompt';
 import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
@@ -21,24 +19,8 @@ import { compareMethods, compareTable } from '../engine/idp/compare';
 import { formatCount, promptParams } from '../engine/idp/params';
 import { inspectReport, inspectText } from '../engine/idp/report';
 import { reportError } from './errors';
-
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const num = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
-
-interface TrainingFlags {
-  model?: string; tokenizer?: string; data: string[]; eval: string[]; out: string; tokens: number; seqlen?: number;
-  batch: number; gradAccum: number; lr: number; wd: number; clip: number; warmup: number; schedule: TrainSettings['schedule'];
-  evalEvery: number; checkpointEvery: number; seed: number; sampleTokens?: number; threads?: number; json?: boolean;
-}
+import { collect, fmtEta, int, numAtLeast, threadsFor } from './options';
+import { cancellable, TrainingFlags, trainingData, trainSettings } from './training';
 
 /** The training options `bank train` and `bank compare` share (same data, budget and optimizer). */
 function trainingOptions(c: Command): Command {
@@ -52,10 +34,10 @@ function trainingOptions(c: Command): Command {
     .option('--seqlen <n>', 'tokens per row (default min(256, context − N))', int('--seqlen', 2))
     .option('--batch <n>', 'rows per forward/backward', int('--batch', 1), DEFAULT_SETTINGS.batchSize)
     .option('--grad-accum <n>', 'runs per optimizer step', int('--grad-accum', 1), 1)
-    .option('--lr <x>', 'peak learning rate (AdamW)', num('--lr', 0), DEFAULT_SETTINGS.lr)
-    .option('--wd <x>', 'AdamW decoupled weight decay', num('--wd', 0), DEFAULT_SETTINGS.weightDecay)
-    .option('--clip <x>', 'max gradient norm (0: off)', num('--clip', 0), DEFAULT_SETTINGS.clip)
-    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction (< 1)', num('--warmup', 0), DEFAULT_SETTINGS.warmup)
+    .option('--lr <x>', 'peak learning rate (AdamW)', numAtLeast('--lr', 0), DEFAULT_SETTINGS.lr)
+    .option('--wd <x>', 'AdamW decoupled weight decay', numAtLeast('--wd', 0), DEFAULT_SETTINGS.weightDecay)
+    .option('--clip <x>', 'max gradient norm (0: off)', numAtLeast('--clip', 0), DEFAULT_SETTINGS.clip)
+    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction (< 1)', numAtLeast('--warmup', 0), DEFAULT_SETTINGS.warmup)
     .addOption(new Option('--schedule <s>', 'decay after warmup').choices(['cosine', 'linear', 'constant']).default('cosine'))
     .option('--eval-every <n>', 'held-out loss every n steps (0: start and end)', int('--eval-every', 0), 0)
     .option('--checkpoint-every <n>', 'checkpoint every n steps', int('--checkpoint-every', 0), 0)
@@ -63,10 +45,6 @@ function trainingOptions(c: Command): Command {
     .option('--sample-tokens <n>', 'size of the corpus sampled with --data model', int('--sample-tokens', 2))
     .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
     .option('--json', 'print the result as JSON (no progress lines)');
-}
-
-function fmtEta(s: number): string {
-  return s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`;
 }
 
 function stepLine(what: string, p: TrainProgress): string | undefined {
@@ -79,47 +57,12 @@ function stepLine(what: string, p: TrainProgress): string | undefined {
 async function prepare(f: TrainingFlags, promptSlots: number, isCancelled: () => boolean, log: (s: string) => void) {
   if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model');
   const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-  const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+  const threads = threadsFor(m, f.threads);
   const seqLen = f.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots);
-  const settings: TrainSettings = {
-    ...DEFAULT_SETTINGS, seqLen, batchSize: f.batch, gradAccum: f.gradAccum, tokens: f.tokens, lr: f.lr, weightDecay: f.wd,
-    clip: f.clip, warmup: f.warmup, schedule: f.schedule, evalEvery: f.evalEvery, checkpointEvery: f.checkpointEvery, seed: f.seed,
-  };
+  const settings = trainSettings(f, seqLen);
   planSteps(settings);
-  let data: { train: Blocks; eval: Blocks };
-  if (f.data.length === 1 && f.data[0] === 'model') {
-    const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
-    log(`sampling a ${n}-token corpus from the model (data-free) …`);
-    const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled });
-    if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
-    const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
-    data = { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
-  } else {
-    if (!m.tokenizer) {
-      readTrainingDocs(f.data);
-      throw inputError('the model has no tokenizer (give --tokenizer, or use --data model)', m.source);
-    }
-    const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
-    log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
-    data = c;
-  }
+  const data = await trainingData(f, m, seqLen, threads, isCancelled, log);
   return { m, threads, settings, data };
-}
-
-/** Ctrl-C / SIGTERM: stop after the current micro-batch. */
-async function cancellable(body: (isCancelled: () => boolean) => Promise<void>): Promise<void> {
-  let cancelled = false;
-  const onSignal = () => { cancelled = true; process.stderr.write('\nidp: stopping after this micro-batch (checkpoint kept; run again to resume)\n'); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await body(() => cancelled);
-  } catch (e) {
-    process.exitCode = reportError(e);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 interface BankTrainFlags extends TrainingFlags {
@@ -198,7 +141,7 @@ async function runInspect(f: InspectFlags): Promise<void> {
     const m: LoadedModel = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const bank = IdpBank.load(f.bank, m, { onWarning: (w) => process.stderr.write(`idp: ${w}\n`) });
     if (f.score) bank.score = f.score;
-    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const threads = threadsFor(m, f.threads);
     const idp = new IdpLM(m, bank, { threads, selectionLayer: f.selectionLayer });
     if (f.prompt !== undefined && f.ids !== undefined) throw inputError('give --prompt TEXT or --ids LIST, not both');
     let ids: number[];

@@ -4,7 +4,7 @@
 // FILE (JSON), FILE.md (Table 1 layout) and FILE.samples.jsonl (one line per scored document).
 
 import * as path from 'path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadModel, describeModel } from '../engine/models/load';
 import { parameterCount } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
@@ -19,19 +19,13 @@ import { runTasks } from '../engine/eval/harness';
 import { buildReport, ModelInfo, toMarkdown, writeReport } from '../engine/eval/report';
 import type { ScoringModel } from '../engine/eval/scoring';
 import { reportError } from './errors';
+import { cancellation, collect, int, threadsFor } from './options';
 
 interface BenchFlags {
   model?: string; tokenizer?: string; adapter?: string; bank?: string; tasks: string; dataDir?: string; heldout: string[];
   limit?: number; seed: number; batchTokens?: number; pack: boolean; maxGenToks: number; choices: number; out: string;
   label?: string; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean;
 }
-
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 function progress(json: boolean | undefined) {
   const tty = process.stderr.isTTY;
@@ -53,14 +47,7 @@ function progress(json: boolean | undefined) {
 }
 
 async function runBench(f: BenchFlags): Promise<void> {
-  let cancelled = false;
-  const onSignal = () => {
-    if (cancelled) process.exit(130);
-    cancelled = true;
-    process.stderr.write('\nidp: cancelling after this forward pass (finished tasks are written)…\n');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const c = cancellation('\nidp: cancelling after this forward pass (finished tasks are written)…\n');
   const t0 = performance.now();
   try {
     if (f.bank && f.adapter) throw inputError('give --adapter or --bank, not both');
@@ -71,7 +58,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const encoding = encodingFor(m.config, m.tokenizer);
-    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const threads = threadsFor(m, f.threads);
     let model: ScoringModel;
     const info: ModelInfo = {
       path: m.source, label: f.label ?? path.basename(m.source), type: '-', arch: m.config.hfArchitecture,
@@ -89,7 +76,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     }
     const run = await runTasks(model, encoding, tasks, {
       limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, pack: f.pack, maxGenToks: f.maxGenToks,
-      onProgress: progress(f.json), isCancelled: () => cancelled,
+      onProgress: progress(f.json), isCancelled: c.isCancelled,
     });
     const report = buildReport(info, {
       tasks: specs.map((s) => (s.path ? `${s.name}=${s.path}` : s.name)), dataDir: path.resolve(f.dataDir ?? dataDir()), heldout: f.heldout,
@@ -102,8 +89,7 @@ async function runBench(f: BenchFlags): Promise<void> {
   } catch (e) {
     process.exitCode = reportError(e);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    c.dispose();
   }
 }
 

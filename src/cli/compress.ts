@@ -8,38 +8,20 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { compressModel, CompressMethod } from '../engine/compress/compress';
 import { QuantBits } from '../engine/compress/gptq-format';
 import { loadModel } from '../engine/models/load';
-import { parameterCount } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { evalCorpus, perplexity } from '../engine/eval/perplexity';
 import { inputError } from '../engine/errors';
 import { defaultModelPath } from '../engine/defaults';
 import { AdaptedLM, loadAdapter } from '../engine/train/adapted';
 import { reportError } from './errors';
+import { cancellation, collect, int, threadsFor } from './options';
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
+const CANCEL_MESSAGE = '\nidp: cancelling (nothing will be written)…\n';
 
 function pattern(v: string): { n: number; m: number } {
   const r = /^(\d+):(\d+)$/.exec(v);
   if (!r) throw new InvalidArgumentError('--pattern must look like N:M, e.g. 2:4');
   return { n: Number(r[1]), m: Number(r[2]) };
-}
-
-/** SIGINT/SIGTERM set a flag the long job polls; a second signal exits at once. */
-function cancellation(): { isCancelled: () => boolean; dispose: () => void } {
-  let flag = false;
-  const on = () => {
-    if (flag) process.exit(130);
-    flag = true;
-    process.stderr.write('\nidp: cancelling (nothing will be written)…\n');
-  };
-  process.on('SIGINT', on);
-  process.on('SIGTERM', on);
-  return { isCancelled: () => flag, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
 }
 
 interface CompressFlags {
@@ -50,7 +32,7 @@ interface CompressFlags {
 }
 
 async function runCompress(f: CompressFlags): Promise<void> {
-  const c = cancellation();
+  const c = cancellation(CANCEL_MESSAGE);
   try {
     if (f.bits !== undefined && ![2, 3, 4, 8].includes(f.bits)) throw inputError(`--bits must be 2, 3, 4 or 8, got ${f.bits}`);
     const calib = f.calib.length === 1 && f.calib[0] === 'model' ? 'model' as const : f.calib.length ? f.calib : undefined;
@@ -83,12 +65,12 @@ async function runCompress(f: CompressFlags): Promise<void> {
 interface PplFlags { model?: string; tokenizer?: string; adapter?: string; data: string[]; seqlen?: number; maxWindows?: number; batch: number; dequantize?: boolean; threads?: number; json?: boolean }
 
 async function runPpl(f: PplFlags): Promise<void> {
-  const c = cancellation();
+  const c = cancellation(CANCEL_MESSAGE);
   try {
     if (!f.data.length) throw inputError('give the evaluation text with --data FILE (WikiText-2 raw text, C4 JSONL, …)');
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     if (!m.tokenizer) throw inputError('the model has no tokenizer (give --tokenizer)', m.source);
-    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const threads = threadsFor(m, f.threads);
     const lm = f.adapter ? new AdaptedLM(loadAdapter(m, f.adapter), { threads })   // soft prompt, prefix or LoRA (PEFT folder)
       : new CausalLM(m, { threads, graph: f.dequantize ? { dequantize: true } : undefined });
     const corpus = evalCorpus(f.data, m.tokenizer, m.config);

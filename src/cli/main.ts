@@ -1,6 +1,6 @@
 // `idp` — the command line over the same engine the extension uses (in-process).
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runGenerate } from './generate';
 import { runInfo } from './info';
 import { reportError } from './errors';
@@ -8,18 +8,8 @@ import { registerCompressCommands } from './compress';
 import { registerTrainCommand } from './train';
 import { registerBankCommands } from './bank';
 import { registerBenchCommand } from './bench';
+import { collect, int, num } from './options';
 
-const int = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const num = (name: string, min: number, max = Infinity) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function cli(): Command {
   const program = new Command('idp')

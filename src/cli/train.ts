@@ -2,43 +2,24 @@
 // step (tokens/s, loss, held-out loss, ETA); Ctrl-C stops after the current micro-batch with a
 // checkpoint (exit 130); running again with the same --out resumes exactly where it stopped.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadModel } from '../engine/models/load';
-import { parameterCount } from '../engine/models/config';
-import { CausalLM } from '../engine/runtime/lm';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
-import { DEFAULT_SETTINGS, planSteps, runTraining, TrainProgress, TrainSettings } from '../engine/train/trainer';
+import { DEFAULT_SETTINGS, planSteps, runTraining, TrainProgress } from '../engine/train/trainer';
 import { SoftPrompt, PromptInit } from '../engine/train/methods/prompt';
 import { Prefix } from '../engine/train/methods/prefix';
 import { Lora, LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { FullWeights } from '../engine/train/methods/full';
 import type { TrainMethod } from '../engine/train/methods/method';
 import { countParams } from '../engine/train/tensors';
-import { reportError } from './errors';
+import { collect, fmtEta, int, num, threadsFor } from './options';
+import { cancellable, TrainingFlags, trainingData, trainSettings } from './training';
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const num = (name: string, min: number, max = Infinity) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
-
-interface TrainFlags {
-  model?: string; tokenizer?: string; method: 'prompt' | 'prefix' | 'lora' | 'full'; data: string[]; eval: string[];
-  out: string; tokens: number; seqlen?: number; batch: number; gradAccum: number; lr: number; wd: number; clip: number;
-  warmup: number; schedule: TrainSettings['schedule']; evalEvery: number; checkpointEvery: number; seed: number;
-  promptTokens: number; promptInit: PromptInit; promptInitText?: string; rank: number; alpha?: number; dropout: number;
-  targets: string; sampleTokens?: number; threads?: number; json?: boolean;
+interface TrainFlags extends TrainingFlags {
+  method: 'prompt' | 'prefix' | 'lora' | 'full'; promptTokens: number; promptInit: PromptInit; promptInitText?: string;
+  rank: number; alpha?: number; dropout: number; targets: string;
 }
-
-const fmtEta = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
 
 function progressLine(p: TrainProgress): string | undefined {
   if (p.phase === 'train') {
@@ -51,19 +32,12 @@ function progressLine(p: TrainProgress): string | undefined {
 }
 
 async function runTrain(f: TrainFlags): Promise<void> {
-  let cancelled = false;
-  const onSignal = () => { cancelled = true; process.stderr.write('\nidp: stopping after this micro-batch (checkpoint kept; run again to resume)\n'); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  await cancellable(async (isCancelled) => {
     if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model for a corpus sampled from the model');
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    const threads = f.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+    const threads = threadsFor(m, f.threads);
     const seqLen = f.seqlen ?? Math.min(256, m.config.maxPositions - (f.method === 'prompt' || f.method === 'prefix' ? f.promptTokens : 0));
-    const settings: TrainSettings = {
-      ...DEFAULT_SETTINGS, seqLen, batchSize: f.batch, gradAccum: f.gradAccum, tokens: f.tokens, lr: f.lr, weightDecay: f.wd,
-      clip: f.clip, warmup: f.warmup, schedule: f.schedule, evalEvery: f.evalEvery, checkpointEvery: f.checkpointEvery, seed: f.seed,
-    };
+    const settings = trainSettings(f, seqLen);
     planSteps(settings);   // a bad budget or batch fails before any data is read or sampled
     const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
 
@@ -81,28 +55,12 @@ async function runTrain(f: TrainFlags): Promise<void> {
       }
       case 'full': method = FullWeights.create(m); break;
     }
-    let data: { train: Blocks; eval: Blocks };
-    if (f.data.length === 1 && f.data[0] === 'model') {
-      const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
-      log(`sampling a ${n}-token corpus from the model (data-free) …`);
-      const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled: () => cancelled });
-      const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
-      if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
-      data = { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
-    } else {
-      if (!m.tokenizer) {
-        readTrainingDocs(f.data);   // problems with the files first
-        throw inputError('the model has no tokenizer (give --tokenizer, or use --data model)', m.source);
-      }
-      const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
-      log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
-      data = c;
-    }
+    const data = await trainingData(f, m, seqLen, threads, isCancelled, log);
 
     log(`${f.method}: ${countParams(method.params)} trainable parameters; ${settings.tokens} tokens, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
 
     const r = await runTraining({
-      method, data, out: f.out, settings, session: { threads }, isCancelled: () => cancelled,
+      method, data, out: f.out, settings, session: { threads }, isCancelled,
       onProgress: (p) => { const line = progressLine(p); if (line) log(line); },
     });
     if (f.json) {
@@ -113,12 +71,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
         `${r.initialEvalLoss?.toFixed(4)} → ${r.evalLoss?.toFixed(4)}; wrote ${r.output}\n`);
     }
     if (r.status === 'cancelled') process.exitCode = 130;
-  } catch (e) {
-    process.exitCode = reportError(e);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
 export function registerTrainCommand(program: Command): void {

@@ -18,6 +18,7 @@ import * as path from 'path';
 import { writeSafetensors, TensorToWrite } from '../../src/engine/formats/safetensors';
 import { f32ToF16 } from '../../src/engine/formats/dtypes';
 import type { RefWeights } from './reference-forward';
+import { mulberry32 } from './prng';
 
 export type { RefTensor, RefWeights } from './reference-forward';
 export type TinyModelType = 'llama' | 'mistral' | 'qwen2' | 'opt' | 'gpt2';
@@ -128,17 +129,6 @@ export function tinyConfig(spec: TinyModelSpec): Record<string, unknown> {
 }
 
 // ---- deterministic random numbers ----
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

@@ -9,18 +9,10 @@ import { TensorToWrite, writeSafetensors } from '../../src/engine/formats/safete
 import { parseHfConfig } from '../../src/engine/models/hf-config';
 import { expectedWeights } from '../../src/engine/models/weights';
 import { IdpError, IdpErrorCode } from '../../src/engine/errors';
+import { mulberry32 } from './prng';
 
 /** Deterministic PRNG (mulberry32): uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export function randomF32(n: number, rand: () => number, scale = 0.5): Float32Array {
   const x = new Float32Array(n);

@@ -22,7 +22,7 @@ import type { GptqConfig } from './gptq-config';
 import { dequantize, QuantizedLinear, unpackGptq } from './gptq-format';
 import { linearModules, LinearModule } from './modules';
 import { planNBits, toNBits } from './nbits';
-import { asBytes, StreamEntry, writeSafetensorsStreamed } from './st-stream';
+import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../formats/st-stream';
 
 export const NBITS_CACHE_VERSION = 1;
 

@@ -17,8 +17,9 @@ import * as path from 'path';
 import { inputError } from '../errors';
 import type { DType } from '../formats/dtypes';
 import { f32ToF16 } from '../formats/dtypes';
-import { asBytes, StreamEntry as Entry, writeSafetensorsStreamed } from './st-stream';
+import { asBytes, StreamEntry as Entry, writeSafetensorsStreamed } from '../formats/st-stream';
 import { readTensorBytes, TensorRef } from '../formats/safetensors';
+import { tempFolderBeside } from '../formats/atomic-folder';
 import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '../formats/gguf';
 import type { LoadedModel } from '../models/config';
 import { expectedWeights } from '../models/weights';
@@ -121,16 +122,6 @@ function writeTokenizer(m: LoadedModel, dir: string): string[] {
   return written;
 }
 
-function removeStale(parent: string, base: string): void {
-  for (const e of fs.readdirSync(parent)) {
-    if (!e.startsWith(`.tmp-${base}-`)) continue;
-    const p = path.join(parent, e);
-    try {
-      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
-    } catch { /* another process may be removing it */ }
-  }
-}
-
 /**
  * Write `model` with `quantized` modules (GPTQ layout, `config`) and `opts.dense` replacement weights
  * into `folder`, atomically. Returns false (and leaves nothing) when cancelled.
@@ -172,10 +163,7 @@ export function writeQuantizedModel(folder: string, model: LoadedModel, quantize
     entries.push({ name, dtype: ref.dtype, shape: ref.shape, bytes: () => readTensorBytes(ref) });
   }
 
-  const parent = path.dirname(abs);
-  fs.mkdirSync(parent, { recursive: true });
-  removeStale(parent, path.basename(abs));
-  const tmp = fs.mkdtempSync(path.join(parent, `.tmp-${path.basename(abs)}-`));
+  const tmp = tempFolderBeside(abs);
   try {
     const cfg = sourceConfigJson(model);
     if (config) {

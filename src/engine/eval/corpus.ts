@@ -6,26 +6,11 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import { formatError, inputError, notFound } from '../errors';
+import { readTextFile } from '../formats/files';
 
 function readText(file: string): string {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR') throw formatError(file, 'is a folder, not a text file (use a glob such as "dir/**/*.txt")');
-    throw notFound(file);
-  }
-  if (file.endsWith('.gz')) {
-    try {
-      buf = zlib.gunzipSync(buf);
-    } catch (e) {
-      throw formatError(file, `not a gzip file (${(e as Error).message})`);
-    }
-  }
-  return buf.toString('utf8');
+  return readTextFile(file, 'not a text file (use a glob such as "dir/**/*.txt")');
 }
 
 const isJsonl = (file: string) => /\.jsonl(\.gz)?$/i.test(file);

@@ -13,8 +13,9 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatError, notFound, unsupported } from '../errors';
+import { formatError, unsupported } from '../errors';
 import { f16ToF32 } from './dtypes';
+import { withOpenFile } from './files';
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
@@ -195,14 +196,7 @@ export function isGguf(file: string): boolean {
 /** Parse and validate a GGUF file's header, metadata and tensor table (not the tensor data). */
 export function readGguf(file: string): GgufFile {
   const abs = path.resolve(file);
-  let fd: number;
-  try {
-    fd = fs.openSync(abs, 'r');
-  } catch {
-    throw notFound(abs);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
+  return withOpenFile(abs, (fd, size) => {
     const c = new Cursor(fd, size, abs);
     c.need(24, 'GGUF header');
     if (c.u32('magic') !== MAGIC) throw formatError(abs, 'not a GGUF file (magic is not "GGUF")');
@@ -275,9 +269,7 @@ export function readGguf(file: string): GgufFile {
       if (spans[i][0] < spans[i - 1][1]) throw formatError(abs, `tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
     }
     return { file: abs, version, alignment, metadata, tensors, dataOffset, fileSize: size };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 let F16_TABLE: Float32Array | undefined;

@@ -17,7 +17,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatError, notFound, unsupported } from '../errors';
+import { formatError, unsupported } from '../errors';
+import { withOpenFile } from './files';
 
 export const LLAMA2C_MAGIC = 0x616b3432;
 const V1_HEADER = 256;
@@ -50,20 +51,11 @@ export interface Llama2cTensor {
 }
 
 function readHead(file: string): { buf: Buffer; size: number } {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    throw notFound(file);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
+  return withOpenFile(file, (fd, size) => {
     const buf = Buffer.alloc(Math.min(size, V1_HEADER));
     fs.readSync(fd, buf, 0, buf.length, 0);
     return { buf, size };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** True when the file starts with the llama2.c v1+ magic "ak42". */

@@ -10,7 +10,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DType, DTYPE_BYTES, isDType, numel, f16ToF32, bf16ToF32 } from './dtypes';
-import { formatError, notFound } from '../errors';
+import { formatError } from '../errors';
+import { withOpenFile } from './files';
 
 export interface TensorRef {
   name: string;
@@ -31,14 +32,7 @@ const MAX_HEADER = 100 * 1024 * 1024;
 
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const abs = path.resolve(file);
-  let fd: number;
-  try {
-    fd = fs.openSync(abs, 'r');
-  } catch {
-    throw notFound(abs);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
+  return withOpenFile(abs, (fd, size) => {
     if (size < 8) throw formatError(abs, `safetensors file is ${size} bytes, shorter than its 8-byte header length`);
     const lenBuf = Buffer.alloc(8);
     fs.readSync(fd, lenBuf, 0, 8, 0);
@@ -95,9 +89,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
       if (spans[i][0] < spans[i - 1][1]) throw formatError(abs, `tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
     }
     return { file: abs, metadata, tensors };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** Read a tensor's bytes (for conversion, tests and small tensors; large weights stay memory-mapped by ORT). */

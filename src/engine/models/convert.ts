@@ -21,6 +21,8 @@ import { llamaConfigJson } from './hf-config';
 import { expectedWeights } from './weights';
 import { GgufFile, ggufNumber, ggufString, ggufStringArray, readGgufTensorBytes, readGgufTensorF32 } from '../formats/gguf';
 import { Llama2cHeader, llama2cTensors, readLlama2cTensor } from '../formats/llama2c';
+import { asBytes, writeSafetensorsStreamed } from '../formats/st-stream';
+import { tempFolderBeside } from '../formats/atomic-folder';
 
 /** Bump when the converted layout changes: old cache entries are then ignored. */
 export const CONVERTER_VERSION = 1;
@@ -96,46 +98,15 @@ export function cacheFolderFor(file: string, cacheDir = defaultCacheDir()): stri
 
 /** Write an F32 safetensors file one tensor at a time (no need to hold every tensor in memory). */
 function writeF32Safetensors(file: string, tensors: ConvertTensor[]): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', converted_by: 'idp-lab' } };
-  let pos = 0;
-  for (const t of tensors) {
-    const n = 4 * t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [pos, pos + n] };
-    pos += n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, Buffer.from(json, 'utf8'));
-    for (const t of tensors) {
+  writeSafetensorsStreamed(file, tensors.map((t) => ({
+    name: t.name, dtype: 'F32' as const, shape: t.shape,
+    bytes: () => {
       const data = t.read();
       const n = t.shape.reduce((a, b) => a * b, 1);
       if (data.length !== n) throw new Error(`conversion produced ${data.length} values for '${t.name}' of shape [${t.shape}]`);
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      let off = 0;
-      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Temporary folders of this entry left by a process that died mid-conversion (older than an hour). */
-function removeStaleTemps(parent: string, base: string): void {
-  for (const e of fs.readdirSync(parent)) {
-    if (!e.startsWith(`.tmp-${base}-`)) continue;
-    const p = path.join(parent, e);
-    try {
-      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
-    } catch {
-      // another process may be removing it too
-    }
-  }
+      return asBytes(data);
+    },
+  })), { format: 'pt', converted_by: 'idp-lab' });
 }
 
 /**
@@ -147,10 +118,7 @@ export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheD
   const folder = cacheFolderFor(file, cacheDir ?? defaultCacheDir());
   if (fs.existsSync(path.join(folder, 'config.json')) && fs.existsSync(path.join(folder, 'model.safetensors'))) return folder;
   const src = build();
-  const parent = path.dirname(folder);
-  fs.mkdirSync(parent, { recursive: true });
-  removeStaleTemps(parent, path.basename(folder));
-  const tmp = fs.mkdtempSync(path.join(parent, `.tmp-${path.basename(folder)}-`));
+  const tmp = tempFolderBeside(folder);
   try {
     writeF32Safetensors(path.join(tmp, 'model.safetensors'), src.tensors);
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(llamaConfigJson(src.config), null, 2) + '\n');

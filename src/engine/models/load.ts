@@ -18,6 +18,7 @@ import { configError, formatError, IdpError, isIdpError, notFound, unsupported }
 import { readSafetensorsHeader, TensorRef } from '../formats/safetensors';
 import { readGguf, GgufFile, isGguf, ggufNumber, ggufNumberArray, ggufString, ggufStringArray } from '../formats/gguf';
 import { hasLlama2cMagic, readLlama2cHeader } from '../formats/llama2c';
+import { orNotFound } from '../formats/files';
 import { gpt2TokenizerFromVocabMerges, loadLlama2cTokenizer, loadTokenizerJson, tokenizerFromGgufVocab } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { LoadedModel, ModelConfig, ModelFormat, parameterCount } from './config';
@@ -73,12 +74,7 @@ export async function loadModel(p: string, opts: LoadOptions = {}): Promise<Load
 // HF folders
 
 function readJsonFile(file: string, kind: 'config' | 'format'): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw notFound(file);
-  }
+  const text = orNotFound(file, () => fs.readFileSync(file, 'utf8'));
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -5,18 +5,10 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import { IdpErrorCode, isIdpError } from '../../../src/engine/errors';
+import { mulberry32 } from '../../helpers/prng';
 
 /** mulberry32: small seeded PRNG, deterministic across runs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const FRAGMENTS = [
   'Once', 'upon', 'a', 'time', 'the', 'The', 'Lily', 'Tom', 'played', 'park', 'ball', 'happy', 'said', 'was',

@@ -2,27 +2,11 @@
 // TriviaQA / SciQ / WebQuestions releases), JSON lines (HF `to_json` exports, llm-foundry), plain text
 // lines; any of them gzip-compressed (.gz). Every problem is a FORMAT error naming the file and item.
 
-import * as fs from 'fs';
-import * as zlib from 'zlib';
-import { formatError, notFound } from '../../errors';
+import { formatError } from '../../errors';
+import { readTextFile } from '../../formats/files';
 
 export function readTaskText(file: string): string {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR') throw formatError(file, 'is a folder, not a task file');
-    throw notFound(file);
-  }
-  if (file.endsWith('.gz')) {
-    try {
-      buf = zlib.gunzipSync(buf);
-    } catch (e) {
-      throw formatError(file, `not a gzip file (${(e as Error).message})`);
-    }
-  }
-  const text = buf.toString('utf8');
+  const text = readTextFile(file, 'not a task file');
   if (!text.trim()) throw formatError(file, 'is empty: no task items');
   return text;
 }

@@ -2,8 +2,8 @@
 // are produced and written one at a time (never the whole model in memory).
 
 import * as fs from 'fs';
-import type { DType } from '../formats/dtypes';
-import { DTYPE_BYTES, numel } from '../formats/dtypes';
+import type { DType } from './dtypes';
+import { DTYPE_BYTES, numel } from './dtypes';
 
 export interface StreamEntry { name: string; dtype: DType; shape: number[]; bytes: () => Uint8Array }
 

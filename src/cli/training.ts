@@ -1,0 +1,60 @@
+// What `idp train` and `idp bank train|compare` share: settings from the flags, the training data (read or
+// sampled from the model), and Ctrl-C handling that stops after the current micro-batch.
+
+import { LoadedModel } from '../engine/models/config';
+import { CausalLM } from '../engine/runtime/lm';
+import { inputError } from '../engine/errors';
+import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
+import { DEFAULT_SETTINGS, TrainSettings } from '../engine/train/trainer';
+import { reportError } from './errors';
+
+/** The flags every training command takes (data, budget, optimizer). */
+export interface TrainingFlags {
+  model?: string; tokenizer?: string; data: string[]; eval: string[]; out: string; tokens: number; seqlen?: number;
+  batch: number; gradAccum: number; lr: number; wd: number; clip: number; warmup: number; schedule: TrainSettings['schedule'];
+  evalEvery: number; checkpointEvery: number; seed: number; sampleTokens?: number; threads?: number; json?: boolean;
+}
+
+export function trainSettings(f: TrainingFlags, seqLen: number): TrainSettings {
+  return {
+    ...DEFAULT_SETTINGS, seqLen, batchSize: f.batch, gradAccum: f.gradAccum, tokens: f.tokens, lr: f.lr, weightDecay: f.wd,
+    clip: f.clip, warmup: f.warmup, schedule: f.schedule, evalEvery: f.evalEvery, checkpointEvery: f.checkpointEvery, seed: f.seed,
+  };
+}
+
+/** Training and held-out blocks: `--data model` samples a corpus from the model, else the files are read. */
+export async function trainingData(
+  f: TrainingFlags, m: LoadedModel, seqLen: number, threads: number | undefined, isCancelled: () => boolean, log: (s: string) => void,
+): Promise<{ train: Blocks; eval: Blocks }> {
+  if (f.data.length === 1 && f.data[0] === 'model') {
+    const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
+    log(`sampling a ${n}-token corpus from the model (data-free) …`);
+    const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled });
+    if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
+    const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
+    return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
+  }
+  if (!m.tokenizer) {
+    readTrainingDocs(f.data);   // problems with the files first
+    throw inputError('the model has no tokenizer (give --tokenizer, or use --data model)', m.source);
+  }
+  const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
+  log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
+  return c;
+}
+
+/** Ctrl-C / SIGTERM: stop after the current micro-batch (checkpoint kept); errors are reported as exit codes. */
+export async function cancellable(body: (isCancelled: () => boolean) => Promise<void>): Promise<void> {
+  let cancelled = false;
+  const onSignal = () => { cancelled = true; process.stderr.write('\nidp: stopping after this micro-batch (checkpoint kept; run again to resume)\n'); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await body(() => cancelled);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
