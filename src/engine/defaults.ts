@@ -1,7 +1,10 @@
 // Where the default model and the staged data are.
 //
-// Until the project's own embedded model exists (training issue), the default model is
-// stories260K from the staged data folder (../shared/data beside the repository, or $IDP_DATA).
+// The default model is the embedded one, models/default in the package: a small code model trained
+// by this engine (`npm run train:default-model`; its model card is models/default/README.md), so the
+// CLI and the extension work on a fresh machine without downloads. IDP_MODEL overrides it.
+// stories260K stays available by path in the staged data folder (../shared/data beside the
+// repository, or $IDP_DATA): storiesModelPath().
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -21,8 +24,18 @@ export function dataDir(): string {
   return path.resolve(process.env.IDP_DATA ?? path.join(packageRoot(), '..', 'shared', 'data'));
 }
 
+/** The model that ships with the package (models/default, a Hugging Face folder). */
+export function embeddedModelPath(): string {
+  return path.join(packageRoot(), 'models', 'default');
+}
+
 export function defaultModelPath(): string {
-  return process.env.IDP_MODEL ?? path.join(dataDir(), 'models', 'stories260K', 'stories260K.gguf');
+  return process.env.IDP_MODEL ?? embeddedModelPath();
+}
+
+/** stories260K (llama2.c's tiny story model) in the staged data folder. */
+export function storiesModelPath(): string {
+  return path.join(dataDir(), 'models', 'stories260K', 'stories260K.gguf');
 }
 
 export function cacheDir(): string {

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { api, reference, resetSettings, runDirs, sleep, stories, waitFor } from './helpers';
+import { defaultModelPath } from '../../../src/engine/defaults';
 
 const IDP_COMMANDS = ['idp.selectModel', 'idp.showModelInfo', 'idp.generate', 'idp.cancelJob', 'idp.restartEngine', 'idp.showLog'];
 
@@ -29,8 +30,8 @@ describe('extension host: engine and command flows', function () {
     assert.equal(info.path, stories());
     assert.equal(a.engine.model?.path, stories());
     await waitFor('status bar', () => a.status.text.includes('stories260K') && a.status.text.includes('cpu'));
-    // the default model is not written into the settings
-    assert.equal(vscode.workspace.getConfiguration('idp').get('modelPath'), '');
+    // a model other than the default is remembered in the settings
+    assert.equal(vscode.workspace.getConfiguration('idp').get('modelPath'), stories());
   });
 
   it('Select Model through its QuickPick: the first entry is the default model', async () => {
@@ -38,17 +39,23 @@ describe('extension host: engine and command flows', function () {
     await sleep(800); // the QuickPick opens
     await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
     const info = await pending;
-    assert.equal(info?.path, stories());
+    assert.equal(info?.path, defaultModelPath(), 'the embedded default model (models/default)');
+    assert.equal(info?.architecture, 'LlamaForCausalLM');
+    // the default model is not written into the settings
+    assert.equal(vscode.workspace.getConfiguration('idp').get('modelPath'), '');
+    // the flows below check stories260K's known text: load it again
+    await vscode.commands.executeCommand('idp.selectModel', stories());
   });
 
   it('Select Model refuses a missing path and a file that is not a model, changing nothing', async () => {
     const a = await api();
     const before = a.engine.model;
+    const setting = vscode.workspace.getConfiguration('idp').get('modelPath');
     const ws = process.env.IDP_TEST_WORKSPACE!;
     assert.equal(await vscode.commands.executeCommand('idp.selectModel', path.join(ws, 'missing', 'model.gguf')), undefined);
     assert.equal(await vscode.commands.executeCommand('idp.selectModel', path.join(ws, 'not-a-model.bin')), undefined);
     assert.equal(await vscode.commands.executeCommand('idp.selectModel', 42), undefined);
-    assert.equal(vscode.workspace.getConfiguration('idp').get('modelPath'), '');
+    assert.equal(vscode.workspace.getConfiguration('idp').get('modelPath'), setting, 'the setting is unchanged');
     assert.deepEqual(a.engine.model, before, 'the loaded model is unchanged');
     assert.equal(a.jobs.running.size, 0, 'no job (or progress notification) is left running');
   });
