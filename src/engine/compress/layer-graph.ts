@@ -122,7 +122,7 @@ export class LayerRunner {
   ) {}
 
   static async create(m: LoadedModel, threads?: number): Promise<LayerRunner> {
-    const g = buildGraph(m, { logits: 'all', linear: 'gemm', attention: 'fused' });
+    const g = buildGraph(m, { logits: 'all', linear: 'gemm', attention: 'fused', fuseNorms: false });
     const c = analyse(m, g);
     const prefix = layerPrefix(m, 0);
     // groups of modules sharing an input value, in graph order

@@ -26,6 +26,8 @@ export const io = {
 export interface BuildOptions {
   /** 'all': logits for every position (scoring); 'last': only the last position (generation). */
   logits: 'all' | 'last';
+  /** Residual Add + RMSNorm as one SkipSimplifiedLayerNormalization node (default: fused attention, no hooks). */
+  fuseNorms?: boolean;
   /** Linear-layer kernel; default by model size (see linearKernelFor). */
   linear?: LinearKernel;
   /** GPTQ models: run quantized layers as fp32 MatMul against their dequantized weights. */
@@ -184,6 +186,18 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
 
 export function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: number): Value {
   return g.op('RMSNormalization', [x, w], { axis: -1, epsilon: { float: eps } });
+}
+
+/**
+ * norm(x + delta) and the sum itself, the residual stream after a sub-layer: [normed, sum], as one
+ * com.microsoft SkipSimplifiedLayerNormalization node (inference graphs only). No delta: the norm of x.
+ */
+export function residualNorm(g: GraphBuilder, x: Value, delta: Value | undefined, w: Value, eps: number, fused: boolean): [Value, Value] {
+  if (!delta) return [rmsNorm(g, x, w, eps), x];
+  if (!fused) throw new Error('residualNorm: an unfused residual is added where the layer ends');
+  const out = g.node('SkipSimplifiedLayerNormalization', [delta, x, w], { epsilon: { float: eps } },
+    { domain: 'com.microsoft', names: [g.path('normed'), '', '', g.path('residual')] });
+  return [out[0], out[3]];
 }
 
 export function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): Value {

@@ -1,9 +1,9 @@
 // Llama family (Llama 1/2/3, Mistral, Qwen2, SmolLM, TinyLlama; GGUF and llama2.c after conversion):
 // pre-norm RMSNorm, rotate-half RoPE, GQA, SwiGLU MLP, optional q/k/v(/o) biases, tied or untied head.
 
-import { GraphBuilder } from '../onnx/builder';
+import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
+import { attention, residualNorm, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
 
 export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
@@ -14,27 +14,42 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const rope = g.scope('model', () => rotaryTables(g, c.maxPositions, c.headDim, c.ropeTheta ?? 10000));
 
   let x = g.scope('model', () => embedTokens(g, w.get('model.embed_tokens.weight'), inputs, 'embed_tokens'));  // [B, T, d]
+  // On the fused inference path each sub-layer's output is added to the residual stream by the norm that
+  // reads it next: one SkipSimplifiedLayerNormalization node instead of Add + RMSNormalization
+  // (`pending` holds the MLP output not yet added). Elsewhere the plain Add + norm, named residual_attn /
+  // residual_mlp per layer (autodiff, inspection and the compressor's per-layer graphs rely on them).
+  const fuse = opts.fuseNorms ?? (inputs.attention === 'fused' && !inputs.hooks);
+  let pending: Value | undefined;
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
-    x = g.scope('model', () => g.scope(`layers.${i}`, () => {
-      const h = g.scope('input_layernorm', () => rmsNorm(g, x, w.get(`${p}.input_layernorm.weight`), c.normEps));
+    g.scope('model', () => g.scope(`layers.${i}`, () => {
+      const [h, x0] = g.scope('input_layernorm', () => residualNorm(g, x, pending, w.get(`${p}.input_layernorm.weight`), c.normEps, fuse));
+      x = x0;                                                                                         // [B, T, d]
       const [q, k, v] = w.linears(h, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`));
       const ctx = g.scope('attn', () => attention(g, {
         layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, q, k, v,
         rotary: { ...rope, positions: inputs.positions }, inputs,
       }));
       const attnOut = w.linear(ctx, `${p}.self_attn.o_proj`);
-      const x1 = g.add(x, attnOut, 'residual_attn');                                                  // [B, T, d]
-      const h2 = g.scope('post_attention_layernorm', () => rmsNorm(g, x1, w.get(`${p}.post_attention_layernorm.weight`), c.normEps));
+      const postNorm = w.get(`${p}.post_attention_layernorm.weight`);
+      let h2: Value;
+      if (fuse) {
+        [h2, x] = g.scope('post_attention_layernorm', () => residualNorm(g, x, attnOut, postNorm, c.normEps, true));
+      } else {
+        x = g.add(x, attnOut, 'residual_attn');
+        h2 = g.scope('post_attention_layernorm', () => rmsNorm(g, x, postNorm, c.normEps));
+      }
       const mlp = g.scope('mlp', () => {
         const [gate, up] = w.linears(h2, [`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`]);                // [B, T, ff] ×2
         const act = g.mul(gate, g.sigmoid(gate), 'silu');
         return w.linear(g.mul(act, up, 'gate_up'), `${p}.mlp.down_proj`);                          // [B, T, d]
       });
-      return g.add(x1, mlp, 'residual_mlp');
+      if (fuse) pending = mlp;
+      else x = g.add(x, mlp, 'residual_mlp');
     }));
   }
+  if (pending) x = g.scope('model', () => g.add(x, pending!, 'residual_mlp'));
 
   g.scope('model', () => {
     const last = selectForLogits(g, x, opts.logits);
