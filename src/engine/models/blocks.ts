@@ -113,10 +113,11 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
     return ref.dtype === 'F32' ? v : g.scope(name, () => g.cast(v, 'float'));
   };
   const maybe = (name: string): Value | undefined => (m.weights.has(name) ? get(name) : undefined);
-  const outFeatures = (module: string, layout: 'linear' | 'conv1d') => {
+  /** [in, out] features of a linear module from its weight's shape. */
+  const features = (module: string, layout: 'linear' | 'conv1d'): [number, number] => {
     const shape = m.weights.get(`${module}.weight`)?.shape;
     if (!shape) throw formatError(m.source, `missing tensor '${module}.weight'`);
-    return layout === 'linear' ? shape[0] : shape[1];
+    return layout === 'linear' ? [shape[1], shape[0]] : [shape[0], shape[1]];
   };
   /**
    * A linear layer by its HF module path, e.g. `model.layers.0.self_attn.q_proj`: x [B, T, in] → [B, T, out].
@@ -133,9 +134,10 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
         const y = g.matmul(x, layout === 'linear' ? g.transpose(w, [1, 0], 'weight_T') : w);
         return b ? g.add(y, b, 'bias') : y;
       }
-      const x2 = g.reshape(x, [-1, m.weights.get(`${module}.weight`)!.shape[layout === 'linear' ? 1 : 0]], 'flat');
+      const [inF, outF] = features(module, layout);
+      const x2 = g.reshape(x, [-1, inF], 'flat');
       const y2 = g.op('Gemm', b ? [x2, w, b] : [x2, w], layout === 'linear' ? { transB: 1 } : {});
-      return g.op('Reshape', [y2, shapeBTx(g, inputs, outFeatures(module, layout))], {}, 'unflat');
+      return g.op('Reshape', [y2, shapeBTx(g, inputs, outF)], {}, 'unflat');
     });
   /** baseLinear() followed by the adapter hook (LoRA), if any. */
   const linear = (x: Value, module: string, layout: 'linear' | 'conv1d' = 'linear'): Value => {

@@ -69,8 +69,7 @@ const now = () => performance.now();
  * ids alone would treat them as the start of a text (SentencePiece drops the first piece's leading
  * space after BOS, so "Lily" + " and" would print "Lilyand").
  */
-export function continuation(tok: Tokenizer, prompt: number[], ids: number[]): string {
-  const head = tok.decode(prompt);
+export function continuation(tok: Tokenizer, prompt: number[], ids: number[], head = tok.decode(prompt)): string {
   const full = tok.decode([...prompt, ...ids]);
   return full.startsWith(head) ? full.slice(head.length) : tok.decode(ids);
 }
@@ -107,13 +106,14 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const t1 = now();
   let steps = 0;
 
+  const heads = tok ? prompts.map((p) => tok.decode(p)) : [];   // each prompt's text, decoded once
   /** Take token `id` for row b; returns false once the row is finished. */
   const accept = (b: number, id: number): void => {
     if (done[b]) return;
     if (stopIds.has(id)) { done[b] = true; rows[b].finish = 'stop'; return; }
     const row = rows[b];
     row.ids.push(id);
-    if (tok && (o.onToken || o.stop)) row.text = continuation(tok, prompts[b], row.ids);
+    if (tok && (o.onToken || o.stop)) row.text = continuation(tok, prompts[b], row.ids, heads[b]);
     const hit = o.stop?.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
     if (hit && hit.length) { row.text = row.text.slice(0, Math.min(...hit)); done[b] = true; row.finish = 'stop'; }
     o.onToken?.(b, id, row.text);
@@ -148,7 +148,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
       for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : sample(r.logits, b * V, V, o, rng)));
     }
   }
-  if (tok) rows.forEach((row, b) => { if (!o.stop || row.finish !== 'stop') row.text = continuation(tok, prompts[b], row.ids); });
+  if (tok) rows.forEach((row, b) => { if (!o.stop || row.finish !== 'stop') row.text = continuation(tok, prompts[b], row.ids, heads[b]); });
   const t2 = now();
   const decodeMs = t2 - t1;
   return {

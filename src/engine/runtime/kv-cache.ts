@@ -31,17 +31,20 @@ export class KvState {
 
   /** Record n more real slots per row whose bias and positions the graph computed itself (decode loop). */
   advance(n: number): void {
-    if (n <= 0) return;
-    for (let b = 0; b < this.batch; b++) {
-      const P = this.visible[b].length;
-      const vis = new Uint8Array(P + n);
-      const pos = new Int32Array(P + n);
-      vis.set(this.visible[b]);
-      pos.set(this.slotPos[b]);
-      for (let t = 0; t < n; t++) { vis[P + t] = 1; pos[P + t] = this.nextPos[b]++; }
-      this.visible[b] = vis;
-      this.slotPos[b] = pos;
-    }
+    for (let b = 0; b < this.batch; b++) this.grow(b, new Array<boolean>(Math.max(0, n)).fill(true));
+  }
+
+  /** Add slots to row b (real: a token, else padding); returns the grown visibility and positions. */
+  private grow(b: number, real: boolean[]): { vis: Uint8Array; pos: Int32Array } {
+    const P = this.visible[b].length;
+    const vis = new Uint8Array(P + real.length);
+    const pos = new Int32Array(P + real.length);
+    vis.set(this.visible[b]);
+    pos.set(this.slotPos[b]);
+    real.forEach((r, t) => { vis[P + t] = r ? 1 : 0; pos[P + t] = r ? this.nextPos[b]++ : 0; });
+    this.visible[b] = vis;
+    this.slotPos[b] = pos;
+    return { vis, pos };
   }
 
   /**
@@ -57,18 +60,9 @@ export class KvState {
     const bias = new Float32Array(B * T * S).fill(MASK_MIN);
     const W = this.slidingWindow;
     for (let b = 0; b < B; b++) {
-      const vis = new Uint8Array(S);
-      const pos = new Int32Array(S);
-      vis.set(this.visible[b]);
-      pos.set(this.slotPos[b]);
+      const { vis, pos } = this.grow(b, real[b]);
       for (let t = 0; t < T; t++) {
-        vis[P + t] = real[b][t] ? 1 : 0;
-        pos[P + t] = real[b][t] ? this.nextPos[b]++ : 0;
         positions[b * T + t] = BigInt(pos[P + t]);
-      }
-      this.visible[b] = vis;
-      this.slotPos[b] = pos;
-      for (let t = 0; t < T; t++) {
         const row = (b * T + t) * S;
         const q = pos[P + t];
         for (let j = 0; j <= P + t; j++) if (vis[j] && q - pos[j] < W) bias[row + j] = 0;
