@@ -1,0 +1,91 @@
+// What `idp study` writes (study.json in the report folder) and what the extension's Benchmarks view
+// reads. One row per method in table order: the uncompressed model, the compressed model, then every
+// recovery method trained on the compressed one. Everything else in the folder (per-method bench
+// reports, table.md, charts/*.svg and their Vega-Lite specs) is named from here by relative path.
+//
+// Readers must check `schema` and treat unknown fields as absent; writers only add fields within a
+// schema version.
+
+import type { MetricValue } from '../eval/metrics';
+import type { Aggregates } from '../eval/aggregate';
+import type { MethodName, ParamCount } from '../idp/params';
+
+export const STUDY_SCHEMA = 'idp-study/1';
+
+export type StudyRowKind = 'base' | 'compressed' | MethodName;
+
+export interface StudyRow {
+  /** Stable key, also the folder name of its artifacts: "base", "compressed", "prompt-26", "idp-26+100", "lora-r4". */
+  id: string;
+  /** Row label as Table 1 shows it ("GPTQ-3bit + IDP (26, 100)"). */
+  label: string;
+  kind: StudyRowKind;
+  /** Parameter counts (appendix A, trained, stored); base/compressed/none: zeros. */
+  params: ParamCount;
+  /** Bench report (schema idp-bench/1) of this row, relative to the study folder. */
+  bench?: string;
+  /** Headline metric per task that ran (paper tasks and held-out text tasks), in percent for accuracies. */
+  headline: Record<string, MetricValue & { metric: string }>;
+  /** The paper's World / Common / Language / Average where their tasks ran. */
+  aggregates?: Aggregates;
+  /** Mean next-token NLL / perplexity on held-out text (the training objective's view). */
+  heldout?: { nll: number; ppl: number; tokens: number };
+  /** Latency at the study's batch × sequence length: prefill per batch, decode per token. */
+  latency?: { batch: number; seqlen: number; prefillMs: number; decodeMsPerToken: number };
+  /** IDP only: how often each prompt was selected over the benchmark's inputs. */
+  selection?: { counts: number[]; prompts: number[] };
+  /** Training wall time and tokens, where the row was trained. */
+  training?: { tokens: number; seconds: number; finalLoss?: number };
+  status: 'done' | 'failed' | 'skipped';
+  /** Why a row failed or was skipped. */
+  error?: string;
+}
+
+/** Paper Figure 5: per layer, mean cosine similarity to the uncompressed model's attention maps and hidden states. */
+export interface SimilarityAnalysis {
+  layers: number;
+  /** Texts the similarity is averaged over. */
+  samples: number;
+  rows: Record<string, { attention: number[]; hidden: number[] }>;
+}
+
+/** Paper Figure 2: held-out perplexity vs benchmark accuracy of single prompts of several lengths. */
+export interface PromptLengthPoint {
+  row: string;
+  tokens: number;
+  ppl: number;
+  accuracy: number;
+}
+
+export interface StudyChart {
+  /** "accuracy-vs-params" (Fig. 4), "task-change" (Fig. 7), "similarity" (Fig. 5), "ppl-vs-accuracy" (Fig. 2), "latency". */
+  name: string;
+  title: string;
+  /** Vega-Lite spec (JSON) and its SVG rendering, relative to the study folder. */
+  spec: string;
+  svg: string;
+}
+
+export interface StudyReport {
+  schema: typeof STUDY_SCHEMA;
+  status: 'complete' | 'partial' | 'cancelled';
+  created: string;
+  seconds: number;
+  model: { path: string; label: string; arch: string; parameters: number };
+  /** e.g. { spec: "gptq:3", path: "compressed/" , description: "GPTQ 3-bit, group 128" } */
+  compression: { spec: string; path: string; description: string };
+  settings: {
+    methods: string[];
+    tokens: number;
+    tasks: string[];
+    heldout: string[];
+    limit?: number;
+    seed: number;
+  };
+  rows: StudyRow[];
+  analyses: { similarity?: SimilarityAnalysis; promptLengths?: PromptLengthPoint[] };
+  charts: StudyChart[];
+  /** table.md, relative. */
+  table: string;
+  notes: string[];
+}
