@@ -110,6 +110,30 @@ function divide(file: string, a: number, aKey: string, b: number, bKey: string):
   return a / b;
 }
 
+/**
+ * Rotary base. transformers ≤ 4 writes `rope_theta` (+ optional `rope_scaling`); transformers 5 writes
+ * `rope_parameters: {rope_type, rope_theta}` instead. Only unscaled ("default") rotary is implemented:
+ * any other type (linear, dynamic, yarn, llama3, …) is refused rather than silently run wrong.
+ */
+function ropeTheta(f: Fields, c: Json, file: string): number {
+  for (const key of ['rope_scaling', 'rope_parameters']) {
+    const r = c[key];
+    if (r === undefined || r === null) continue;
+    if (typeof r !== 'object' || Array.isArray(r)) throw configError(file, `"${key}" must be an object, got ${JSON.stringify(r)}`);
+    const t = (r as Json).rope_type ?? (r as Json).type ?? 'default';
+    if (t !== 'default') throw unsupported(`${key} of type ${JSON.stringify(t)} is not supported (only unscaled rotary embeddings)`, file);
+  }
+  const params = c.rope_parameters as Json | undefined | null;
+  if (params && params.rope_theta !== undefined) {
+    const v = params.rope_theta;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw configError(file, `"rope_parameters.rope_theta" must be a positive number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+  return f.numOr('rope_theta', 10000);
+}
+
 function parseLlama(f: Fields, c: Json, modelType: string, hfArchitecture: string, file: string): ModelConfig {
   const fam = LLAMA_TYPES[modelType];
   const hiddenSize = f.int('hidden_size');
@@ -120,10 +144,6 @@ function parseLlama(f: Fields, c: Json, modelType: string, hfArchitecture: strin
     throw configError(file, `"num_attention_heads" (${numHeads}) is not a multiple of "num_key_value_heads" (${numKvHeads})`);
   }
   if (headDim % 2 !== 0) throw configError(file, `head dimension ${headDim} is odd; rotary embeddings need it even`);
-  if (c.rope_scaling !== undefined && c.rope_scaling !== null) {
-    const t = (c.rope_scaling as Json).rope_type ?? (c.rope_scaling as Json).type;
-    if (t !== 'default') throw unsupported(`rope_scaling ${JSON.stringify(t ?? c.rope_scaling)} is not supported`, file);
-  }
   if (modelType === 'qwen2' && c.use_sliding_window === true) {
     throw unsupported('Qwen2 with use_sliding_window=true (per-layer windows) is not supported', file);
   }
@@ -148,7 +168,7 @@ function parseLlama(f: Fields, c: Json, modelType: string, hfArchitecture: strin
     tieWordEmbeddings: f.boolOr('tie_word_embeddings', false),
     bosTokenId: f.tokenId('bos_token_id', modelType === 'llama' ? 1 : undefined),
     eosTokenId: f.tokenId('eos_token_id', modelType === 'llama' ? 2 : undefined),
-    ropeTheta: f.numOr('rope_theta', 10000),
+    ropeTheta: ropeTheta(f, c, file),
     attentionBias,
     oProjBias,
     mlpBias: modelType === 'llama' ? f.boolOr('mlp_bias', false) : false,
