@@ -29,7 +29,10 @@ export class CausalLM {
   session(mode: 'all' | 'last'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
     if (!s) {
-      const bytes = buildGraph(this.model, { ...this.options.graph, logits: mode }).toModelProto();
+      // WebGPU has no kernel for ONNX Attention-23 (ORT would run it on the CPU, copying Q/K/V and
+      // the cache across every layer): there the explicit MatMul/Softmax attention runs on the GPU
+      const attention = this.options.ep === 'webgpu' ? 'explicit' as const : undefined;
+      const bytes = buildGraph(this.model, { ...(attention && { attention }), ...this.options.graph, logits: mode }).toModelProto();
       s = createSession(bytes, this.model.weightsDir, this.options);
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));
