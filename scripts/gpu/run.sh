@@ -27,5 +27,5 @@ unxz() { python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.
 unxz .gpu/node.xz /tmp/node && chmod +x /tmp/node
 unxz .gpu/libonnxruntime.so.1.xz .gpu/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
 IDP_CACHE=/tmp/idp-cache timeout 420 /tmp/node .gpu/webgpu-check.js --stories .gpu/stories --hf /tmp/hf \
-  --out "$OUT/webgpu-check.json" 2>&1 | tee "$OUT/webgpu.log"
+  --out "$OUT/webgpu-check.json" "$@" 2>&1 | tee "$OUT/webgpu.log"
 echo "== done"

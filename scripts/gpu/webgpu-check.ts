@@ -52,6 +52,7 @@ async function stories(dir: string): Promise<Json> {
     greedyTokens: g.rows[0].ids.length,
     greedyEqualLlama2c: same(g.rows[0].ids, ref.generated_ids.slice(0, g.rows[0].ids.length)),
     webgpuDecodeTokS: g.timings.decode_tokens_per_s,
+    shapes: process.argv.includes('--shapes') ? await shapeCost(gpu, 'stories260K webgpu') : undefined,
     cpuDecodeTokS: c.timings.decode_tokens_per_s,
   };
 }
@@ -91,11 +92,31 @@ async function decodeSpeed(lm: CausalLM, prompt: number[], n: number): Promise<{
   return { tokS: r.timings.decode_tokens_per_s, prefillMs: ms };
 }
 
+/**
+ * Where a WebGPU step's time goes: the same forward repeated at one shape vs at a new length each call
+ * (the decode cache grows by one slot per step). A large gap means per-shape work (pipeline creation).
+ */
+async function shapeCost(lm: CausalLM, label: string): Promise<Json> {
+  const seq = (n: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 31) % 90));
+  await lm.logits([seq(64)]);
+  const same: number[] = [];
+  for (let i = 0; i < 8; i++) same.push((await timed(() => lm.logits([seq(64)])))[1]);
+  const grow: number[] = [];
+  for (let i = 0; i < 8; i++) grow.push((await timed(() => lm.logits([seq(65 + i)])))[1]);
+  const again: number[] = [];
+  for (let i = 0; i < 8; i++) again.push((await timed(() => lm.logits([seq(65 + i)])))[1]);
+  const med = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
+  const r = { sameShapeMs: med(same), newShapeMs: med(grow), seenShapeAgainMs: med(again) };
+  console.log('shapes', label, JSON.stringify(r));
+  return r;
+}
+
 async function random100m(): Promise<Json> {
   const rl = ensureRandomLlama();
   const model = await loadModel(rl.hfDir);
   const prompt = Array.from({ length: 16 }, (_, i) => 3 + i * 11);
   const out: Json = { parameters: rl.parameters, threads: os.cpus().length };
+  if (process.argv.includes('--shapes')) out.shapes = await shapeCost(new CausalLM(model, { ep: 'webgpu' }), '100M webgpu').catch((e) => String(e));
   for (const [label, opts] of [['cpu-1', { threads: 1 }], [`cpu-${os.cpus().length}`, { threads: os.cpus().length }], ['webgpu', { ep: 'webgpu' as const }]] as const) {
     try {
       out[label] = await decodeSpeed(new CausalLM(model, opts), prompt, 128);
