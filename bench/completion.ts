@@ -11,6 +11,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Command } from 'commander';
+import { int } from '../src/cli/options';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { EngineClient } from '../src/extension/engine-client';
 import { Completer } from '../src/extension/completion/completer';
@@ -24,10 +26,14 @@ They played all day until the sun went down. Then they went home, and Mom gave t
 Max was happy. He said, "Thank you, Mom!" and went to sleep in his soft bed.
 `;
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+const args = new Command('bench:completion')
+  .description('inline-completion latency while replaying typing')
+  .option('--keystrokes <n>', 'keystrokes to replay', int('--keystrokes', 1), 300)
+  .option('--interval <ms>', 'mean gap between keystrokes', int('--interval', 1), 90)
+  .option('--model <path>', 'model (default: the embedded default model)')
+  .option('--file <path>', 'text to type (default: a built-in document)')
+  .parse(process.argv.slice(2), { from: 'user' })
+  .opts<{ keystrokes: number; interval: number; model?: string; file?: string }>();
 
 /** A seeded generator for human-like gaps between keystrokes. */
 function rng(seed: number) {
@@ -36,10 +42,9 @@ function rng(seed: number) {
 }
 
 async function main(): Promise<void> {
-  const keystrokes = Number(arg('keystrokes', '300'));
-  const interval = Number(arg('interval', '90'));
-  const model = arg('model', defaultModelPath());
-  const text = arg('file', '') ? fs.readFileSync(arg('file', ''), 'utf8') : TEXT;
+  const { keystrokes, interval } = args;
+  const model = args.model ?? defaultModelPath();
+  const text = args.file ? fs.readFileSync(args.file, 'utf8') : TEXT;
   const root = path.resolve(__dirname, '..', '..');
   const server = [path.join(root, 'dist', 'server.js'), path.join(root, 'out', 'src', 'server', 'main.js')].find((p) => fs.existsSync(p))!;
   const engine = new EngineClient({ serverScript: server });

@@ -23,6 +23,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Command } from 'commander';
+import { int } from '../src/cli/options';
 import { compressModel } from '../src/engine/compress/compress';
 import { loadModel } from '../src/engine/models/load';
 import { LoadedModel, parameterCount } from '../src/engine/models/config';
@@ -43,12 +45,18 @@ import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama, specKey } from './write
 interface Args { tokens: number; batch: number; decode: number; rounds: number; threads: number; model?: string; only?: string[] }
 
 function parseArgs(argv: string[]): Args {
-  const get = (k: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1] : undefined; };
-  return {
-    tokens: Number(get('tokens') ?? 128), batch: Number(get('batch') ?? 1), decode: Number(get('decode') ?? 32),
-    rounds: Number(get('rounds') ?? 7), threads: Number(get('threads') ?? 1), model: get('model'),
-    only: get('only')?.split(','),
-  };
+  const o = new Command('bench:idp')
+    .description('prefill and decode latency of the recovery methods on a quantized model')
+    .option('--tokens <n>', 'input tokens per row', int('--tokens', 1), 128)
+    .option('--batch <n>', 'rows', int('--batch', 1), 1)
+    .option('--decode <n>', 'greedy tokens timed per decode run', int('--decode', 1), 32)
+    .option('--rounds <n>', 'round-robin rounds over the methods', int('--rounds', 1), 7)
+    .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1), 1)
+    .option('--model <path>', 'a quantized model folder (default: RTN 4-bit of the ~100M random Llama)')
+    .option('--only <names>', 'comma-separated method-name prefixes', (v: string) => v.split(','))
+    .parse(argv, { from: 'user' })
+    .opts<Args>();
+  return o;
 }
 
 /** The quantized bench model: RTN 4-bit of the random ~100M Llama, made once. */

@@ -23,6 +23,8 @@ import { fork, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { int } from '../src/cli/options';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROMPT_TOKENS = 16;
@@ -140,23 +142,20 @@ function cpuModel(): string {
 interface Args { threads: number[]; steps: number; warmup: number; batch: number; seqlen: number; models: string[]; methods: Array<'prompt' | 'lora'>; torch: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { threads: [1, 2], steps: 12, warmup: 2, batch: 8, seqlen: 256, models: ['default', 'stories'], methods: ['prompt', 'lora'], torch: true };
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`); return argv[++i]; };
-    const int = (s: string) => { const n = Number(s); if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${s}`); return n; };
-    switch (argv[i]) {
-      case '--threads': a.threads = v().split(',').map(int); break;
-      case '--steps': a.steps = int(v()); break;
-      case '--warmup': a.warmup = int(v()); break;
-      case '--batch': a.batch = int(v()); break;
-      case '--seqlen': a.seqlen = int(v()); break;
-      case '--models': a.models = v().split(','); break;
-      case '--methods': a.methods = v().split(',') as Args['methods']; break;
-      case '--no-torch': a.torch = false; break;
-      default: throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
-  if (a.warmup >= a.steps) throw new Error('--warmup must be below --steps');
+  const list = (name: string) => (v: string) => v.split(',').map((x) => int(name, 1)(x));
+  const a = new Command('bench:train')
+    .description('training step time of IDP Lab vs PyTorch on the same data and model')
+    .option('--threads <list>', 'thread counts, comma-separated', list('--threads'), [1, 2])
+    .option('--steps <n>', 'timed optimizer steps', int('--steps', 1), 12)
+    .option('--warmup <n>', 'steps not counted', int('--warmup', 1), 2)
+    .option('--batch <n>', 'sequences per step', int('--batch', 1), 8)
+    .option('--seqlen <n>', 'tokens per sequence', int('--seqlen', 1), 256)
+    .option('--models <list>', 'default, stories', (v: string) => v.split(','), ['default', 'stories'])
+    .addOption(new Option('--methods <list>', 'prompt, lora').argParser((v: string) => v.split(',') as Args['methods']).default(['prompt', 'lora']))
+    .option('--no-torch', 'skip the PyTorch peer')
+    .parse(argv, { from: 'user' })
+    .opts<Args>();
+  if (a.warmup >= a.steps) throw new InvalidArgumentError('--warmup must be below --steps');
   return a;
 }
 
