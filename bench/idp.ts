@@ -16,6 +16,7 @@
 // this process is recorded too: with other jobs on the machine it moves far less than wall time.
 //
 // Options: --tokens 128 --batch 1 --decode 32 --rounds 7 --threads 1 --model PATH --only NAME,NAME (name prefixes)
+//          --ep cpu|webgpu --out FILE
 // One thread by default: then ORT computes on this thread and its CPU time is the work done (with a pool,
 // idle pool threads spin and CPU time stops meaning anything on a busy machine).
 // Writes bench/results/idp.json.
@@ -23,7 +24,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { int } from '../src/cli/options';
 import { compressModel } from '../src/engine/compress/compress';
 import { loadModel } from '../src/engine/models/load';
@@ -42,7 +43,7 @@ import { concatKv, loraInferenceHooks, prefixKv } from '../src/engine/idp/baseli
 import { formatCount, loraParams, noneParams, prefixParams, promptParams } from '../src/engine/idp/params';
 import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama, specKey } from './write-random-llama';
 
-interface Args { tokens: number; batch: number; decode: number; rounds: number; threads: number; model?: string; only?: string[] }
+interface Args { tokens: number; batch: number; decode: number; rounds: number; threads: number; ep: 'cpu' | 'webgpu'; model?: string; only?: string[]; out: string }
 
 function parseArgs(argv: string[]): Args {
   const o = new Command('bench:idp')
@@ -54,6 +55,8 @@ function parseArgs(argv: string[]): Args {
     .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1), 1)
     .option('--model <path>', 'a quantized model folder (default: RTN 4-bit of the ~100M random Llama)')
     .option('--only <names>', 'comma-separated method-name prefixes', (v: string) => v.split(','))
+    .addOption(new Option('--ep <ep>', 'execution provider (webgpu: every method on explicit attention, which it has kernels for)').choices(['cpu', 'webgpu']).default('cpu'))
+    .option('--out <file>', 'results file', path.join(__dirname, '..', '..', 'bench', 'results', 'idp.json'))
     .parse(argv, { from: 'user' })
     .opts<Args>();
   return o;
@@ -91,7 +94,10 @@ async function main(): Promise<void> {
   const modelPath = a.model ?? await quantizedModel();
   const m = await loadModel(modelPath);
   const threads = a.threads;
-  const session = { threads };
+  const session = { threads, ep: a.ep };
+  // ORT's WebGPU EP has no Attention-23 kernel: CausalLM switches to explicit attention there by itself,
+  // IdpLM is told to, so that every method runs all of its nodes on the GPU
+  const idpAttention = a.ep === 'webgpu' ? { attention: 'explicit' as const } : {};
   console.log(`model ${modelPath}: ${(parameterCount(m) / 1e6).toFixed(1)}M parameters${m.quant ? `, ${m.quant.bits}-bit GPTQ layout (MatMulNBits)` : ''}; ` +
     `${a.batch} × ${a.tokens} input tokens, ${a.decode} decode tokens, ${threads} threads, ${a.rounds} rounds`);
 
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
     return (rows: number[][], o: GenerateOptions) => generate(lm, undefined, rows, { ...o, prefill: pastPrefill(lm, promptSlots(kv)) });
   };
   const idpOf = (lengths: number[]) => {
-    const idp = new IdpLM(m, IdpBank.fromPrompts(m, lengths.map((n, i) => randomPrompt(m, n, 1 + i))), session);
+    const idp = new IdpLM(m, IdpBank.fromPrompts(m, lengths.map((n, i) => randomPrompt(m, n, 1 + i))), { ...session, ...idpAttention });
     return (rows: number[][], o: GenerateOptions) => idp.generate(undefined, rows, o);
   };
   const concat = await concatKv(m, IdpBank.fromPrompts(m, [26, 100].map((n, i) => randomPrompt(m, n, 1 + i))), session);
@@ -190,7 +196,7 @@ async function main(): Promise<void> {
   }
   console.log('\nratios (wall clock of the fastest round | CPU time):');
   for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v.wall.toFixed(3)} | ${v.cpu.toFixed(3)}`);
-  const out = path.join(__dirname, '..', '..', 'bench', 'results', 'idp.json');
+  const out = a.out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(),

@@ -4,6 +4,7 @@
 #   .gpu/libonnxruntime.so.1.xz    onnxruntime-node's native library, xz-compressed (run.sh unpacks it)
 #   .gpu/node_modules/             onnxruntime-node + onnxruntime-common without that library
 #   .gpu/webgpu-check.js           esbuild bundle of scripts/gpu/webgpu-check.ts
+#   .gpu/bench-idp.js              esbuild bundle of bench/idp.ts (scripts/gpu/bench-idp.sh)
 #   .gpu/stories/                  stories260K and llama2.c's reference sample (from $IDP_DATA)
 #   .gl/*.deb                      the Vulkan/GL loaders (the device tool's README recipe)
 # Both folders are ignored through .git/info/exclude and travel as `carry: [".gpu", ".gl"]` (~40 MB).
@@ -24,6 +25,8 @@ xz -T0 -6 -c "$ORT/$LIB/libonnxruntime.so.1" > .gpu/libonnxruntime.so.1.xz
 xz -T0 -6 -c "$(command -v node)" > .gpu/node.xz
 npx esbuild scripts/gpu/webgpu-check.ts --bundle --platform=node --target=node20 --format=cjs \
   --external:onnxruntime-node --outfile=.gpu/webgpu-check.js --log-level=warning
+npx esbuild bench/idp.ts --bundle --platform=node --target=node20 --format=cjs \
+  --external:onnxruntime-node --outfile=.gpu/bench-idp.js --log-level=warning
 cp "$DATA"/models/stories260K/{stories260K.bin,tok512.bin,reference_greedy.json} .gpu/stories/
 
 mkdir -p .gl /tmp/amd64/partial

@@ -7,25 +7,13 @@
 # The machine has no Node and no network: .gpu/ carries node (xz), onnxruntime-node's files and the
 # esbuild bundle of the check; .gl/ carries the Vulkan loader .debs (the device README's recipe).
 set -uo pipefail
-OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-nvidia-smi -L || true
-if ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1 &&
-   [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-echo "vulkan loader: $(ldconfig -p | grep -c libvulkan.so) entries; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
+. scripts/gpu/setup.sh
 
 echo "== 1. transformers fixtures"
 PYTHONUNBUFFERED=1 python3 scripts/gpu/hf_reference.py /tmp/hf 2>&1 | tee "$OUT/hf.log"
 tar -C /tmp -czf "$OUT/hf-fixtures.tar.gz" hf
 
 echo "== 2. WebGPU on the GPU"
-unxz() { python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" "$1" "$2"; }
-unxz .gpu/node.xz /tmp/node && chmod +x /tmp/node
-unxz .gpu/libonnxruntime.so.1.xz .gpu/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
-IDP_CACHE=/tmp/idp-cache timeout 420 /tmp/node .gpu/webgpu-check.js --stories .gpu/stories --hf /tmp/hf \
+timeout 420 /tmp/node .gpu/webgpu-check.js --stories .gpu/stories --hf /tmp/hf \
   --out "$OUT/webgpu-check.json" "$@" 2>&1 | tee "$OUT/webgpu.log"
 echo "== done"
