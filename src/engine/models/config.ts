@@ -54,6 +54,11 @@ export interface LoadedModel {
   tokenizer?: Tokenizer;
   /** Quantized linear layers (GPTQ checkpoints); their `.weight` is then absent from `weights`. */
   quant?: QuantizedWeights;
+  /**
+   * HF weight name [out, in] → its cached [in, out] copy as column blocks (one block, except the output
+   * projection's), models/transposed.ts: the 'gemm' kernel's MatMul B.
+   */
+  transposed?: Map<string, TensorRef[]>;
 }
 
 /**

@@ -8,7 +8,9 @@
 //                  past_key.i / past_value.i [B, K, P, D]      (S = P + 1: the bias of the first step)
 //   outer outputs: tokens [steps, B, 1] (the argmax of each step), present_key.i / present_value.i
 //                  [B, K, P + steps, D]
-// The bias carried between iterations grows by one visible column per step.
+// The bias carried between iterations grows by one visible column per step (Pad). The body is the
+// one-token graph with logits for 'all' positions — its only one — so no node selects the last position
+// (the prompt runs in the 'last' session: taking it through the Loop too cost three Gathers per step).
 
 import { GraphBuilder } from '../onnx/builder';
 import { onnx, ElemType } from '../onnx/proto';
@@ -21,14 +23,13 @@ export const loopIo = { steps: 'steps', tokens: 'tokens' };
 export function buildDecodeLoop(m: LoadedModel, opts: Omit<BuildOptions, 'logits'> = {}): Uint8Array {
   const c = m.config;
   const L = c.numLayers;
-  const body = buildGraph(m, { ...opts, logits: 'last' });
+  const body = buildGraph(m, { ...opts, logits: 'all' });   // T = 1: logits [B, 1, V]
 
   // body tail: next token = argmax(logits), next position = position + 1, next bias = [bias | 0]
   const next = body.node('ArgMax', [{ name: io.logits }], { axis: -1, keepdims: 0 }, { leaf: 'loop/ArgMax' })[0];  // [B, 1]
-  const pos = body.add({ name: io.positionIds }, body.constant('int64', [], [1], 'one'), 'loop/next_position');
-  const zero = body.op('ConstantOfShape', [body.concat([body.op('Shape', [{ name: io.attnBias }], { end: 3 }), body.ints([1])], 0)], {}, 'loop/zero_col');
-  const bias = body.concat([{ name: io.attnBias }, zero], 3, 'loop/next_bias');
-  const cond = body.op('Identity', [{ name: 'cond_in' }], {}, 'loop/cond');
+  const pos = body.add({ name: io.positionIds }, body.constant('int64', [], [1], 'one'), 'loop/next_position');  // [B, 1]
+  const bias = body.op('Pad', [{ name: io.attnBias }, body.ints([0, 0, 0, 0, 0, 0, 0, 1])], { mode: 'constant' }, 'loop/next_bias');  // [B, 1, 1, S + 1], new column 0
+  const cond = { name: 'cond_in' };   // passed through: the body never stops the loop early
   const tokenOut = body.op('Identity', [next], {}, 'loop/token');
 
   const info = (name: string, elem: number, rank?: number): onnx.IValueInfoProto => ({

@@ -49,11 +49,15 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
       else x = g.add(x, mlp, 'residual_mlp');
     }));
   }
-  if (pending) x = g.scope('model', () => g.add(x, pending!, 'residual_mlp'));
-
   g.scope('model', () => {
-    const last = selectForLogits(g, x, opts.logits);
-    const h = g.scope('norm', () => rmsNorm(g, last, w.get('model.norm.weight'), c.normEps));
+    const normW = w.get('model.norm.weight');
+    let h: Value;
+    if (pending) {   // fused: the last MLP output is added by the final norm; then the positions needed
+      const [normed] = g.scope('norm', () => residualNorm(g, x, pending, normW, c.normEps, true));   // [B, T, d]
+      h = selectForLogits(g, normed, opts.logits);
+    } else {
+      h = g.scope('norm', () => rmsNorm(g, selectForLogits(g, x, opts.logits), normW, c.normEps));
+    }
     w.lmHead(h, c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', d, c.vocabSize);
     declareLogits(g, c.vocabSize, opts.logits);
   });

@@ -70,3 +70,20 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
     throw runtimeError(`onnxruntime could not load the graph: ${msg}`);
   }
 }
+
+/**
+ * Frees the native memory of sessions (weights' prepacked copies, arenas) now rather than when V8 collects
+ * their wrappers; sessions that failed to start are skipped. Callers drop their references first.
+ */
+export async function releaseSessions(sessions: Iterable<Promise<ort.InferenceSession> | undefined>): Promise<void> {
+  await Promise.all([...sessions].map(async (p) => {
+    if (!p) return;
+    let s: ort.InferenceSession;
+    try {
+      s = await p;
+    } catch {
+      return;   // never started: nothing to free
+    }
+    await s.release();
+  }));
+}

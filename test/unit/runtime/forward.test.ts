@@ -7,6 +7,7 @@ import * as path from 'path';
 import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec } from '../../helpers/oracle-models';
 import { referenceForward } from '../../helpers/reference-forward';
 import { tmpDir } from '../../helpers/data';
+import { useTempCache } from '../../helpers/scoped-cache';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { generate } from '../../../src/engine/runtime/generate';
@@ -23,6 +24,7 @@ function seq(n: number, vocab: number, seed: number): number[] {
 }
 
 const root = tmpDir('idp-forward-');
+useTempCache(path.join(root, 'cache'));   // the Gemm kernel's transposed-weight caches (models/transposed.ts)
 const cases: Array<[string, TinyModelSpec]> = [
   ...Object.entries(TINY_SPECS) as Array<[TinySpecName, TinyModelSpec]>,
   ['llamaGqa-f16-sharded', { ...TINY_SPECS.llamaGqa, dtype: 'F16', sharded: true }],
@@ -110,6 +112,25 @@ describe('greedy decoding in an ONNX Loop (chunks of steps per run)', () => {
     const end = await generate(lm, undefined, [seq(7, 96, 11)], { maxTokens: 200, stopIds: [] });
     assert.equal(end.rows[0].finish, 'context');
     assert.equal(end.rows[0].ids.length, 58);
+  });
+});
+
+describe('Gemm kernel on cached transposed weights (models/transposed.ts)', () => {
+  const dir = path.join(root, 'wide-vocab');
+  const tiny = writeTinyModel(dir, { ...TINY_SPECS.llamaTied, vocabSize: 9000 });   // tied head: 3 column blocks
+
+  it('matches the float64 reference and the MatMul kernel, and greedy decoding agrees', async () => {
+    const m = await loadModel(dir);
+    const gemm = new CausalLM(m, { threads: 1, graph: { linear: 'gemm' } });
+    const ids = seq(7, 9000, 3);
+    const [got] = await gemm.logits([ids]);
+    const d = maxAbsDiff(got, referenceForward(tiny.config, tiny.weights, ids));
+    assert.ok(d < 2e-4, `max |Δlogit| = ${d}`);
+    const [mm] = await new CausalLM(m, { threads: 1 }).logits([ids]);
+    assert.ok(maxAbsDiff(got, mm) < 1e-5);
+    const a = await generate(gemm, undefined, [ids], { maxTokens: 12, stopIds: [] });
+    const b = await generate(new CausalLM(m, { threads: 1 }), undefined, [ids], { maxTokens: 12, stopIds: [] });
+    assert.deepEqual(a.rows[0].ids, b.rows[0].ids);
   });
 });
 
