@@ -4,15 +4,18 @@
 //      WikiText-2, samples × seqlen) and on the ~100M-parameter random Llama of write-random-llama.ts
 //      (calibration: seeded random token windows — timing does not depend on the text).
 //   2. GPTQ on one module against a PyTorch implementation of the same algorithm (written here, run
-//      with python3-torch on the same CPU and thread count), same W and H: seconds and ‖ΔWX‖².
+//      with python3-torch on the same CPU and thread count), same W and H: seconds and ‖ΔWX‖². Both
+//      run --torch-rounds times, alternating (a shared machine's load then hits both alike); each round
+//      is the best of --runs; the ratio is reported per round and as the median.
 //   3. Decode tokens/s and resident memory of the 100M model, fp32 vs its GPTQ 4-bit checkpoint
 //      (MatMulNBits, accuracy_level 4), each in its own child process.
 //
 // Options: --models stories,random  --samples 128 --seqlen 512 (stories)  --random-samples 32
 //          --random-seqlen 512  --threads N (default: decode at 1 and 2)  --decode-tokens 128  --runs 3
-//          --rounds 2  --no-torch
+//          --rounds 2  --no-torch  --torch-rounds 3  --out FILE  (--models none: only the PyTorch comparison)
+//          --decode-only (random: reuse the 4-bit checkpoint a previous run left in the cache; decode only)
 // The machine's load average is recorded: decode figures on a shared machine vary with it.
-// Writes bench/results/compress.json.
+// Writes bench/results/compress.json (or --out).
 
 import { execFileSync, fork } from 'child_process';
 import * as fs from 'fs';
@@ -30,7 +33,7 @@ import { Rng } from '../src/engine/runtime/sampling';
 import { dataDir } from '../src/engine/defaults';
 import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama } from './write-random-llama';
 
-interface Args { models: string[]; samples: number; seqlen: number; randomSamples: number; randomSeqlen: number; threads?: number; decodeTokens: number; runs: number; rounds: number; torch: boolean }
+interface Args { models: string[]; samples: number; seqlen: number; randomSamples: number; randomSeqlen: number; threads?: number; decodeTokens: number; runs: number; rounds: number; torch: boolean; torchRounds: number; out?: string; decodeOnly: boolean }
 
 function parseArgs(argv: string[]): Args {
   const get = (k: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1] : undefined; };
@@ -40,7 +43,8 @@ function parseArgs(argv: string[]): Args {
     randomSamples: Number(get('random-samples') ?? 32), randomSeqlen: Number(get('random-seqlen') ?? 512),
     threads: get('threads') ? Number(get('threads')) : undefined,
     decodeTokens: Number(get('decode-tokens') ?? 128), runs: Number(get('runs') ?? 3), rounds: Number(get('rounds') ?? 2),
-    torch: !argv.includes('--no-torch'),
+    torch: !argv.includes('--no-torch'), torchRounds: Number(get('torch-rounds') ?? 3), out: get('out'),
+    decodeOnly: argv.includes('--decode-only'),
   };
 }
 
@@ -129,16 +133,31 @@ async function torchComparison(a: Args, tmp: string): Promise<Record<string, unk
     const wf = path.join(tmp, 'w.f32'); const hf = path.join(tmp, 'h.f64');
     fs.writeFileSync(wf, Buffer.from(W.buffer)); fs.writeFileSync(hf, Buffer.from(H.buffer));
     const ours: number[] = [];
+    const theirs: number[] = [];
+    const ratios: number[] = [];
     let err = 0;
-    for (let r = 0; r < a.runs; r++) {
-      const t = performance.now();
-      const q = await gptqQuantize(la, W, Float64Array.from(H), N, K, { bits: 4, groupSize: 128, sym: false, minZero: 0 });
-      ours.push((performance.now() - t) / 1000);
-      err = await reconstructionError(la, W, dequantize(q.quantized), H, N, K);
+    let py: { seconds: number; error: number } = { seconds: 0, error: 0 };
+    for (let round = 0; round < a.torchRounds; round++) {
+      const mine: number[] = [];
+      for (let r = 0; r < a.runs; r++) {
+        const t = performance.now();
+        const q = await gptqQuantize(la, W, Float64Array.from(H), N, K, { bits: 4, groupSize: 128, sym: false, minZero: 0 });
+        mine.push((performance.now() - t) / 1000);
+        err = await reconstructionError(la, W, dequantize(q.quantized), H, N, K);
+      }
+      py = JSON.parse(execFileSync(python, [script, JSON.stringify({ w: wf, h: hf, N, K, bits: 4, gs: 128, damp: 0.01, threads, runs: a.runs })], { encoding: 'utf8', maxBuffer: 1 << 24 }));
+      ours.push(Math.min(...mine));
+      theirs.push(py.seconds);
+      ratios.push(py.seconds / Math.min(...mine));
     }
-    const py = JSON.parse(execFileSync(python, [script, JSON.stringify({ w: wf, h: hf, N, K, bits: 4, gs: 128, damp: 0.01, threads, runs: a.runs })], { encoding: 'utf8', maxBuffer: 1 << 24 }));
-    out[name] = { idpSeconds: +Math.min(...ours).toFixed(3), torchSeconds: +py.seconds.toFixed(3), speedup: +(py.seconds / Math.min(...ours)).toFixed(2), idpError: err, torchError: py.error };
-    console.log(`  GPTQ ${name}: IDP Lab ${Math.min(...ours).toFixed(3)} s, PyTorch ${py.seconds.toFixed(3)} s (error ${err.toExponential(3)} vs ${py.error.toExponential(3)})`);
+    const median = [...ratios].sort((x, y) => x - y)[ratios.length >> 1];
+    out[name] = {
+      idpSeconds: +Math.min(...ours).toFixed(3), torchSeconds: +Math.min(...theirs).toFixed(3), speedup: +median.toFixed(2),
+      rounds: ours.map((x, i) => ({ idpSeconds: +x.toFixed(3), torchSeconds: +theirs[i].toFixed(3), speedup: +ratios[i].toFixed(2) })),
+      idpError: err, torchError: py.error, loadAverage: os.loadavg().map((x) => +x.toFixed(2)),
+    };
+    console.log(`  GPTQ ${name}: IDP Lab ${Math.min(...ours).toFixed(3)} s, PyTorch ${Math.min(...theirs).toFixed(3)} s; PyTorch / IDP Lab per round ${ratios.map((x) => x.toFixed(2)).join(', ')} ` +
+      `(median ${median.toFixed(2)}; error ${err.toExponential(3)} vs ${py.error.toExponential(3)}; load ${os.loadavg()[0].toFixed(1)})`);
   }
   await la.release();
   return { torch: version, python, threads, ...out };
@@ -192,7 +211,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-bench-compress-'));
   const results: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, date: new Date().toISOString() }, args: a,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg() }, args: a,
   };
   const outDir = path.join(benchCacheDir(), 'compress');
   fs.mkdirSync(outDir, { recursive: true });
@@ -213,13 +232,20 @@ async function main(): Promise<void> {
       const r = ensureRandomLlama(DEFAULT_SPEC);
       const windows = randomWindows(a.randomSamples, a.randomSeqlen, DEFAULT_SPEC.vocab, 11);
       const common = { calib: windows, threads: a.threads, overwrite: true };
-      console.log(`random Llama (${(r.parameters / 1e6).toFixed(0)}M): GPTQ 4-bit group 128, ${a.randomSamples} × ${a.randomSeqlen} tokens`);
       const q4 = path.join(outDir, 'random-gptq4');
-      const g = await compressModel(r.hfDir, { method: 'gptq', bits: 4, groupSize: 128, sym: true, out: q4, ...common, onProgress: (p) => { if (p.stage === 'layer') console.log(`   ${p.message}`); } });
-      console.log('  ', JSON.stringify(summary(g)));
-      console.log('random Llama: SparseGPT 50%');
-      const s = await compressModel(r.hfDir, { method: 'sparsegpt', sparsity: 0.5, out: path.join(outDir, 'random-sp50'), output: 'dense', ...common });
-      console.log('  ', JSON.stringify(summary(s)));
+      const compressed: Record<string, unknown> = {};
+      if (!a.decodeOnly || !fs.existsSync(path.join(q4, 'quantize_config.json'))) {
+        console.log(`random Llama (${(r.parameters / 1e6).toFixed(0)}M): GPTQ 4-bit group 128, ${a.randomSamples} × ${a.randomSeqlen} tokens`);
+        const g = await compressModel(r.hfDir, { method: 'gptq', bits: 4, groupSize: 128, sym: true, out: q4, ...common, onProgress: (p) => { if (p.stage === 'layer') console.log(`   ${p.message}`); } });
+        console.log('  ', JSON.stringify(summary(g)));
+        compressed.gptq4 = summary(g);
+      }
+      if (!a.decodeOnly) {
+        console.log('random Llama: SparseGPT 50%');
+        const s = await compressModel(r.hfDir, { method: 'sparsegpt', sparsity: 0.5, out: path.join(outDir, 'random-sp50'), output: 'dense', ...common });
+        console.log('  ', JSON.stringify(summary(s)));
+        compressed.sparsegpt50 = summary(s);
+      }
       const decode: Record<string, unknown> = {};
       for (const threads of a.threads ? [a.threads] : [1, 2]) {
         console.log(`random Llama: decode ${a.decodeTokens} tokens, fp32 vs GPTQ 4-bit, ${threads} thread(s) (child processes, alternating, best of ${a.rounds} rounds)`);
@@ -237,7 +263,7 @@ async function main(): Promise<void> {
         console.log(`   4-bit linear layers: ${((int4.quantizedLinearBytes as number) / 2 ** 20).toFixed(1)} MiB vs ${((int4.quantizedLinearFp32Bytes as number) / 2 ** 20).toFixed(1)} MiB fp32 (ratio ${((int4.quantizedLinearBytes as number) / (int4.quantizedLinearFp32Bytes as number)).toFixed(4)})`);
         decode[`threads${threads}`] = { fp32, gptq4: int4, speedup: +speedup.toFixed(2) };
       }
-      results.random100M = { parameters: r.parameters, gptq4: summary(g), sparsegpt50: summary(s), decode, loadAverage: os.loadavg() };
+      results.random100M = { parameters: r.parameters, ...compressed, decode, loadAverage: os.loadavg() };
     }
     if (a.torch) {
       console.log('GPTQ per module vs PyTorch (same W, H, threads)');
@@ -246,7 +272,7 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  const file = path.join(__dirname, '..', '..', 'bench', 'results', 'compress.json');
+  const file = a.out ? path.resolve(a.out) : path.join(__dirname, '..', '..', 'bench', 'results', 'compress.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log(`wrote ${path.relative(process.cwd(), file)}`);

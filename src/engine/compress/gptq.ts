@@ -5,12 +5,10 @@
 //   dead inputs (H_ii = 0): H_ii ← 1, W[:, i] ← 0
 //   static groups: grids of each group of original columns chosen up front from W
 //   act-order: columns processed in order of decreasing H_ii (stable), W and H permuted alike
-//   H ← H + λ·mean(diag H)·I;  U = upper factor with H⁻¹ = Uᵀ U   (linalg.ts, O(n³) in ORT)
-//   for each block of B = 128 columns:
+//   H ← H + λ·mean(diag H)·I;  R upper with H = R Rᵀ   (linalg.ts, n³/3 flops in ORT)
+//   OBS sweep (obs-sweep.ts) in panels of B = 128 columns (widened to whole groups):
 //     for each column i: choose the group's grid when a group starts (current, already-updated
-//       weights), q = quant(w), err = (w − q) / U_ii, update the rest of the block
-//       W[:, i+1:e] −= err ⊗ U[i, i+1:e] (JS), remember err
-//     lazy batch update of the later columns: W[:, e:] −= Err · U[block, e:] (ORT)
+//       weights), q = quant(w), err = (w − q) / U_ii with U = R⁻¹, spread err over the later columns
 //   codes go back to the original column order; g_idx[perm[i]] = ⌊i / group⌋ (static: ⌊col / group⌋)
 //
 // Decision (docs/compression.md): a group's grid is chosen from the weights as updated so far (the
@@ -19,8 +17,9 @@
 
 import { inputError } from '../errors';
 import { checkQuantizable, numGroups, QuantBits, QuantizedLinear } from './gptq-format';
-import { findParams, GridSpec, quantCode } from './quant-grid';
+import { findParams, findParamsT, GridSpec, roundEven } from './quant-grid';
 import { LINALG_BLOCK, Linalg } from './linalg';
+import { obsSweep, transposeInto } from './obs-sweep';
 
 export interface GptqOptions {
   bits: QuantBits;
@@ -30,7 +29,7 @@ export interface GptqOptions {
   staticGroups?: boolean;
   /** λ: dampening as a fraction of the mean Hessian diagonal (default 0.01). */
   dampPercent?: number;
-  /** Columns per lazy-batch block (default 128). */
+  /** Columns per panel of the sweep (default 128; widened to whole groups). */
   blockSize?: number;
   minZero?: 0 | 1;
 }
@@ -41,72 +40,51 @@ export interface GptqResult {
   loss: number;
 }
 
-/** Dead-input handling, optional permutation, dampening: shared by GPTQ and SparseGPT. Returns U and the order. */
-export async function prepareHessian(la: Linalg, W: Float64Array, H: Float64Array, N: number, K: number,
-  o: { dampPercent?: number; actOrder?: boolean }, what: string): Promise<{ U: Float64Array; perm: Int32Array; W: Float64Array }> {
+export interface PreparedLayer {
+  /** Upper R [K, K] with H_damped = R Rᵀ (processing order, fp32). */
+  R: Float32Array;
+  /** Processing order: position i holds original column perm[i]. */
+  perm: Int32Array;
+  /** W0t [K, N]: the weights transposed, in processing order, dead inputs zeroed (fp32). */
+  W0t: Float32Array;
+  /** R's diagonal blocks inverted (U = R⁻¹ there), by start column: the sweep reuses them. */
+  diagInv: Map<number, Float64Array>;
+}
+
+/**
+ * Dead-input handling, optional permutation, dampening and the Cholesky factor: shared by GPTQ and
+ * SparseGPT. W [N, K] row-major is read only; H [K, K] (float64) is modified.
+ */
+export async function prepareHessian(la: Linalg, W: ArrayLike<number>, H: Float64Array, N: number, K: number,
+  o: { dampPercent?: number; actOrder?: boolean }, what: string): Promise<PreparedLayer> {
+  const dead = new Uint8Array(K);
   for (let i = 0; i < K; i++) {
     if (!Number.isFinite(H[i * K + i])) throw inputError(`${what}: the calibration activations are not finite (NaN or Inf in the Hessian)`);
-    if (H[i * K + i] === 0) {
-      H[i * K + i] = 1;
-      for (let r = 0; r < N; r++) W[r * K + i] = 0;
-    }
+    if (H[i * K + i] === 0) { H[i * K + i] = 1; dead[i] = 1; }
   }
   const perm = Int32Array.from({ length: K }, (_, i) => i);
-  let Wp = W;
   let Hp = H;
+  const W0t = transposeInto(W, N, K, new Float32Array(K * N));   // [K, N], original order
   if (o.actOrder) {
     perm.sort((a, b) => H[b * K + b] - H[a * K + a] || a - b);
-    Wp = new Float64Array(N * K);
-    for (let r = 0; r < N; r++) for (let i = 0; i < K; i++) Wp[r * K + i] = W[r * K + perm[i]];
     Hp = new Float64Array(K * K);
     for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Hp[i * K + j] = H[perm[i] * K + perm[j]];
+  }
+  const Wt = o.actOrder ? new Float32Array(K * N) : W0t;
+  for (let i = 0; i < K; i++) {
+    if (dead[perm[i]]) Wt.fill(0, i * N, (i + 1) * N);
+    else if (Wt !== W0t) Wt.set(W0t.subarray(perm[i] * N, (perm[i] + 1) * N), i * N);
   }
   let mean = 0;
   for (let i = 0; i < K; i++) mean += Hp[i * K + i];
   const damp = (o.dampPercent ?? 0.01) * (mean / K);
   for (let i = 0; i < K; i++) Hp[i * K + i] += damp;
-  const U = await la.hinvFactor(Hp, K, `${what}: the damped Hessian`);
-  return { U, perm, W: Wp };
+  const diagInv = new Map<number, Float64Array>();
+  const R = await la.ulCholesky(Hp, K, `${what}: the damped Hessian`, diagInv);
+  return { R, perm, W0t: Wt, diagInv };
 }
 
-/**
- * Block-wise OBS sweep shared by GPTQ and SparseGPT: for each column i (processing order) call
- * `target(i, block)` to fill q[r] (the value column i takes in each row), then propagate the error.
- * W [N, K] float64 in processing order is updated in place.
- */
-export async function obsSweep(la: Linalg, W: Float64Array, U: Float64Array, N: number, K: number, blockSize: number,
-  target: (i: number, q: Float64Array) => void, onBlock?: (i1: number, i2: number) => void): Promise<number> {
-  const q = new Float64Array(N);
-  let loss = 0;
-  for (let i1 = 0; i1 < K; i1 += blockSize) {
-    const i2 = Math.min(K, i1 + blockSize);
-    const cnt = i2 - i1;
-    onBlock?.(i1, i2);
-    const err = new Float32Array(N * cnt);   // Err1 [N, cnt]
-    for (let i = i1; i < i2; i++) {
-      target(i, q);
-      const d = U[i * K + i];
-      const urow = i * K;
-      for (let r = 0; r < N; r++) {
-        const row = r * K;
-        const e = (W[row + i] - q[r]) / d;
-        loss += (e * e) / 2;
-        W[row + i] = q[r];
-        for (let j = i + 1; j < i2; j++) W[row + j] -= e * U[urow + j];
-        err[r * cnt + (i - i1)] = e;
-      }
-    }
-    const rest = K - i2;
-    if (rest === 0) continue;
-    const ub = new Float32Array(cnt * rest);
-    for (let i = 0; i < cnt; i++) for (let j = 0; j < rest; j++) ub[i * rest + j] = U[(i1 + i) * K + i2 + j];
-    const p = await la.mul(err, N, cnt, ub, rest);                                           // [N, rest]
-    for (let r = 0; r < N; r++) for (let j = 0; j < rest; j++) W[r * K + i2 + j] -= p[r * rest + j];
-  }
-  return loss;
-}
-
-/** GPTQ-quantize W [out = N, in = K] (row-major) given H = Σ XᵀX [K, K] (float64; both are modified). */
+/** GPTQ-quantize W [out = N, in = K] (row-major) given H = Σ XᵀX [K, K] (float64; modified). */
 export async function gptqQuantize(la: Linalg, W0: Float32Array | Float64Array, H: Float64Array, N: number, K: number,
   o: GptqOptions, what = 'layer'): Promise<GptqResult> {
   checkQuantizable(what, K, N, o.bits, o.groupSize, undefined, false);
@@ -114,43 +92,50 @@ export async function gptqQuantize(la: Linalg, W0: Float32Array | Float64Array, 
   const maxq = (1 << o.bits) - 1;
   const gs = o.groupSize === -1 ? K : o.groupSize;
   const G = numGroups(K, o.groupSize);
-  const W = Float64Array.from(W0);
   const scales = new Float32Array(G * N);
   const zeros = new Int32Array(G * N);
   const staticGroups = !!o.staticGroups && o.groupSize !== -1;
   if (staticGroups) {
+    // grids of the original column groups, dead inputs as zeros
+    const W = Float64Array.from(W0);
     for (let i = 0; i < K; i++) if (H[i * K + i] === 0) for (let r = 0; r < N; r++) W[r * K + i] = 0;
     for (let g = 0; g < G; g++) {
       findParams(W, N, K, Array.from({ length: gs }, (_, j) => g * gs + j), grid, scales, zeros, g * N, 1, what);
     }
   }
-  const prep = await prepareHessian(la, W, H, N, K, o, what);
-  const { U, perm } = prep;
-  const Wp = prep.W;
-  const codes = new Uint8Array(N * K);
+  const { R, perm, W0t, diagInv } = await prepareHessian(la, W0, H, N, K, o, what);
+  const codesT = new Uint8Array(K * N);    // [K, N], processing order
   const gIdx = new Int32Array(K);
-  let curScale = new Float32Array(N);
-  let curZero = new Int32Array(N);
-  if (o.groupSize === -1) findParams(Wp, N, K, Array.from({ length: K }, (_, j) => j), grid, scales, zeros, 0, 1, what);
-  const loss = await obsSweep(la, Wp, U, N, K, o.blockSize ?? LINALG_BLOCK, (i, q) => {
+  if (o.groupSize === -1) findParamsT(W0t, N, 0, K, grid, scales, zeros, 0, what);
+  const sync = !staticGroups && o.groupSize !== -1 ? [gs] : [];
+  const loss = await obsSweep(la, W0t, R, N, K, o.blockSize ?? LINALG_BLOCK, sync, (i, q, p) => {
     const col = perm[i];
     let g: number;
     if (staticGroups) g = Math.floor(col / gs);
     else {
       g = o.groupSize === -1 ? 0 : Math.floor(i / gs);
-      if (o.groupSize !== -1 && i % gs === 0) {
-        findParams(Wp, N, K, Array.from({ length: gs }, (_, j) => i + j), grid, scales, zeros, g * N, 1, what);
-      }
+      if (o.groupSize !== -1 && i % gs === 0) findParamsT(p.w, N, i - p.start, i - p.start + gs, grid, scales, zeros, g * N, what);
     }
     gIdx[col] = g;
-    curScale = scales.subarray(g * N, (g + 1) * N);
-    curZero = zeros.subarray(g * N, (g + 1) * N);
+    const go = g * N;
+    const wo = (i - p.start) * N;
+    const co = i * N;
+    const w = p.w;
     for (let r = 0; r < N; r++) {
-      const c = quantCode(Wp[r * K + i], curScale[r], curZero[r], maxq);
-      codes[r * K + col] = c;
-      q[r] = Math.fround(curScale[r] * (c - curZero[r]));
+      const sc = scales[go + r];
+      const z = zeros[go + r];
+      let c = roundEven(w[wo + r] / sc) + z;
+      c = c < 0 ? 0 : c > maxq ? maxq : c;
+      codesT[co + r] = c;
+      q[r] = Math.fround(sc * (c - z));
     }
-  });
+  }, diagInv);
+  const codes = new Uint8Array(N * K);
+  for (let i = 0; i < K; i++) {
+    const col = perm[i];
+    const co = i * N;
+    for (let r = 0; r < N; r++) codes[r * K + col] = codesT[co + r];
+  }
   return { quantized: { bits: o.bits, groupSize: o.groupSize, inFeatures: K, outFeatures: N, codes, scales, zeros, gIdx }, loss };
 }
 

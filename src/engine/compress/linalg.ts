@@ -1,109 +1,142 @@
-// Dense linear algebra for GPTQ / SparseGPT with the O(n³) work in ORT: one dynamic-shape session
-// computes Y = A · Bᵀ (or A · B) in fp32; everything sequential or small (b × b diagonal blocks,
-// bookkeeping, subtractions) runs in JS in float64.
+// Dense linear algebra for GPTQ / SparseGPT with the O(n³) work in ORT (fp32 Gemm sessions built once,
+// linalg-graphs.ts, fed row ranges of JS arrays as views); everything sequential or small (b × b
+// diagonal blocks, bookkeeping) runs in JS in float64.
 //
-// hinvFactor(H) returns U, the upper-triangular factor with H⁻¹ = Uᵀ U — what GPTQ computes as
-// cholesky(cholesky_inverse(cholesky(H)), upper=True) — in two blocked passes instead of three:
-//   1. H = R Rᵀ with R upper triangular ("UL" Cholesky, a Cholesky of H with rows and columns reversed),
-//      blocked from the bottom-right: R22 from the last diagonal block, R12 = H12 R22⁻ᵀ, then
-//      H11 ← H11 − R12 R12ᵀ (the ORT product), and on up.
-//   2. U = R⁻¹ (upper), since H⁻¹ = R⁻ᵀ R⁻¹ = Uᵀ U: blocked from the bottom, Uii = Rii⁻¹ and
-//      U[i, i+1:] = −Uii · (R[i, i+1:] · U[i+1:, i+1:]) (the ORT product).
+// ulCholesky(H) = R, upper triangular with H = R Rᵀ (a Cholesky of H with rows and columns reversed).
+// The OBS sweep (obs-sweep.ts) needs nothing else: U = R⁻¹ is the upper factor with H⁻¹ = Uᵀ U that
+// GPTQ's reference computes as cholesky(cholesky_inverse(cholesky(H)), upper=True), but the sweep only
+// uses U's diagonal blocks, which are the inverses of R's. Left-looking and blocked from the bottom-right:
+// for the block of rows/columns [s, e),
+//   Z = H[0:e, s:e] − R[0:e, e:n] · R[s:e, e:n]ᵀ        (one ORT run, [e, b]: n³/3 flops in all)
+//   Rdd Rddᵀ = Z[s:e]                                     (b × b, JS float64)
+//   R[0:s, s:e] = Z[0:s] · Rdd⁻ᵀ                          (ORT)
+// Only the upper triangle is ever formed (the right-looking version updated all of H[0:s, 0:s]: twice
+// the flops). hinvFactor (U itself) is kept for tests and tools: upperInverse(R), blocked the same way.
 
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder } from '../onnx/builder';
 import { inputError } from '../errors';
+import { LinalgGraph, linalgSession } from './linalg-graphs';
 
 export const LINALG_BLOCK = 128;
 
+const f32 = (a: Float32Array, rows: number, cols: number) => new ort.Tensor('float32', a, [rows, cols]);
+const i64 = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), [1]);
+
 export class Linalg {
-  private constructor(private readonly abT: ort.InferenceSession, private readonly ab: ort.InferenceSession) {}
+  private constructor(private readonly s: Record<LinalgGraph, ort.InferenceSession>) {}
 
   static async create(threads?: number): Promise<Linalg> {
-    const make = async (transB: boolean) => {
-      const g = new GraphBuilder('/');
-      const a = g.input('a', 'float', ['m', 'k']);
-      const b = g.input('b', 'float', transB ? ['n', 'k'] : ['k', 'n']);
-      g.output(g.op('Gemm', [a, b], transB ? { transB: 1 } : {}), 'y', 'float', ['m', 'n']);
-      const opts: ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, graphOptimizationLevel: 'all' };
-      if (threads) { opts.intraOpNumThreads = threads; opts.interOpNumThreads = 1; }
-      return ort.InferenceSession.create(g.toModelProto(), opts);
-    };
-    return new Linalg(await make(true), await make(false));
+    const kinds: LinalgGraph[] = ['gemm', 'gemmT', 'cholZ', 'panelT', 'left', 'rest'];
+    const sessions = await Promise.all(kinds.map((k) => linalgSession(k, threads)));
+    return new Linalg(Object.fromEntries(kinds.map((k, i) => [k, sessions[i]])) as Record<LinalgGraph, ort.InferenceSession>);
   }
 
   /** A [m, k] · Bᵀ with B [n, k] → [m, n] (fp32). */
   async mulT(a: Float32Array, m: number, k: number, b: Float32Array, n: number): Promise<Float32Array> {
     if (m === 0 || n === 0) return new Float32Array(m * n);
-    const r = await this.abT.run({ a: new ort.Tensor('float32', a, [m, k]), b: new ort.Tensor('float32', b, [n, k]) });
+    const r = await this.s.gemmT.run({ a: f32(a, m, k), b: f32(b, n, k) });
     return r.y.data as Float32Array;
   }
 
   /** A [m, k] · B [k, n] → [m, n] (fp32). */
   async mul(a: Float32Array, m: number, k: number, b: Float32Array, n: number): Promise<Float32Array> {
     if (m === 0 || n === 0) return new Float32Array(m * n);
-    const r = await this.ab.run({ a: new ort.Tensor('float32', a, [m, k]), b: new ort.Tensor('float32', b, [k, n]) });
+    const r = await this.s.gemm.run({ a: f32(a, m, k), b: f32(b, k, n) });
     return r.y.data as Float32Array;
   }
 
+  /** H[:, h0:h1] − A[:, c0:c1] · B[:, c0:c1]ᵀ (float64) for row-major A [m, lda], B [n, ldb] (fp32), H [m, ldh] (float64). */
+  async cholZ(a: Float32Array, m: number, lda: number, b: Float32Array, n: number, ldb: number, c0: number, c1: number,
+    h: Float64Array, ldh: number, h0: number, h1: number): Promise<Float64Array> {
+    const r = await this.s.cholZ.run({ a: f32(a, m, lda), b: f32(b, n, ldb), c0: i64(c0), c1: i64(c1),
+      h: new ort.Tensor('float64', h, [m, ldh]), h0: i64(h0), h1: i64(h1) });
+    return r.y.data as Float64Array;
+  }
+
+  /** float(Z) · Mᵀ for Z [s, b] (float64), M [b, b] (fp32) → [s, b]. */
+  async panelT(z: Float64Array, s: number, b: number, m: Float32Array): Promise<Float32Array> {
+    const r = await this.s.panelT.run({ z: new ort.Tensor('float64', z, [s, b]), m: f32(m, b, b) });
+    return r.y.data as Float32Array;
+  }
+
+  /**
+   * out = Mᵀ · (A[:, c0:c1]ᵀ · D) + W0, written into `out` [p, n] (p = c1 − c0).
+   * A [s, lda], D [s, n], M [p, p], W0 [p, n]: row-major views.
+   */
+  async left(a: Float32Array, s: number, lda: number, c0: number, c1: number, d: Float32Array, n: number,
+    m: Float32Array, w0: Float32Array, out: Float32Array): Promise<void> {
+    const p = c1 - c0;
+    await this.s.left.run({ a: f32(a, s, lda), c0: i64(c0), c1: i64(c1), d: f32(d, s, n), m: f32(m, p, p), w0: f32(w0, p, n) },
+      { y: f32(out, p, n) });
+  }
+
+  /**
+   * out = W − A[:, c0:c1]ᵀ · E, written into `out` [c1 − c0, n]. A [t, lda], E [t, n], W [c1 − c0, n]:
+   * row-major views (out must not overlap W).
+   */
+  async rest(a: Float32Array, t: number, lda: number, c0: number, c1: number, e: Float32Array, n: number,
+    w: Float32Array, out: Float32Array): Promise<void> {
+    const r = c1 - c0;
+    await this.s.rest.run({ a: f32(a, t, lda), c0: i64(c0), c1: i64(c1), e: f32(e, t, n), w: f32(w, r, n) }, { y: f32(out, r, n) });
+  }
+
   async release(): Promise<void> {
-    await this.abT.release();
-    await this.ab.release();
+    for (const s of Object.values(this.s)) await s.release();
   }
 
   /**
    * U upper triangular [n, n] (row-major, float64) with H⁻¹ = Uᵀ U, for a symmetric positive definite
-   * H [n, n] (float64, row-major; overwritten). Not positive definite → INPUT error naming `what`.
+   * H [n, n] (float64, row-major; not modified). Not positive definite → INPUT error naming `what`.
    */
   async hinvFactor(H: Float64Array, n: number, what = 'Hessian'): Promise<Float64Array> {
-    const R = await this.ulCholesky(H, n, what);
-    return this.upperInverse(R, n);
+    return this.upperInverse(await this.ulCholesky(H, n, what), n);
   }
 
-  /** H = R Rᵀ, R upper (float64). H is overwritten (its upper-left part is updated in place). */
-  async ulCholesky(H: Float64Array, n: number, what: string): Promise<Float64Array> {
-    const R = new Float64Array(n * n);
+  /**
+   * R upper [n, n] (fp32, row-major) with H = R Rᵀ; H (float64, row-major) is read only. When `diagInv`
+   * is given, it receives each diagonal block's inverse R[s:e, s:e]⁻¹ (float64 [b, b]) under key s.
+   */
+  async ulCholesky(H: Float64Array, n: number, what: string, diagInv?: Map<number, Float64Array>): Promise<Float32Array> {
+    const R = new Float32Array(n * n);
     const B = LINALG_BLOCK;
     for (let e = n; e > 0; e -= B) {
       const s = Math.max(0, e - B);
       const b = e - s;
-      // diagonal block: Rdd Rddᵀ = H[s:e, s:e] (upper), in JS
-      for (let j = e - 1; j >= s; j--) {
-        let d = H[j * n + j];
-        for (let k = j + 1; k < e; k++) d -= R[j * n + k] * R[j * n + k];
-        if (!(d > 0)) throw inputError(`${what} is not positive definite (pivot ${j} is ${d}); more calibration data or a larger dampening may help`);
-        const rjj = Math.sqrt(d);
-        R[j * n + j] = rjj;
-        for (let i = s; i < j; i++) {
-          let v = H[i * n + j];
-          for (let k = j + 1; k < e; k++) v -= R[i * n + k] * R[j * n + k];
-          R[i * n + j] = v / rjj;
-        }
+      // Z = H[0:e, s:e] − R[0:e, e:n] · R[s:e, e:n]ᵀ   [e, b], float64
+      let Z: Float64Array;
+      if (e < n) Z = await this.cholZ(R.subarray(0, e * n), e, n, R.subarray(s * n, e * n), b, n, e, n, H.subarray(0, e * n), n, s, e);
+      else {
+        Z = new Float64Array(e * b);
+        for (let i = 0; i < e; i++) Z.set(H.subarray(i * n + s, i * n + e), i * b);
       }
-      if (s === 0) break;
-      // panel: R[0:s, s:e] = H[0:s, s:e] · Rdd⁻ᵀ  (ORT; Rdd⁻¹ by back-substitution in JS)
-      const rinv = new Float32Array(b * b);
+      // diagonal block: Rdd Rddᵀ = Z[s:e] (upper), float64
+      const rdd = new Float64Array(b * b);
       for (let j = b - 1; j >= 0; j--) {
-        rinv[j * b + j] = 1 / R[(s + j) * n + s + j];
-        for (let i = j - 1; i >= 0; i--) {
-          let v = 0;
-          for (let k = i + 1; k <= j; k++) v += R[(s + i) * n + s + k] * rinv[k * b + j];
-          rinv[i * b + j] = -v / R[(s + i) * n + s + i];
+        let d = Z[(s + j) * b + j];
+        for (let k = j + 1; k < b; k++) d -= rdd[j * b + k] * rdd[j * b + k];
+        if (!(d > 0)) throw inputError(`${what} is not positive definite (pivot ${s + j} is ${d}); more calibration data or a larger dampening may help`);
+        const rjj = Math.sqrt(d);
+        rdd[j * b + j] = rjj;
+        for (let i = 0; i < j; i++) {
+          let v = Z[(s + i) * b + j];
+          for (let k = j + 1; k < b; k++) v -= rdd[i * b + k] * rdd[j * b + k];
+          rdd[i * b + j] = v / rjj;
         }
       }
-      const hp = new Float32Array(s * b);
-      for (let i = 0; i < s; i++) for (let j = 0; j < b; j++) hp[i * b + j] = H[i * n + s + j];
-      const panel = await this.mulT(hp, s, b, rinv, b);                                    // [s, b]
-      for (let i = 0; i < s; i++) for (let j = 0; j < b; j++) R[i * n + s + j] = panel[i * b + j];
-      // trailing update: H[0:s, 0:s] −= panel · panelᵀ  (ORT)
-      const p = await this.mulT(panel, s, b, panel, s);
-      for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) H[i * n + j] -= p[i * s + j];
+      for (let i = 0; i < b; i++) for (let j = i; j < b; j++) R[(s + i) * n + s + j] = rdd[i * b + j];
+      if (s === 0 && !diagInv) break;
+      const inv = upperInverseSmall(rdd, b);
+      diagInv?.set(s, inv);
+      if (s === 0) break;
+      // panel: R[0:s, s:e] = Z[0:s] · Rdd⁻ᵀ  (ORT)
+      const panel = await this.panelT(Z.subarray(0, s * b), s, b, Float32Array.from(inv));   // [s, b]
+      for (let i = 0; i < s; i++) R.set(panel.subarray(i * b, (i + 1) * b), i * n + s);
     }
     return R;
   }
 
-  /** R⁻¹ for upper-triangular R (float64). */
-  async upperInverse(R: Float64Array, n: number): Promise<Float64Array> {
+  /** R⁻¹ for upper-triangular R [n, n] (row-major) → float64, blocked: diagonal blocks in JS, products in ORT. */
+  async upperInverse(R: ArrayLike<number>, n: number): Promise<Float64Array> {
     const U = new Float64Array(n * n);
     const B = LINALG_BLOCK;
     const starts: number[] = [];
@@ -136,4 +169,24 @@ export class Linalg {
     }
     return U;
   }
+}
+
+/** R⁻¹ for a small upper-triangular R [b, b] (row-major) → float64, row by row from the bottom (contiguous axpys). */
+export function upperInverseSmall(R: ArrayLike<number>, b: number): Float64Array {
+  const U = new Float64Array(b * b);
+  const acc = new Float64Array(b);
+  for (let i = b - 1; i >= 0; i--) {
+    // U[i, j] = −(Σ_{i<k≤j} R[i, k] U[k, j]) / R[i, i]  (j > i),  U[i, i] = 1 / R[i, i]
+    acc.fill(0, i + 1);
+    for (let k = i + 1; k < b; k++) {
+      const rik = R[i * b + k];
+      if (rik === 0) continue;
+      const uk = k * b;
+      for (let j = k; j < b; j++) acc[j] += rik * U[uk + j];
+    }
+    const rii = R[i * b + i];
+    U[i * b + i] = 1 / rii;
+    for (let j = i + 1; j < b; j++) U[i * b + j] = -acc[j] / rii;
+  }
+  return U;
 }

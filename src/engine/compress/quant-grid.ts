@@ -42,8 +42,6 @@ export function toF16Scale(s: number, what: string): number {
  */
 export function findParams(w: ArrayLike<number>, rows: number, stride: number, cols: ArrayLike<number>, spec: GridSpec,
   scale: Float32Array | Float64Array, zero: Int32Array, outOffset = 0, outStride = 1, what = 'layer'): void {
-  const maxq = (1 << spec.bits) - 1;
-  const minZero = spec.minZero ?? 1;
   for (let r = 0; r < rows; r++) {
     let xmin = 0;
     let xmax = 0;
@@ -53,25 +51,51 @@ export function findParams(w: ArrayLike<number>, rows: number, stride: number, c
       if (v < xmin) xmin = v;
       if (v > xmax) xmax = v;
     }
-    if (spec.sym) {
-      xmax = Math.max(-xmin, xmax);
-      if (xmin < 0) xmin = -xmax;
-    }
-    if (xmin === 0 && xmax === 0) { xmin = -1; xmax = 1; }
-    let s = toF16Scale((xmax - xmin) / maxq, what);
-    let z: number;
-    if (spec.sym) {
-      z = (maxq + 1) / 2;
-    } else {
-      z = Math.min(maxq, Math.max(0, roundEven(-xmin / s)));
-      if (z < minZero) {
-        s = toF16Scale(xmax / (maxq - 1), what);
-        z = 1;
-      }
-    }
-    scale[outOffset + r * outStride] = s;
-    zero[outOffset + r * outStride] = z;
+    setGrid(xmin, xmax, spec, scale, zero, outOffset + r * outStride, what);
   }
+}
+
+/**
+ * The same grid for a transposed (column-major) weight: wt [K, N] row-major holds column k of W [N, K]
+ * as row k, and the group is columns k0 … k1 − 1 (the layout the OBS sweep works in: each pass over a
+ * column reads N contiguous values). Writes scale[outOffset + r] and zero[outOffset + r] for r < N.
+ */
+export function findParamsT(wt: Float32Array | Float64Array, N: number, k0: number, k1: number, spec: GridSpec,
+  scale: Float32Array | Float64Array, zero: Int32Array, outOffset = 0, what = 'layer'): void {
+  const lo = new Float64Array(N);   // min(0, w) per output row
+  const hi = new Float64Array(N);   // max(0, w)
+  for (let k = k0; k < k1; k++) {
+    const row = k * N;
+    for (let r = 0; r < N; r++) {
+      const v = wt[row + r];
+      if (v < lo[r]) lo[r] = v;
+      if (v > hi[r]) hi[r] = v;
+    }
+  }
+  for (let r = 0; r < N; r++) setGrid(lo[r], hi[r], spec, scale, zero, outOffset + r, what);
+}
+
+/** Scale and zero point from a row's range [xmin ≤ 0, xmax ≥ 0] (the rules at the top of this file). */
+function setGrid(xmin: number, xmax: number, spec: GridSpec, scale: Float32Array | Float64Array, zero: Int32Array, at: number, what: string): void {
+  const maxq = (1 << spec.bits) - 1;
+  if (spec.sym) {
+    xmax = Math.max(-xmin, xmax);
+    if (xmin < 0) xmin = -xmax;
+  }
+  if (xmin === 0 && xmax === 0) { xmin = -1; xmax = 1; }
+  let s = toF16Scale((xmax - xmin) / maxq, what);
+  let z: number;
+  if (spec.sym) {
+    z = (maxq + 1) / 2;
+  } else {
+    z = Math.min(maxq, Math.max(0, roundEven(-xmin / s)));
+    if (z < (spec.minZero ?? 1)) {
+      s = toF16Scale(xmax / (maxq - 1), what);
+      z = 1;
+    }
+  }
+  scale[at] = s;
+  zero[at] = z;
 }
 
 /** The code of one value on a grid. */
