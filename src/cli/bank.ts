@@ -133,7 +133,7 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
 
 interface InspectFlags {
   model?: string; tokenizer?: string; bank: string; prompt?: string; ids?: string; selectionLayer?: number; score?: SelectionScore;
-  threads?: number; json?: boolean;
+  threads?: number; json?: boolean; heads?: boolean;
 }
 
 async function runInspect(f: InspectFlags): Promise<void> {
@@ -151,7 +151,7 @@ async function runInspect(f: InspectFlags): Promise<void> {
     } else {
       ids = promptIds(idp.lm, m.tokenizer, f.prompt ?? '');
     }
-    const r = await idp.inspect(ids);
+    const r = await idp.inspect(ids, { heads: f.heads });
     const report = inspectReport(idp, ids, r, m.tokenizer);
     process.stdout.write(f.json ? JSON.stringify(report) + '\n' : inspectText(report));
   } catch (e) {
@@ -190,5 +190,6 @@ export function registerBankCommands(program: Command): void {
     .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
     .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
     .option('--json', 'print one JSON object (selection, scores, segments, per-layer attention maps)')
+    .option('--heads', 'with --json: every head\'s map too (layers[].heads [H][T][S])')
     .action(runInspect);
 }

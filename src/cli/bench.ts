@@ -1,5 +1,6 @@
 // `idp bench`: the paper's nine tasks (lm-eval semantics) and held-out-text tasks on a model, with or
-// without an adapter. Progress on stderr; Ctrl-C stops after the current forward pass and writes the
+// without an adapter or an IDP prompt bank (--bank: unpacked scoring, the context of each request votes,
+// per-prompt selection counts in the report). Progress on stderr; Ctrl-C stops after the current forward pass and writes the
 // tasks finished so far (status "cancelled", exit 130); results are written atomically:
 // FILE (JSON), FILE.md (Table 1 layout) and FILE.samples.jsonl (one line per scored document).
 
@@ -9,7 +10,7 @@ import { loadModel, describeModel } from '../engine/models/load';
 import { parameterCount } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { dataDir, defaultModelPath } from '../engine/defaults';
-import { inputError, unsupported } from '../engine/errors';
+import { inputError } from '../engine/errors';
 import { AdaptedLM, loadAdapter } from '../engine/train/adapted';
 import { countParams } from '../engine/train/tensors';
 import { encodingFor } from '../engine/eval/requests';
@@ -18,13 +19,17 @@ import { loadBenchTasks } from '../engine/eval/bench';
 import { runTasks } from '../engine/eval/harness';
 import { buildReport, ModelInfo, toMarkdown, writeReport } from '../engine/eval/report';
 import type { ScoringModel } from '../engine/eval/scoring';
+import { IdpScoringModel } from '../engine/eval/idp-model';
+import { IdpBank, SelectionScore } from '../engine/idp/bank';
+import { IdpLM } from '../engine/idp/runner';
+import { promptParams } from '../engine/idp/params';
 import { reportError } from './errors';
 import { cancellation, collect, int, threadsFor } from './options';
 
 interface BenchFlags {
   model?: string; tokenizer?: string; adapter?: string; bank?: string; tasks: string; dataDir?: string; heldout: string[];
   limit?: number; seed: number; batchTokens?: number; pack: boolean; maxGenToks: number; choices: number; out: string;
-  label?: string; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean;
+  label?: string; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean; selectionLayer?: number; score?: SelectionScore;
 }
 
 function progress(json: boolean | undefined) {
@@ -51,9 +56,7 @@ async function runBench(f: BenchFlags): Promise<void> {
   const t0 = performance.now();
   try {
     if (f.bank && f.adapter) throw inputError('give --adapter or --bank, not both');
-    if (f.bank) {
-      throw unsupported('IDP prompt banks are not available yet (they land with the IDP bank); benchmark a single PEFT adapter with --adapter', path.resolve(f.bank));
-    }
+    if (!f.bank && (f.selectionLayer !== undefined || f.score)) throw inputError('--selection-layer and --score need --bank');
     const specs = parseTaskList(f.tasks);
     const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
@@ -68,6 +71,16 @@ async function runBench(f: BenchFlags): Promise<void> {
       const method = loadAdapter(m, f.adapter);
       model = new AdaptedLM(method, { threads, ep: f.ep });
       Object.assign(info, { type: method.kind, adapter: path.resolve(f.adapter), adapterParams: countParams(method.params) });
+    } else if (f.bank) {
+      const bank = IdpBank.load(f.bank, m, { onWarning: (w) => { if (!f.json) process.stderr.write(`idp: ${w}\n`); } });
+      if (f.selectionLayer !== undefined) bank.selectionLayer = f.selectionLayer;
+      if (f.score) bank.score = f.score;
+      const idp = new IdpLM(m, bank, { threads, ep: f.ep });
+      model = new IdpScoringModel(idp, m.tokenizer);
+      Object.assign(info, {
+        type: 'IDP', adapterParams: promptParams(m.config, bank.info.map((p) => p.n), 'idp').paper,
+        bank: { path: path.resolve(f.bank), prompts: bank.info.map((p) => p.n), selectionLayer: idp.selectionLayer, score: bank.score },
+      });
     } else {
       model = new CausalLM(m, { threads, ep: f.ep });
     }
@@ -76,11 +89,11 @@ async function runBench(f: BenchFlags): Promise<void> {
     }
     const run = await runTasks(model, encoding, tasks, {
       limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, pack: f.pack, maxGenToks: f.maxGenToks,
-      onProgress: progress(f.json), isCancelled: c.isCancelled,
+      onProgress: progress(f.json), isCancelled: c.isCancelled, prompts: model instanceof IdpScoringModel ? model.prompts : undefined,
     });
     const report = buildReport(info, {
       tasks: specs.map((s) => (s.path ? `${s.name}=${s.path}` : s.name)), dataDir: path.resolve(f.dataDir ?? dataDir()), heldout: f.heldout,
-      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, maxGenToks: f.maxGenToks, pack: f.pack,
+      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, maxGenToks: f.maxGenToks, pack: f.pack && !f.bank,
     }, run, (performance.now() - t0) / 1000);
     const files = writeReport(f.out, report, run.samples);
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -99,7 +112,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
     .option('--tokenizer <path>', 'tokenizer file')
     .option('--adapter <dir>', 'PEFT adapter folder applied to the model (prompt tuning, prefix tuning, LoRA)')
-    .option('--bank <dir>', 'IDP prompt bank (not available yet)')
+    .option('--bank <dir>', 'IDP prompt bank (idp bank train): each request\'s context selects a prompt; selection counts in the report')
+    .option('--selection-layer <l>', 'with --bank: override the bank\'s selection layer', int('--selection-layer', 0))
+    .addOption(new Option('--score <s>', 'with --bank: override the bank\'s selection score').choices(['mass', 'mean']))
     .requiredOption('--tasks <list>', 'comma list: arc_easy, arc_challenge, sciq, webqs, triviaqa, piqa, hellaswag, lambada_openai, winogrande, all; ' +
       'text_lambada, text_next_sentence, text_next_line, text_ppl (need --heldout); name=FILE reads a task from FILE')
     .option('--data-dir <dir>', 'staged data root or tasks folder (default: the staged data, $IDP_DATA)')

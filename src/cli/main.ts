@@ -8,6 +8,7 @@ import { registerCompressCommands } from './compress';
 import { registerTrainCommand } from './train';
 import { registerBankCommands } from './bank';
 import { registerBenchCommand } from './bench';
+import { registerStudyCommand } from './study';
 import { collect, int, num } from './options';
 
 
@@ -44,6 +45,7 @@ export function cli(): Command {
   registerTrainCommand(program);
   registerBankCommands(program);
   registerBenchCommand(program);
+  registerStudyCommand(program);
 
   return program;
 }

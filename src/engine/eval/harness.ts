@@ -22,6 +22,8 @@ export interface HarnessOptions {
   bootstrapIters?: number;
   onProgress?: (p: { task: string; done: number; total: number }) => void;
   isCancelled?: () => boolean;
+  /** IDP: the bank's size, so that selection counts list every prompt. */
+  prompts?: number;
 }
 
 export interface TaskResult {
@@ -36,6 +38,8 @@ export interface TaskResult {
   metrics: Partial<Record<MetricName, MetricValue>>;
   requests: number;
   seconds: number;
+  /** IDP: documents per selected prompt (a document counts once: the choice of its first request's context). */
+  selection?: number[];
 }
 
 /** One scored document, as lm-eval's --log_samples writes it (context, choices, results, metrics). */
@@ -55,6 +59,8 @@ export interface SampleLog {
   generated?: string;
   answer?: string;
   tokens?: number;
+  /** IDP: the prompt each request selected (one per choice of a multiple-choice item). */
+  selected?: number[];
   metrics: DocMetrics;
 }
 
@@ -102,6 +108,11 @@ function mcPairs(e: Encoding, d: McDoc): TokenPair[] {
     : d.contexts.map((ctx) => encodePair(e, ctx, d.continuations[0]));
 }
 
+/** The selections of a document's requests, when the model selects (IDP). */
+function selections(rs: Array<{ selected?: number }>): { selected?: number[] } {
+  return rs.length && rs.every((r) => r.selected !== undefined) ? { selected: rs.map((r) => r.selected!) } : {};
+}
+
 async function runOne(model: ScoringModel, e: Encoding, task: Task, docs: Doc[], o: HarnessOptions, samples: SampleLog[]): Promise<{ values: DocMetrics[]; requests: number }> {
   const so = { batchTokens: o.batchTokens, pack: o.pack, isCancelled: o.isCancelled, onProgress: (done: number, total: number) => o.onProgress?.({ task: task.name, done, total }) };
   const values: DocMetrics[] = [];
@@ -121,7 +132,7 @@ async function runOne(model: ScoringModel, e: Encoding, task: Task, docs: Doc[],
         log(d, {
           context: d.contexts.length === 1 ? d.contexts[0] : d.contexts, choices: d.choices,
           continuation: d.contexts.length > 1 ? d.continuations[0] : undefined, gold: d.gold,
-          lls: res.map((x) => x.ll), is_greedy: res.map((x) => x.isGreedy), pred, pred_norm: predNorm, metrics: kept,
+          lls: res.map((x) => x.ll), is_greedy: res.map((x) => x.isGreedy), pred, pred_norm: predNorm, ...selections(res), metrics: kept,
         });
       });
       return { values, requests: pairs.length };
@@ -132,7 +143,7 @@ async function runOne(model: ScoringModel, e: Encoding, task: Task, docs: Doc[],
       ds.forEach((d, k) => {
         const m = loglikelihoodMetrics(r[k]);
         values.push(m);
-        log(d, { context: d.context, continuation: d.continuation, lls: [r[k].ll], is_greedy: [r[k].isGreedy], tokens: r[k].tokens, metrics: m });
+        log(d, { context: d.context, continuation: d.continuation, lls: [r[k].ll], is_greedy: [r[k].isGreedy], tokens: r[k].tokens, ...selections([r[k]]), metrics: m });
       });
       return { values, requests: ds.length };
     }
@@ -142,7 +153,7 @@ async function runOne(model: ScoringModel, e: Encoding, task: Task, docs: Doc[],
       ds.forEach((d, k) => {
         const { answer, ...m } = generationMetrics(d, r[k].text);
         values.push(m);
-        log(d, { context: d.context, targets: d.targets, generated: r[k].text, answer, tokens: r[k].tokens, metrics: m });
+        log(d, { context: d.context, targets: d.targets, generated: r[k].text, answer, tokens: r[k].tokens, ...selections([r[k]]), metrics: m });
       });
       return { values, requests: ds.length };
     }
@@ -152,11 +163,20 @@ async function runOne(model: ScoringModel, e: Encoding, task: Task, docs: Doc[],
       ds.forEach((d, k) => {
         const m = rollingMetrics(d.text, r[k]);
         values.push(m);
-        log(d, { context: `${d.text.slice(0, 200)}${d.text.length > 200 ? '…' : ''}`, lls: [r[k].ll], tokens: r[k].tokens, metrics: m });
+        log(d, { context: `${d.text.slice(0, 200)}${d.text.length > 200 ? '…' : ''}`, lls: [r[k].ll], tokens: r[k].tokens, ...selections([r[k]]), metrics: m });
       });
       return { values, requests: ds.length };
     }
   }
+}
+
+/** Documents per selected prompt (first request of each document), or undefined when nothing was selected. */
+export function selectionCounts(samples: SampleLog[], prompts?: number): number[] | undefined {
+  const firsts = samples.map((s) => s.selected?.[0]).filter((x): x is number => x !== undefined);
+  if (!firsts.length) return undefined;
+  const counts = new Array<number>(Math.max(prompts ?? 0, Math.max(...firsts) + 1)).fill(0);
+  for (const k of firsts) counts[k]++;
+  return counts;
 }
 
 export async function runTasks(model: ScoringModel, encoding: Encoding, tasks: Task[], o: HarnessOptions = {}): Promise<HarnessResult> {
@@ -180,9 +200,11 @@ export async function runTasks(model: ScoringModel, encoding: Encoding, tasks: T
       metrics[name] = aggregateMetric(name, vals, { bootstrapIters: o.bootstrapIters, seed });
     }
     out.samples.push(...samples);
+    const selection = selectionCounts(samples, o.prompts);
     out.results.push({
       name: task.name, outputType: task.outputType, split: task.split, files: task.files, notes: task.notes,
       n: pick.length, total: task.docs.length, metrics, requests: run.requests, seconds: (performance.now() - t0) / 1000,
+      ...(selection ? { selection } : {}),
     });
   }
   return out;

@@ -22,6 +22,8 @@ export interface ModelInfo {
   arch: string;
   parameters: number;
   quantization?: string;
+  /** IDP: the bank (prompt lengths in bank order, selection layer and score). */
+  bank?: { path: string; prompts: number[]; selectionLayer: number; score: string };
 }
 
 export interface BenchSettings {
@@ -47,6 +49,19 @@ export interface BenchReport {
   aggregates: Aggregates;
   notes: string[];
   seconds: number;
+  /** IDP: documents per selected prompt over every task (counts[i] for prompts[i]), and per task. */
+  selection?: { prompts: number[]; counts: number[]; byTask: Record<string, number[]> };
+}
+
+/** Selection counts summed over tasks (undefined when the model did not select). */
+function selectionOf(model: ModelInfo, results: TaskResult[]): BenchReport['selection'] {
+  const byTask: Record<string, number[]> = {};
+  for (const r of results) if (r.selection) byTask[r.name] = r.selection;
+  if (!model.bank && !Object.keys(byTask).length) return undefined;
+  const m = Math.max(model.bank?.prompts.length ?? 0, ...Object.values(byTask).map((c) => c.length));
+  const counts = new Array<number>(m).fill(0);
+  for (const c of Object.values(byTask)) c.forEach((n, i) => { counts[i] += n; });
+  return { prompts: model.bank?.prompts ?? counts.map((_, i) => i), counts, byTask };
 }
 
 export function buildReport(model: ModelInfo, settings: BenchSettings, run: HarnessResult, seconds: number): BenchReport {
@@ -69,9 +84,10 @@ export function buildReport(model: ModelInfo, settings: BenchSettings, run: Harn
   if (Object.keys(headline).length) {
     for (const [name, miss] of Object.entries(aggregates.missing)) notes.push(`${name} not computed: ${miss!.join(', ')} not run`);
   }
+  const selection = selectionOf(model, run.results);
   return {
     schema: 'idp-bench/1', status: run.cancelled ? 'cancelled' : 'complete', created: new Date().toISOString(),
-    model, settings, tasks, headline, aggregates, notes, seconds,
+    model, settings, tasks, headline, aggregates, notes, seconds, ...(selection ? { selection } : {}),
   };
 }
 
@@ -120,6 +136,13 @@ export function toMarkdown(r: BenchReport): string {
     row(['aggregate', 'value', '± stderr', 'tasks']);
     row(['---', '---', '---', '---']);
     for (const [name, a] of aggs) row([name, pct(a!.value), a!.stderr === null ? '–' : pct(a!.stderr), a!.tasks.join(', ')]);
+  }
+  if (r.selection) {
+    L.push('', `## IDP selection (documents per prompt${r.model.bank ? `, layer ${r.model.bank.selectionLayer}, ${r.model.bank.score}` : ''})`, '');
+    row(['task', ...r.selection.prompts.map((n) => `prompt ${n}`)]);
+    row(['---', ...r.selection.prompts.map(() => '---')]);
+    for (const [t, c] of Object.entries(r.selection.byTask)) row([t, ...r.selection.prompts.map((_, i) => `${c[i] ?? 0}`)]);
+    row(['all', ...r.selection.counts.map(String)]);
   }
   if (r.notes.length) L.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   return `${L.join('\n')}\n`;

@@ -29,13 +29,18 @@ export interface LoglikelihoodResult {
   isGreedy: boolean;
   /** Continuation tokens scored. */
   tokens: number;
+  /** IDP: the prompt the context selected. */
+  selected?: number;
 }
 
-export interface RollingResult { ll: number; tokens: number }
+/** `selected` (IDP): the prompt the first window selected. */
+export interface RollingResult { ll: number; tokens: number; selected?: number }
 
 export interface GenerationResult {
   text: string;
   tokens: number;
+  /** IDP: the prompt the context selected. */
+  selected?: number;
 }
 
 export interface TokenPair { context: number[]; continuation: number[] }

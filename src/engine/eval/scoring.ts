@@ -24,6 +24,14 @@ export interface ScoringModel {
   readonly config: { vocabSize: number; maxPositions: number; arch: string; bosTokenId?: number; eosTokenId?: number };
   /** Logits [len, V] of each sequence. */
   logits(seqs: number[][]): Promise<Float32Array[]>;
+  /**
+   * Models that select per input (IDP): logits [len, V] of each sequence where only its first vote[i] tokens
+   * choose (a loglikelihood request's context, never its continuation), and the choice per sequence.
+   */
+  logitsVoting?(seqs: number[][], vote: number[]): Promise<{ logits: Float32Array[]; selected: number[] }>;
+  /** Greedy generation with the model's own cache path (IDP), and the choice per prompt. */
+  generateGreedy?(prompts: number[][], o: { maxTokens: number; stop: string[]; stopIds: number[]; isCancelled?: () => boolean }):
+    Promise<{ rows: Array<{ text: string; ids: number[] }>; selected?: number[] }>;
 }
 
 export interface ScoringOptions {
@@ -170,11 +178,15 @@ export async function scoreLoglikelihood(model: ScoringModel, pairs: TokenPair[]
     const batch = order.slice(k, k + n);
     k += n;
     const rows = batch.map((r) => plan.rows[r]);
-    // per row: the logits array and the offset of its slot 0
-    let at: Array<{ data: Float32Array; base: number }>;
+    // per row: the logits array and the offset of its slot 0 (and, voting models, the row's selection)
+    let at: Array<{ data: Float32Array; base: number; selected?: number }>;
     if (packable) {
       const data = await packedForward(model as CausalLM, rows, T);
       at = rows.map((r, b) => ({ data, base: (b * T + T - r.ids.length) * V }));
+    } else if (model.logitsVoting) {
+      // only the shared context votes (seg 0), so every continuation of an item sees the same selection
+      const out = await model.logitsVoting(rows.map((r) => r.ids), rows.map((r) => r.seg.filter((x) => x === 0).length));
+      at = out.logits.map((data, b) => ({ data, base: 0, selected: out.selected[b] }));
     } else {
       const out = await model.logits(rows.map((r) => r.ids));
       at = out.map((data) => ({ data, base: 0 }));
@@ -188,7 +200,8 @@ export async function scoreLoglikelihood(model: ScoringModel, pairs: TokenPair[]
           ll += lp;
           greedy &&= top;
         });
-        for (const q of t.reqs) results[q] = { ll, isGreedy: greedy, tokens: t.tokens.length };
+        const sel = at[b].selected;
+        for (const q of t.reqs) results[q] = { ll, isGreedy: greedy, tokens: t.tokens.length, ...(sel !== undefined ? { selected: sel } : {}) };
       }
       done += plan.rows[r].requests;
     });
@@ -205,8 +218,13 @@ export async function scoreRolling(model: ScoringModel, texts: number[][], prefi
     for (const w of rollingWindows(ids, prefixToken, model.config.maxPositions)) { windows.push(w); owner.push(i); }
   });
   const r = await scoreLoglikelihood(model, windows, o);
-  const out = texts.map(() => ({ ll: 0, tokens: 0 }));
-  r.forEach((x, j) => { out[owner[j]].ll += x.ll; out[owner[j]].tokens += x.tokens; });
+  const out: RollingResult[] = texts.map(() => ({ ll: 0, tokens: 0 }));
+  r.forEach((x, j) => {
+    const o = out[owner[j]];
+    o.ll += x.ll;
+    o.tokens += x.tokens;
+    if (x.selected !== undefined && o.selected === undefined) o.selected = x.selected;   // the first window's choice
+  });
   return out;
 }
 
@@ -245,11 +263,19 @@ export async function generateUntil(model: ScoringModel, e: Encoding, reqs: Arra
     for (const i of slice) byStops.set(JSON.stringify(reqs[i].until), [...(byStops.get(JSON.stringify(reqs[i].until)) ?? []), i]);
     for (const idx of byStops.values()) {
       const until = reqs[idx[0]].until;
-      const rows = model instanceof CausalLM
-        ? (await generate(model, e.tokenizer, idx.map((i) => prompts[i]), { maxTokens: maxGen, stop: until, stopIds, isCancelled: o.isCancelled })).rows
-        : await greedyByLogits(model, e, idx.map((i) => prompts[i]), until, stopIds, maxGen);
+      let selected: number[] | undefined;
+      let rows: Array<{ text: string; ids: number[] }>;
+      if (model instanceof CausalLM) {
+        rows = (await generate(model, e.tokenizer, idx.map((i) => prompts[i]), { maxTokens: maxGen, stop: until, stopIds, isCancelled: o.isCancelled })).rows;
+      } else if (model.generateGreedy) {
+        ({ rows, selected } = await model.generateGreedy(idx.map((i) => prompts[i]), { maxTokens: maxGen, stop: until, stopIds, isCancelled: o.isCancelled }));
+      } else {
+        rows = await greedyByLogits(model, e, idx.map((i) => prompts[i]), until, stopIds, maxGen);
+      }
       if (o.isCancelled?.()) throw new CancelledError();
-      idx.forEach((i, j) => { out[i] = { text: cutAtStops(rows[j].text, until), tokens: rows[j].ids.length }; });
+      idx.forEach((i, j) => {
+        out[i] = { text: cutAtStops(rows[j].text, until), tokens: rows[j].ids.length, ...(selected ? { selected: selected[j] } : {}) };
+      });
     }
     done += slice.length;
     o.onProgress?.(done, reqs.length);

@@ -20,7 +20,8 @@
 //                  not prompt i's (1: attention mass; 1/n_i: mean attention per prompt token);
 //                idp_query_weight [B, T] float — 1 for input tokens that vote, 0 for padding.
 // Extra outputs: idp_scores [B, m] float, idp_selected [B] int64; with `inspect`, idp_attn.i [B, T, S]:
-//                layer i's probabilities averaged over heads (at ℓ: before masking — what the selection saw).
+//                layer i's probabilities averaged over heads (at ℓ: before masking — what the selection saw);
+//                with `heads` also idp_heads.i [B, K, G, T, S]: the same per head (query head k·G + g).
 // present_key.i / present_value.i hold [all prompts | input] up to ℓ, [selected prompt | input] after it:
 // the input's slots are always the last T.
 
@@ -37,6 +38,7 @@ export const idpIo = {
   scores: 'idp_scores',
   selected: 'idp_selected',
   attn: (i: number) => `idp_attn.${i}`,
+  heads: (i: number) => `idp_heads.${i}`,
 };
 
 export interface IdpGraphOptions extends KvGraphOptions {
@@ -47,6 +49,8 @@ export interface IdpGraphOptions extends KvGraphOptions {
   attention?: 'fused' | 'explicit';
   /** Also output every layer's head-averaged attention map (idp_attn.i). */
   inspect?: boolean;
+  /** With `inspect`: also output every layer's per-head probabilities (idp_heads.i). */
+  heads?: boolean;
   /** After ℓ, gather the selected prompt's slots (default) or keep every prompt masked (default with inspect). */
   compact?: boolean;
 }
@@ -145,6 +149,7 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
       },
       probs: (g, i, probs, scores) => {
         if (o.inspect) g.output(g.op('ReduceMean', [probs, g.ints([1, 2])], { keepdims: 0 }, 'idp/head_mean'), idpIo.attn(i), 'float', ['batch', 'seq', 'total']);
+        if (o.inspect && o.heads) g.output(g.op('Identity', [probs], {}, 'idp/head_probs'), idpIo.heads(i), 'float', ['batch', 'kv_heads', 'group', 'seq', 'total']);
         if (i !== sel) return probs;
         select(g, probs);
         const masked = g.add(scores, g.unsqueeze(extra!, [1, 2, 3]), 'idp/masked_scores');   // [B, K, G, T, S]

@@ -22,6 +22,8 @@ export interface InspectReport {
     segments: number[][];
     /** Head-averaged probabilities [T][S]; S = Σ n_i + T (prompt slots in bank order, then the input). */
     map: number[][];
+    /** With per-head maps asked for: [H][T][S] per query head (heads of one KV head adjacent). */
+    heads?: number[][][];
   }>;
 }
 
@@ -33,13 +35,16 @@ export function inspectReport(idp: IdpLM, ids: number[], r: Selection & { maps: 
   const P = r.slots;
   const S = P + T;
   const offs = bank.offsets();
-  const layers = r.maps.map(({ layer, map }) => {
+  const layers = r.maps.map(({ layer, map, heads }) => {
     const rows = Array.from({ length: T }, (_, t) => Array.from(map.subarray(t * S, (t + 1) * S), r6));
+    const H = heads ? heads.length / (T * S) : 0;
+    const perHead = heads && Array.from({ length: H }, (_, h) =>
+      Array.from({ length: T }, (_, t) => Array.from(heads.subarray((h * T + t) * S, (h * T + t + 1) * S), r6)));
     const segments = rows.map((row) => [
       ...bank.info.map((p, i) => r6(row.slice(offs[i], offs[i] + p.n).reduce((a, b) => a + b, 0))),
       r6(row.slice(P).reduce((a, b) => a + b, 0)),
     ]);
-    return { layer, segments, map: rows };
+    return { layer, segments, map: rows, ...(perHead ? { heads: perHead } : {}) };
   });
   return {
     selected: r.selected[0],

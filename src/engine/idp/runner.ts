@@ -12,7 +12,7 @@ import type { LoadedModel } from '../models/config';
 import { io } from '../models/blocks';
 import { CausalLM, leftPad } from '../runtime/lm';
 import { KvState } from '../runtime/kv-cache';
-import { createSession, SessionOptions } from '../runtime/session';
+import { createSession, releaseSessions, SessionOptions } from '../runtime/session';
 import { generate, GenerateOptions, GenerateResult } from '../runtime/generate';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { inputError } from '../errors';
@@ -50,6 +50,8 @@ export interface AttentionMap {
   layer: number;
   /** Head-averaged probabilities [T, S] (S = Σ n_i + T: the prompts' slots in bank order, then the input). */
   map: Float32Array;
+  /** With `inspect(ids, { heads: true })`: per query head [H, T, S] (head k·G + g of KV head k). */
+  heads?: Float32Array;
 }
 
 export class IdpLM {
@@ -68,6 +70,14 @@ export class IdpLM {
     this.scorerConfig = { ...model.config, maxPositions: model.config.maxPositions - bank.positions };
   }
 
+  /** Frees every session (this runner's and its plain runtime's) now; a later call builds them again. */
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    this.tiled.clear();
+    await Promise.all([releaseSessions(all), this.lm.release()]);
+  }
+
   /** The model's config with the context left for text (the input starts at position N). */
   get config(): LoadedModel['config'] {
     return this.scorerConfig;
@@ -77,12 +87,14 @@ export class IdpLM {
     return this.model.config.maxPositions - this.bank.positions;
   }
 
-  session(logits: 'all' | 'last', inspect = false): Promise<ort.InferenceSession> {
-    const key = `${logits}:${inspect}`;
+  session(logits: 'all' | 'last', inspect = false, heads = false): Promise<ort.InferenceSession> {
+    const key = `${logits}:${inspect}:${heads}`;
     let s = this.sessions.get(key);
     if (!s) {
       const g = buildIdpGraph(this.model, {
-        ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, attention: this.options.attention,
+        ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, heads,
+        // WebGPU has no Attention-23 kernel (see CausalLM.session): every layer explicit there
+        attention: this.options.attention ?? (this.options.ep === 'webgpu' ? 'explicit' : undefined),
         compact: inspect ? false : this.options.compact,
       });
       s = createSession(g.toModelProto(), this.model.weightsDir, this.options);
@@ -132,7 +144,7 @@ export class IdpLM {
   }
 
   /** One run of the IDP graph over left-padded rows; `vote[b]` leading real tokens of row b vote (default all). */
-  private async run(ids: number[][], real: boolean[][], logits: 'all' | 'last', inspect = false, vote?: number[]) {
+  private async run(ids: number[][], real: boolean[][], logits: 'all' | 'last', inspect = false, vote?: number[], heads = false) {
     const c = this.model.config;
     const B = ids.length;
     const T = ids[0].length;
@@ -141,7 +153,7 @@ export class IdpLM {
     }
     const longest = Math.max(...real.map((r) => r.filter(Boolean).length));
     if (longest > this.maxInput) throw inputError(`${longest} tokens do not fit after the bank's ${this.bank.positions} prompt positions (context ${c.maxPositions})`);
-    const session = await this.session(logits, inspect);
+    const session = await this.session(logits, inspect, heads);
     const kv = await this.kv();
     const state = new KvState(B, c.numLayers, c.numKvHeads, c.headDim, c.slidingWindow ?? Infinity);
     const P = this.bank.slots;
@@ -245,11 +257,14 @@ export class IdpLM {
     return (await this.score(seqs)).logits;
   }
 
-  /** Selection, scores and every layer's head-averaged attention map for one sequence. */
-  async inspect(ids: number[]): Promise<Selection & { maps: AttentionMap[]; slots: number }> {
+  /** Selection, scores and every layer's head-averaged attention map for one sequence (`heads`: per head too). */
+  async inspect(ids: number[], o: { heads?: boolean } = {}): Promise<Selection & { maps: AttentionMap[]; slots: number }> {
     if (ids.length === 0) throw inputError('empty input: nothing to inspect');
-    const { out, selection, P } = await this.run([ids], [ids.map(() => true)], 'last', true);
-    const maps = Array.from({ length: this.model.config.numLayers }, (_, layer) => ({ layer, map: out[idpIo.attn(layer)].data as Float32Array }));
+    const { out, selection, P } = await this.run([ids], [ids.map(() => true)], 'last', true, undefined, !!o.heads);
+    const maps = Array.from({ length: this.model.config.numLayers }, (_, layer): AttentionMap => ({
+      layer, map: out[idpIo.attn(layer)].data as Float32Array,
+      ...(o.heads ? { heads: out[idpIo.heads(layer)].data as Float32Array } : {}),
+    }));
     return { ...selection, maps, slots: P };
   }
 }

@@ -39,6 +39,8 @@ export interface StudyRow {
   status: 'done' | 'failed' | 'skipped';
   /** Why a row failed or was skipped. */
   error?: string;
+  /** Parts taken over from an earlier run of the same study (same settings): "training", "bench", "heldout", "latency". */
+  reused?: string[];
 }
 
 /** Paper Figure 5: per layer, mean cosine similarity to the uncompressed model's attention maps and hidden states. */

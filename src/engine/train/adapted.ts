@@ -9,7 +9,7 @@ import type * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
 import { buildGraph } from '../models/graph';
 import { io } from '../models/blocks';
-import { createSession, SessionOptions } from '../runtime/session';
+import { createSession, releaseSessions, SessionOptions } from '../runtime/session';
 import { formatError, inputError, notFound, unsupported } from '../errors';
 import { batchFeeds } from './batch';
 import { trainIo } from './graph';
@@ -47,6 +47,13 @@ export class AdaptedLM {
     const slots = method.layout.promptSlots + method.layout.pastLen + method.layout.positionStart;
     // the context left for text once the prompt/prefix slots are taken
     this.config = { ...c, maxPositions: c.maxPositions - slots };
+  }
+
+  /** Frees the session now (a later call builds it again). */
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await releaseSessions([s]);
   }
 
   private run(): Promise<ort.InferenceSession> {

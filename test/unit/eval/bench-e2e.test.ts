@@ -101,7 +101,7 @@ describe('bench end to end (stories260K, --limit)', function () {
     assert.equal(run.cancelledTask, TASKS[run.results.length]);
   });
 
-  it('idp bench writes JSON, Markdown (Table 1 layout) and per-sample logs; --bank is a typed error', function () {
+  it('idp bench writes JSON, Markdown (Table 1 layout) and per-sample logs; a missing --bank is a typed error', function () {
     const out = path.join(tmpDir('idp-bench-cli-'), 'r', 'res.json');
     const r = idp('bench', '--model', dataPath(this, ...STORIES, 'stories260K.gguf'), '--tasks', 'arc_easy,piqa,text_next_sentence',
       '--heldout', heldout, '--data-dir', dataDir(), '--limit', '3', '--out', out);
@@ -120,9 +120,9 @@ describe('bench end to end (stories260K, --limit)', function () {
     assert.match(r.stderr, /\[bench\] arc_easy/);
     assert.deepEqual(fs.readdirSync(path.dirname(out)).sort(), ['res.json', 'res.md', 'res.samples.jsonl']);   // no temp files left
 
-    const bank = idp('bench', '--tasks', 'piqa', '--bank', '/tmp/some-bank', '--out', out);
+    const bank = idp('bench', '--tasks', 'piqa', '--bank', '/tmp/no-such-bank', '--out', out);   // banks that exist: test/unit/study
     assert.equal(bank.status, 3);
-    assert.match(bank.stderr, /\/tmp\/some-bank: IDP prompt banks are not available yet/);
+    assert.match(bank.stderr, /\/tmp\/no-such-bank: no such file or folder/);
     const bad = idp('bench', '--tasks', 'mmlu', '--out', out);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown task 'mmlu'/);

@@ -1,0 +1,110 @@
+// `idp study`: compress a model, train every recovery method on the same data / budget / optimizer,
+// benchmark every row, measure latency, run the paper's analyses and write the report folder
+// (engine/study). Progress on stderr; Ctrl-C stops after the current unit of work and writes what is
+// finished (exit 130); running the same command again reuses every finished part.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, Option } from 'commander';
+import { defaultModelPath } from '../engine/defaults';
+import { runStudy, StudyProgress } from '../engine/study/run';
+import type { StudyOptions } from '../engine/study/options';
+import { reportError } from './errors';
+import { collect, int, numAtLeast } from './options';
+
+interface StudyFlags {
+  model?: string; tokenizer?: string; compress: string; methods: string; tokens: number; tasks: string; heldout: string[]; data: string[];
+  out: string; dataDir?: string; limit?: number; seed: number; seqlen?: number; batch: number; lr: number; targets: string;
+  selectionLayer: number; score: 'mass' | 'mean'; calibSamples: number; latencyBatch?: number; latencySeqlen?: number; latencyDecode: number; latencyRepeats: number;
+  latency: boolean; similarity: boolean; similaritySamples: number; choices: number; threads?: number; json?: boolean; quiet?: boolean;
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Flags → the plain options object runStudy takes (the same the extension sends over JSON-RPC). */
+export function studyOptions(f: StudyFlags): StudyOptions {
+  return {
+    model: f.model ?? defaultModelPath(), tokenizer: f.tokenizer, compress: f.compress, methods: list(f.methods), tokens: f.tokens,
+    tasks: list(f.tasks), heldout: f.heldout, data: f.data.length ? f.data : ['model'], out: f.out, dataDir: f.dataDir, limit: f.limit,
+    seed: f.seed, seqLen: f.seqlen, batch: f.batch, lr: f.lr, targets: list(f.targets), selectionLayer: f.selectionLayer, score: f.score,
+    calibSamples: f.calibSamples, choices: f.choices, threads: f.threads,
+    latency: f.latency ? { batch: f.latencyBatch, seqLen: f.latencySeqlen, decode: f.latencyDecode, repeats: f.latencyRepeats } : false,
+    similarity: f.similarity ? { samples: f.similaritySamples } : false,
+  };
+}
+
+function progressPrinter(quiet: boolean | undefined) {
+  let last = 0;
+  let lastStage = '';
+  return (p: StudyProgress) => {
+    if (quiet) return;
+    const now = performance.now();
+    const important = p.stage !== lastStage || p.reused || p.stage === 'report' || (p.fraction === undefined && p.stage !== 'bench');
+    if (!important && now - last < 3000) return;
+    last = now;
+    lastStage = p.stage;
+    process.stderr.write(`[study] ${p.stage}: ${p.message}\n`);
+  };
+}
+
+async function run(f: StudyFlags): Promise<void> {
+  const ac = new AbortController();
+  const onSignal = () => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
+    process.stderr.write('\nidp: stopping the study after this step (finished parts are kept; run the same command to resume)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await runStudy(studyOptions(f), { onProgress: progressPrinter(f.quiet || f.json), signal: ac.signal });
+    const out = path.resolve(f.out);
+    if (f.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else {
+      process.stdout.write(fs.readFileSync(path.join(out, r.table), 'utf8'));
+      process.stdout.write(`\nwrote ${path.join(out, 'study.json')}, ${r.table}, ${r.charts.map((c) => c.svg).join(', ')}\n`);
+    }
+    if (r.status === 'cancelled') process.exitCode = 130;
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function registerStudyCommand(program: Command): void {
+  program.command('study')
+    .description('compress → train every recovery method → benchmark → latency → analyses → report folder (study.json, table.md, charts/)')
+    .option('--model <path>', 'the uncompressed model (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .option('--compress <spec>', 'method:bits[:gGROUP], e.g. gptq:3, gptq:4:g64, rtn:4', 'gptq:3')
+    .option('--methods <list>', 'none, prompt:N, concat, idp, prefix:N, lora:R (idp/concat use every prompt:N)', 'none,prompt:8,prompt:32,concat,idp,prefix:8,lora:2,lora:4')
+    .requiredOption('--tokens <n>', 'training token budget per method', int('--tokens', 1))
+    .requiredOption('--tasks <list>', 'benchmark tasks (idp bench names; text_* tasks need --heldout)')
+    .option('--heldout <file>', 'held-out text (text_* tasks, held-out perplexity, similarity texts; repeatable)', collect, [] as string[])
+    .option('--data <file>', 'training and calibration text (repeatable; default: sampled from the uncompressed model)', collect, [] as string[])
+    .requiredOption('--out <dir>', 'report folder (finished parts in it are reused by a rerun)')
+    .option('--data-dir <dir>', 'staged data root for the paper tasks (default $IDP_DATA)')
+    .option('--limit <n>', 'seeded subsample of n documents per task', int('--limit', 1))
+    .option('--seed <s>', 'seed (data, init, subsample, distractors)', int('--seed', 0), 1234)
+    .option('--seqlen <n>', 'training tokens per row (default min(128, context − prompt slots − 1))', int('--seqlen', 2))
+    .option('--batch <n>', 'training rows per step', int('--batch', 1), 8)
+    .option('--lr <x>', 'peak learning rate (AdamW, every method)', numAtLeast('--lr', 0), 1e-2)
+    .option('--targets <list>', 'LoRA targets', 'q,k,v,o,gate,up,down')
+    .option('--selection-layer <l>', 'IDP selection layer', int('--selection-layer', 0), 0)
+    .addOption(new Option('--score <s>', 'IDP selection score').choices(['mass', 'mean']).default('mass'))
+    .option('--calib-samples <n>', 'GPTQ calibration windows (from the training data)', int('--calib-samples', 1), 32)
+    .option('--latency-batch <n>', 'latency: rows per batch (default 4)', int('--latency-batch', 1))
+    .option('--latency-seqlen <n>', 'latency: input tokens per row (default min(128, context/4))', int('--latency-seqlen', 1))
+    .option('--latency-decode <n>', 'latency: decode tokens', int('--latency-decode', 1), 16)
+    .option('--latency-repeats <n>', 'latency: timed repeats per row (the fastest is reported)', int('--latency-repeats', 1), 3)
+    .option('--no-latency', 'skip the latency measurement')
+    .option('--no-similarity', 'skip the similarity analysis')
+    .option('--similarity-samples <n>', 'held-out texts for the similarity analysis', int('--similarity-samples', 1), 8)
+    .option('--choices <n>', 'choices per held-out multiple-choice item', int('--choices', 2), 4)
+    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
+    .option('--quiet', 'no progress lines')
+    .option('--json', 'print study.json instead of the table')
+    .action(run);
+}

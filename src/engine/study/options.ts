@@ -1,0 +1,138 @@
+// What `idp study` / runStudy takes: one plain JSON-serialisable object (the extension sends it over
+// JSON-RPC), its defaults, and the parsing of its two little languages:
+//   compress  "gptq:3"  "gptq:4:g64"  "rtn:4"  "gptq:3:g-1:dense"   method : bits [: g<group size>] [: dense]
+//             (dense: a float model with the fake-quantized weights, for shapes the packed layout cannot hold)
+//   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>)
+
+import * as crypto from 'crypto';
+import { inputError } from '../errors';
+import type { MethodName } from '../idp/params';
+
+export interface StudyOptions {
+  /** The uncompressed model (HF folder, .gguf, llama2.c .bin). */
+  model: string;
+  tokenizer?: string;
+  /** Compression, e.g. "gptq:3" (GPTQ 3-bit, group 128) or "rtn:4:g64". */
+  compress: string;
+  /** Recovery methods, e.g. ["none", "prompt:8", "prompt:32", "concat", "idp", "prefix:8", "lora:2", "lora:4"]. */
+  methods: string[];
+  /** Training token budget per trained method (every method: same data, budget and optimizer). */
+  tokens: number;
+  /** Benchmark tasks (idp bench names: paper tasks and text_* held-out tasks). */
+  tasks: string[];
+  /** Held-out text for the text_* tasks and the held-out perplexity (default: the training data's held-out blocks). */
+  heldout?: string[];
+  /** Training (and GPTQ calibration) text; ["model"] (default) samples it from the uncompressed model. */
+  data?: string[];
+  /** Report folder. */
+  out: string;
+  dataDir?: string;
+  limit?: number;
+  seed?: number;
+  /** Training rows: tokens per row, rows per step, peak learning rate (AdamW, cosine, paper's other defaults). */
+  seqLen?: number;
+  batch?: number;
+  lr?: number;
+  /** LoRA targets (default q,k,v,o,gate,up,down). */
+  targets?: string[];
+  /** IDP selection layer and score (defaults: 0, mass). */
+  selectionLayer?: number;
+  score?: 'mass' | 'mean';
+  /** Calibration windows for GPTQ (default 32 × min(256, context)). */
+  calibSamples?: number;
+  calibSeqLen?: number;
+  /** Latency measurement: batch × input tokens, decode tokens, repeats (default 4 × min(128, context/4), 16, 3). */
+  latency?: { batch?: number; seqLen?: number; decode?: number; repeats?: number } | false;
+  /** Similarity to the uncompressed model (paper Fig. 5): held-out texts and their length (default 8 × 64). */
+  similarity?: { samples?: number; seqLen?: number } | false;
+  /** Choices per held-out multiple-choice item (default 4). */
+  choices?: number;
+  threads?: number;
+}
+
+export interface MethodSpec {
+  /** Row id and artifact folder name: "prompt-8", "idp-8+32", "lora-r4". */
+  id: string;
+  kind: MethodName;
+  /** prompt / prefix: tokens; lora: rank. */
+  size?: number;
+  /** The text as given ("prompt:8"). */
+  spec: string;
+}
+
+export interface CompressSpec {
+  method: 'gptq' | 'rtn';
+  bits: 2 | 3 | 4 | 8;
+  groupSize: number;
+  /** Write a float model with the compressed weights instead of the packed GPTQ layout. */
+  dense: boolean;
+  spec: string;
+  description: string;
+}
+
+export const DEFAULT_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+export function parseCompress(spec: string): CompressSpec {
+  const m = /^(gptq|rtn):(2|3|4|8)(?::g(-1|\d+))?(:dense)?$/.exec(spec.trim());
+  if (!m) throw inputError(`--compress '${spec}': expected method:bits[:gGROUP][:dense], e.g. gptq:3, rtn:4:g64 or gptq:3:g-1:dense (methods gptq, rtn; bits 2, 3, 4, 8)`);
+  const groupSize = m[3] === undefined ? 128 : Number(m[3]);
+  if (groupSize === 0) throw inputError(`--compress '${spec}': group size must be -1 (one group per row) or positive`);
+  const bits = Number(m[2]) as CompressSpec['bits'];
+  const method = m[1] as CompressSpec['method'];
+  const dense = m[4] !== undefined;
+  return {
+    method, bits, groupSize, dense, spec: spec.trim(),
+    description: `${method.toUpperCase()} ${bits}-bit, ${groupSize === -1 ? 'one group per row' : `group ${groupSize}`}${dense ? ', dense (fake-quantized float weights)' : ''}`,
+  };
+}
+
+/** Methods in table order; idp/concat need at least one prompt:<n>. */
+export function parseMethods(list: string[]): MethodSpec[] {
+  const out: MethodSpec[] = [];
+  const prompts: number[] = [];
+  for (const raw of list.map((s) => s.trim()).filter(Boolean)) {
+    const [name, arg, ...rest] = raw.split(':');
+    const size = arg === undefined ? undefined : Number(arg);
+    if (rest.length || (arg !== undefined && !(Number.isInteger(size) && size! >= 1))) throw inputError(`--methods: bad entry '${raw}' (none, prompt:N, concat, idp, prefix:N, lora:R)`);
+    switch (name) {
+      case 'none': case 'concat': case 'idp':
+        if (arg !== undefined) throw inputError(`--methods: '${name}' takes no size (it uses every prompt:N), got '${raw}'`);
+        out.push({ id: name, kind: name, spec: raw });
+        break;
+      case 'prompt': case 'prefix': case 'lora':
+        if (size === undefined) throw inputError(`--methods: '${name}' needs a size, e.g. ${name}:${name === 'lora' ? 4 : 8}`);
+        if (name === 'prompt') prompts.push(size);
+        out.push({ id: name === 'lora' ? `lora-r${size}` : `${name}-${size}`, kind: name, size, spec: raw });
+        break;
+      default:
+        throw inputError(`--methods: unknown method '${name}' in '${raw}' (none, prompt:N, concat, idp, prefix:N, lora:R)`);
+    }
+  }
+  if (!out.length) throw inputError('--methods: give at least one method');
+  const ids = new Set<string>();
+  for (const m of out) {
+    if (ids.has(m.id)) throw inputError(`--methods: '${m.spec}' is listed twice`);
+    ids.add(m.id);
+    if ((m.kind === 'idp' || m.kind === 'concat') && !prompts.length) throw inputError(`--methods: '${m.kind}' needs the bank's prompts: add prompt:N entries (e.g. prompt:8,prompt:32)`);
+    if (m.kind === 'idp' || m.kind === 'concat') m.id = `${m.kind}-${prompts.join('+')}`;
+  }
+  return out;
+}
+
+/** Prompt lengths of the bank (every prompt:<n>, in order). */
+export const bankLengths = (methods: MethodSpec[]): number[] => methods.filter((m) => m.kind === 'prompt').map((m) => m.size!);
+
+/** Short stable hash of JSON-serialisable settings (resume keys). */
+export function settingsKey(x: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 12);
+}
+
+export function checkOptions(o: StudyOptions): void {
+  if (!o || typeof o !== 'object') throw inputError('study options must be an object');
+  if (!o.model) throw inputError('study: give the model (--model PATH)');
+  if (!o.out) throw inputError('study: give the report folder (--out DIR)');
+  if (!(Number.isInteger(o.tokens) && o.tokens >= 1)) throw inputError(`study: --tokens must be a positive integer, got ${o.tokens}`);
+  if (!Array.isArray(o.tasks) || !o.tasks.length) throw inputError('study: give the benchmark tasks (--tasks)');
+  if (!Array.isArray(o.methods)) throw inputError('study: --methods must be a list');
+  if (o.tasks.some((t) => t.startsWith('text_')) && !o.heldout?.length) throw inputError('study: the text_* tasks need held-out text (--heldout FILE)');
+}

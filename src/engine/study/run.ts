@@ -1,0 +1,242 @@
+// `idp study` / runStudy: compress → train every method → benchmark every row → latency → analyses →
+// report folder (study.json per schema.ts, table.md, charts/). Every stage reports progress, checks the
+// AbortSignal between units of work, and keeps what it finished under a settings key (store.ts), so a
+// study run again after an interruption reuses the compressed model, the trained methods and every
+// finished row part (bench / held-out NLL / latency) and only does what is left.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadModel, describeModel } from '../models/load';
+import { parameterCount } from '../models/config';
+import { compressModel } from '../compress/compress';
+import { DEFAULT_SETTINGS, TrainSettings } from '../train/trainer';
+import type { LoraTarget } from '../train/methods/lora';
+import { modelInfo } from '../idp/bank';
+import { dataKey } from '../idp/train-bank';
+import { loadBenchTasks } from '../eval/bench';
+import { parseTaskList } from '../eval/tasks';
+import { dataDir as defaultDataDir } from '../defaults';
+import { bankLengths, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
+import { StudyStore, writeFileAtomic, writeJsonAtomic } from './store';
+import { calibrationWindows, studyData } from './data';
+import { trainMethods } from './train';
+import { buildRows, RowRuntime } from './rows';
+import { benchRow, heldoutNll, RowBench } from './bench-row';
+import { latencySettings, measureLatency, Latency, LatencySettings } from './latency';
+import type { Task } from '../eval/tasks/types';
+import type { Blocks } from '../train/data';
+import { similarity } from './similarity';
+import { studyTable } from './table';
+import { meanAccuracy, writeCharts } from './charts';
+import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis } from './schema';
+
+export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'report';
+
+export interface StudyProgress {
+  stage: StudyStage;
+  message: string;
+  /** Row the message is about. */
+  row?: string;
+  /** Finished part of the stage, 0 … 1, where known. */
+  fraction?: number;
+  /** The part was reused from an earlier run. */
+  reused?: boolean;
+}
+
+export interface StudyHooks {
+  onProgress?: (p: StudyProgress) => void;
+  signal?: AbortSignal;
+}
+
+export type { StudyOptions } from './options';
+
+export async function runStudy(options: StudyOptions, hooks: StudyHooks = {}): Promise<StudyReport> {
+  const t0 = performance.now();
+  checkOptions(options);
+  const compress = parseCompress(options.compress);
+  const methods = parseMethods(options.methods);
+  const out = path.resolve(options.out);
+  const store = new StudyStore(out);
+  const progress = (p: StudyProgress) => hooks.onProgress?.(p);
+  const isCancelled = () => !!hooks.signal?.aborted;
+  const seed = options.seed ?? 1234;
+  const tasks = parseTaskList(options.tasks.join(','));
+  const heldout = options.heldout ?? [];
+  fs.mkdirSync(out, { recursive: true });
+
+  progress({ stage: 'load', message: `loading ${options.model}` });
+  const base = await loadModel(options.model, { tokenizer: options.tokenizer });
+  const c = base.config;
+  const threads = options.threads ?? (parameterCount(base) < 10e6 ? 1 : undefined);
+  const session = { threads };
+  const lengths = bankLengths(methods);
+  const prefixes = methods.filter((x) => x.kind === 'prefix').map((x) => x.size!);
+  const slots = Math.max(0, lengths.reduce((a, b) => a + b, 0), ...prefixes);
+  const seqLen = Math.min(options.seqLen ?? 128, c.maxPositions - slots - 1);
+  const settings: TrainSettings = {
+    ...DEFAULT_SETTINGS, seqLen, batchSize: options.batch ?? 8, tokens: options.tokens, lr: options.lr ?? 1e-2, warmup: 0.1, seed,
+  };
+  const targets = (options.targets ?? DEFAULT_TARGETS) as LoraTarget[];
+  const benchTasks = loadBenchTasks(tasks, { dataDir: options.dataDir ?? defaultDataDir(), heldout, heldoutOptions: { seed, choices: options.choices ?? 4 } });
+
+  const report: StudyReport = {
+    schema: STUDY_SCHEMA, status: 'partial', created: new Date().toISOString(), seconds: 0,
+    model: { path: base.source, label: path.basename(base.source), arch: c.hfArchitecture, parameters: parameterCount(base) },
+    compression: { spec: compress.spec, path: 'compressed/', description: compress.description },
+    settings: { methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed },
+    rows: [], analyses: {}, charts: [], table: 'table.md',
+    notes: [
+      `training: every method on the compressed model with the same ${options.data?.join(', ') ?? 'model-sampled (data-free)'} data, ${options.tokens} tokens, ` +
+      `AdamW lr ${settings.lr} (warmup 10 %, cosine), batch ${settings.batchSize} × ${seqLen} tokens, seed ${seed}`,
+      'concat is the bank\'s trained prompts concatenated (untrained as a whole, Table 3 "Concat"); its training is that of the prompts',
+    ],
+  };
+  if (methods.some((m) => m.kind === 'none')) report.notes.push('"none" is the compressed row (no recovery method)');
+  const finish = async (status: StudyReport['status']): Promise<StudyReport> => {
+    report.status = status === 'complete' && report.rows.some((r) => r.status !== 'done') ? 'partial' : status;
+    report.seconds = (performance.now() - t0) / 1000;
+    progress({ stage: 'report', message: 'writing table.md, charts and study.json' });
+    report.charts = await writeCharts(out, report, (msg) => report.notes.push(msg));
+    writeFileAtomic(path.join(out, report.table), studyTable(report));
+    writeJsonAtomic(path.join(out, 'study.json'), report);
+    return report;
+  };
+
+  try {
+    // ---- data and compression ----
+    progress({ stage: 'data', message: 'preparing training and held-out data' });
+    const data = await studyData(store, base, { data: options.data ?? ['model'], heldout, seqLen, tokens: options.tokens, seed, threads: threads ?? 1 },
+      isCancelled, (message) => progress({ stage: 'data', message }));
+    if (isCancelled()) return finish('cancelled');
+    const calib = calibrationWindows(data.train, options.calibSamples ?? 32, options.calibSeqLen ?? seqLen);
+    const compressKey = settingsKey({ model: modelInfo(base).weights, compress, calib: dataKey({ train: data.train, eval: data.eval }), n: calib.length, len: calib[0]?.length, seed });
+    const compressedDir = path.join(out, 'compressed');
+    const reuseCompressed = store.get<string>('compressed', compressKey) !== undefined && fs.existsSync(path.join(compressedDir, 'config.json'));
+    if (reuseCompressed) {
+      progress({ stage: 'compress', message: `reusing ${compress.description} model`, reused: true });
+    } else {
+      progress({ stage: 'compress', message: `compressing: ${compress.description}, ${calib.length} × ${calib[0]?.length} calibration tokens` });
+      const r = await compressModel(base, {
+        method: compress.method, bits: compress.bits, groupSize: compress.groupSize, calib, samples: calib.length, seqlen: calib[0]?.length, seed,
+        out: compressedDir, overwrite: true, skipUnfit: true, output: compress.dense ? 'dense' : 'gptq', threads, isCancelled,
+        onProgress: (p) => progress({ stage: 'compress', message: p.message, fraction: p.layer !== undefined ? p.layer / p.layers : undefined }),
+      });
+      if (r.cancelled) return finish('cancelled');
+      if (r.skipped.length) report.notes.push(`compression left ${r.skipped.length} layer(s) unquantized (shape unfit for the GPTQ layout): ${r.skipped.slice(0, 4).join(', ')}${r.skipped.length > 4 ? ', …' : ''}`);
+      store.put('compressed', compressKey, compressedDir);
+    }
+    const compressed = await loadModel(compressedDir);
+    report.compression.description = `${compress.description}${describeModel(compressed).quantization ? ` (${describeModel(compressed).quantization})` : ''}`;
+
+    // ---- training ----
+    const trained = await trainMethods({
+      model: compressed, methods, data: { train: data.train, eval: data.eval }, settings, targets, selectionLayer: options.selectionLayer, score: options.score,
+      dir: path.join(out, 'train'), session, isCancelled,
+      onProgress: (what, p) => progress(p === 'reused'
+        ? { stage: 'train', row: what, message: `${what}: reused (trained before with these settings)`, reused: true }
+        : { stage: 'train', row: what, message: `${what}: ${p.phase} step ${p.step}/${p.steps}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}`, fraction: p.steps ? p.step / p.steps : undefined }),
+    });
+    if (trained.status !== 'done') return finish('cancelled');
+    const rows = await buildRows(base, compressed, compress, methods, trained, targets, session);
+
+    // ---- per row: benchmark, held-out NLL, latency ----
+    const common = {
+      compressKey, train: settingsKey({ settings, data: dataKey({ train: data.train, eval: data.eval }), targets, selectionLayer: options.selectionLayer ?? 0, score: options.score ?? 'mass' }),
+    };
+    // the tasks' documents themselves (held-out files may change between runs)
+    const benchKey = settingsKey({ tasks: benchTasks.map((t) => [t.name, settingsKey(t.docs)]), limit: options.limit, seed });
+    const lat = options.latency === false ? undefined : latencySettings(c.maxPositions, Math.max(slots, lengths.length ? Math.max(...lengths) : 0), options.latency || {});
+    const ctx: RowContext = { out, store, benchTasks, heldout: data.heldout, batch: settings.batchSize, lat, limit: options.limit, seed, benchKey, progress, isCancelled };
+    for (const [k, row] of rows.entries()) {
+      if (isCancelled()) return finish('cancelled');
+      const rowKey = settingsKey({ ...common, id: row.id, training: row.training?.map((t) => path.relative(out, t.run)) });   // relative: a moved study folder keeps its keys
+      report.rows.push(await studyRow(ctx, row, rowKey, k / rows.length));
+      await row.release();   // ORT sessions of finished rows would otherwise stay resident until V8 collects them
+    }
+    if (isCancelled()) return finish('cancelled');
+
+    // ---- analyses ----
+    const simOpt = options.similarity === false ? undefined : { samples: options.similarity?.samples ?? 8, seqLen: options.similarity?.seqLen ?? 64 };
+    if (simOpt) {
+      const texts = Array.from({ length: Math.min(simOpt.samples, data.heldout.count) }, (_, i) => Array.from(data.heldout.get(i).subarray(0, simOpt.seqLen)));
+      const sk = settingsKey({ ...common, rows: rows.map((r) => r.id), texts: dataKey({ train: data.heldout, eval: data.heldout }), simOpt });
+      let sim = store.get<SimilarityAnalysis>('similarity', sk);
+      if (!sim) {
+        progress({ stage: 'similarity', message: `cosine similarity to the uncompressed model over ${texts.length} texts` });
+        sim = await similarity(rows[0], rows.slice(1), texts, session, isCancelled);
+        if (sim) store.put('similarity', sk, sim);
+      }
+      if (sim) report.analyses.similarity = sim;
+    }
+    report.analyses.promptLengths = report.rows
+      .filter((r) => (r.kind === 'prompt' || r.kind === 'idp' || r.kind === 'concat' || r.kind === 'compressed') && r.heldout && meanAccuracy(r) !== undefined)
+      .map((r) => ({ row: r.id, tokens: (rows.find((x) => x.id === r.id)?.prompts ?? []).reduce((a, b) => a + b, 0), ppl: r.heldout!.ppl, accuracy: meanAccuracy(r)! }));
+    return finish(isCancelled() ? 'cancelled' : 'complete');
+  } catch (e) {
+    if (isCancelled()) return finish('cancelled');
+    throw e;
+  }
+}
+
+interface RowContext {
+  out: string;
+  store: StudyStore;
+  benchTasks: Task[];
+  heldout: Blocks;
+  batch: number;
+  lat?: LatencySettings;
+  limit?: number;
+  seed: number;
+  benchKey: string;
+  progress: (p: StudyProgress) => void;
+  isCancelled: () => boolean;
+}
+
+/** Benchmark, held-out NLL and latency of one row, each part reused when saved with the same key. */
+async function studyRow(x: RowContext, r: RowRuntime, rowKey: string, fraction: number): Promise<StudyRow> {
+  const { store, out, progress, isCancelled } = x;
+  const s: StudyRow = { id: r.id, label: r.label, kind: r.kind, params: r.params, headline: {}, status: 'done' };
+  const reused: string[] = [];
+  if (r.training?.length) {
+    s.training = { tokens: r.training.reduce((a, t) => a + t.tokens, 0), seconds: +r.training.reduce((a, t) => a + t.seconds, 0).toFixed(3), finalLoss: r.training[r.training.length - 1].finalLoss };
+    if (r.training.every((t) => t.reused)) reused.push('training');
+  }
+  try {
+    const bk = `${rowKey}-${x.benchKey}`;
+    let b = store.get<RowBench>(`bench-${r.id}`, bk);
+    if (b && fs.existsSync(path.join(out, b.file))) reused.push('bench');
+    else {
+      progress({ stage: 'bench', row: r.id, message: `${r.label}: benchmark`, fraction });
+      b = await benchRow(r, x.benchTasks, out, { limit: x.limit, seed: x.seed, isCancelled, onProgress: (p) => progress({ stage: 'bench', row: r.id, message: `${r.label}: ${p.task} ${p.done}/${p.total}` }) });
+      if (!b) { s.status = 'skipped'; s.error = 'cancelled'; return s; }
+      store.put(`bench-${r.id}`, bk, b);
+    }
+    Object.assign(s, { bench: b.file, headline: b.headline, ...(b.aggregates ? { aggregates: b.aggregates } : {}), ...(b.selection ? { selection: b.selection } : {}) });
+    const hk = `${rowKey}-${dataKey({ train: x.heldout, eval: x.heldout })}`;
+    let h = store.get<StudyRow['heldout']>(`heldout-${r.id}`, hk);
+    if (h) reused.push('heldout');
+    else {
+      progress({ stage: 'heldout', row: r.id, message: `${r.label}: held-out NLL on ${x.heldout.count} blocks` });
+      h = store.put(`heldout-${r.id}`, hk, await heldoutNll(r, x.heldout, x.batch));
+    }
+    s.heldout = h;
+    const lat = x.lat;
+    if (lat) {
+      const lk = `${rowKey}-${settingsKey(lat)}`;
+      let l = store.get<Latency>(`latency-${r.id}`, lk);
+      if (l) reused.push('latency');
+      else {
+        progress({ stage: 'latency', row: r.id, message: `${r.label}: latency ${lat.batch} × ${lat.seqLen}` });
+        l = await measureLatency(r, lat, x.seed, isCancelled);
+        if (l) store.put(`latency-${r.id}`, lk, l);
+      }
+      if (l) s.latency = l;
+    }
+  } catch (e) {
+    if (isCancelled()) { s.status = 'skipped'; s.error = 'cancelled'; return s; }
+    s.status = 'failed';
+    s.error = (e as Error).message;
+  }
+  if (reused.length) s.reused = reused;
+  return s;
+}

@@ -1,0 +1,155 @@
+// The study end to end on a tiny random Llama with a real tokenizer and a tiny token budget: an
+// interrupted run writes a cancelled report with its finished rows; the rerun completes and reuses the
+// compressed model, every trained method and the finished rows (nothing retrained, no bench redone);
+// study.json matches the schema (checked field by field here), table.md and the SVG charts are written; a
+// copy of the folder elsewhere reuses everything (keys hash settings and contents, not paths).
+// Also: cosine similarity of a model to itself is 1 at every layer; bad specs are typed errors.
+
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { tmpDir } from '../../helpers/data';
+import { writeHeldoutText, writeTextModel } from '../../helpers/study';
+import { expectIdpError } from '../../helpers/tiny-hf';
+import { loadModel } from '../../../src/engine/models/load';
+import { runStudy, StudyProgress } from '../../../src/engine/study/run';
+import { parseCompress, parseMethods, StudyOptions } from '../../../src/engine/study/options';
+import { STUDY_SCHEMA, StudyReport } from '../../../src/engine/study/schema';
+import { plainRow, zero } from '../../../src/engine/study/rows';
+import { similarity } from '../../../src/engine/study/similarity';
+
+const root = tmpDir('idp-study-');
+const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+
+/** Structural check of study.json against schema.ts (every field's type; relative paths exist). */
+function checkReport(r: StudyReport, dir: string): void {
+  assert.equal(r.schema, STUDY_SCHEMA);
+  assert.ok(['complete', 'partial', 'cancelled'].includes(r.status));
+  assert.ok(!Number.isNaN(Date.parse(r.created)) && num(r.seconds));
+  assert.ok(typeof r.model.path === 'string' && typeof r.model.label === 'string' && typeof r.model.arch === 'string' && num(r.model.parameters));
+  assert.ok(typeof r.compression.spec === 'string' && fs.existsSync(path.join(dir, r.compression.path)) && typeof r.compression.description === 'string');
+  const s = r.settings;
+  assert.ok(Array.isArray(s.methods) && num(s.tokens) && Array.isArray(s.tasks) && Array.isArray(s.heldout) && num(s.seed));
+  for (const row of r.rows) {
+    assert.ok(typeof row.id === 'string' && typeof row.label === 'string' && typeof row.kind === 'string', JSON.stringify(row));
+    assert.ok(['done', 'failed', 'skipped'].includes(row.status));
+    for (const k of ['paper', 'trained', 'stored'] as const) assert.ok(num(row.params[k]), `${row.id} params.${k}`);
+    if (row.status !== 'done') continue;
+    assert.ok(row.bench && fs.existsSync(path.join(dir, row.bench)), `${row.id} bench file`);
+    for (const [task, v] of Object.entries(row.headline)) assert.ok(typeof v.metric === 'string' && num(v.value) && (v.stderr === null || num(v.stderr)), `${row.id} ${task}`);
+    assert.ok(row.heldout && num(row.heldout.nll) && num(row.heldout.ppl) && num(row.heldout.tokens));
+    if (row.latency) for (const k of ['batch', 'seqlen', 'prefillMs', 'decodeMsPerToken'] as const) assert.ok(num(row.latency[k]), `${row.id} latency.${k}`);
+    if (row.training) assert.ok(num(row.training.tokens) && num(row.training.seconds));
+  }
+  if (r.analyses.similarity) {
+    const sim = r.analyses.similarity;
+    for (const v of Object.values(sim.rows)) {
+      assert.equal(v.attention.length, sim.layers);
+      assert.equal(v.hidden.length, sim.layers);
+      for (const x of [...v.attention, ...v.hidden]) assert.ok(num(x) && x <= 1 + 1e-6 && x >= -1 - 1e-6);
+    }
+  }
+  for (const p of r.analyses.promptLengths ?? []) assert.ok(typeof p.row === 'string' && num(p.tokens) && num(p.ppl) && num(p.accuracy));
+  for (const c of r.charts) {
+    assert.ok(typeof c.name === 'string' && typeof c.title === 'string');
+    JSON.parse(fs.readFileSync(path.join(dir, c.spec), 'utf8'));
+    assert.match(fs.readFileSync(path.join(dir, c.svg), 'utf8'), /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  }
+  assert.ok(fs.existsSync(path.join(dir, r.table)));
+  assert.ok(Array.isArray(r.notes));
+}
+
+describe('study end to end (tiny random Llama)', function () {
+  this.timeout(120000);
+  const out = path.join(root, 'study');
+  let modelDir: string;
+  let options: StudyOptions;
+
+  before(() => {
+    modelDir = writeTextModel(path.join(root, 'model'), { maxPositions: 96 });
+    const heldout = writeHeldoutText(path.join(root, 'heldout.txt'));
+    options = {
+      model: modelDir, compress: 'gptq:4:g32', methods: ['none', 'prompt:2', 'prompt:4', 'concat', 'idp', 'prefix:2', 'lora:2'], tokens: 128,
+      tasks: ['text_next_sentence', 'text_lambada', 'text_ppl'], heldout: [heldout], out, limit: 5, seed: 3, seqLen: 16, batch: 4, calibSamples: 4,
+      latency: { batch: 1, seqLen: 8, decode: 2, repeats: 1 }, similarity: { samples: 2, seqLen: 12 },
+    };
+    JSON.parse(JSON.stringify(options));   // plain JSON (the extension sends it over JSON-RPC)
+  });
+
+  it('an interrupted study keeps its finished rows; the rerun reuses them and retrains nothing', async () => {
+    const ac = new AbortController();
+    const first = await runStudy(options, { signal: ac.signal, onProgress: (p) => { if (p.stage === 'bench' && p.row === 'prompt-4') ac.abort(); } });
+    assert.equal(first.status, 'cancelled');
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'study.json'), 'utf8')) as StudyReport;
+    assert.equal(saved.status, 'cancelled');
+    assert.deepEqual(saved.rows.filter((r) => r.status === 'done').map((r) => r.id), ['base', 'compressed', 'prompt-2']);
+    const compressedAt = fs.statSync(path.join(out, 'compressed', 'config.json')).mtimeMs;
+
+    const events: StudyProgress[] = [];
+    const r = await runStudy(options, { onProgress: (p) => events.push(p) });
+    assert.equal(r.status, 'complete', JSON.stringify(r.rows.filter((x) => x.status !== 'done')));
+    assert.deepEqual(r.rows.map((x) => x.id), ['base', 'compressed', 'prompt-2', 'prompt-4', 'concat-2+4', 'idp-2+4', 'prefix-2', 'lora-r2']);
+    // nothing compressed or trained again; the rows finished before the interruption are not benchmarked again
+    assert.ok(events.some((e) => e.stage === 'compress' && e.reused));
+    assert.ok(!events.some((e) => e.stage === 'train' && !e.reused), 'a method was trained again');
+    assert.ok(!events.some((e) => e.stage === 'bench' && ['base', 'compressed', 'prompt-2'].includes(e.row!)), 'a finished row was benchmarked again');
+    assert.equal(fs.statSync(path.join(out, 'compressed', 'config.json')).mtimeMs, compressedAt);
+    for (const id of ['base', 'compressed', 'prompt-2']) assert.ok(r.rows.find((x) => x.id === id)!.reused?.includes('bench'), id);
+    for (const x of r.rows.filter((y) => y.training)) assert.ok(x.reused?.includes('training'), `${x.id} retrained`);
+
+    checkReport(JSON.parse(fs.readFileSync(path.join(out, 'study.json'), 'utf8')), out);
+    const idp = r.rows.find((x) => x.kind === 'idp')!;
+    assert.deepEqual(idp.selection!.prompts, [2, 4]);
+    const bench = JSON.parse(fs.readFileSync(path.join(out, idp.bench!), 'utf8'));
+    const docs = Object.values(bench.tasks as Record<string, { n: number }>).reduce((a, t) => a + t.n, 0);
+    assert.equal(idp.selection!.counts.reduce((a, b) => a + b, 0), docs);
+    assert.deepEqual(Object.keys(idp.headline).sort(), ['text_lambada', 'text_next_sentence', 'text_ppl']);
+    assert.equal(idp.params.paper, 6 * 32);
+    assert.ok(r.rows.find((x) => x.id === 'lora-r2')!.params.paper > 0);
+    assert.deepEqual(Object.keys(r.analyses.similarity!.rows).sort(), r.rows.slice(1).map((x) => x.id).sort());
+    assert.deepEqual(r.charts.map((c) => c.name).sort(), ['accuracy-vs-params', 'latency', 'ppl-vs-accuracy', 'similarity', 'task-change']);
+    const table = fs.readFileSync(path.join(out, 'table.md'), 'utf8');
+    for (const x of r.rows) assert.ok(table.includes(`| ${x.label} |`), x.label);
+    assert.match(table, /text_next_sentence/);
+  });
+
+  it('a moved study folder keeps its keys: everything is reused', async () => {
+    const moved = path.join(root, 'moved');
+    fs.cpSync(out, moved, { recursive: true });
+    const events: StudyProgress[] = [];
+    const r = await runStudy({ ...options, out: moved }, { onProgress: (p) => events.push(p) });
+    assert.equal(r.status, 'complete');
+    assert.ok(!events.some((e) => ['train', 'bench', 'heldout', 'latency', 'similarity'].includes(e.stage) && !e.reused), JSON.stringify(events.filter((e) => !e.reused).map((e) => e.stage)));
+    for (const x of r.rows) assert.ok(['bench', 'heldout', 'latency'].every((k) => x.reused?.includes(k)), `${x.id}: ${x.reused}`);
+  });
+
+  it('idp study (CLI) with the same settings reuses the folder and prints the table', () => {
+    const p = spawnSync(process.execPath, [path.join(__dirname, '..', '..', '..', 'src', 'cli', 'main.js'), 'study', '--model', modelDir,
+      '--compress', 'gptq:4:g32', '--methods', options.methods.join(','), '--tokens', '128', '--tasks', options.tasks.join(','),
+      '--heldout', options.heldout![0], '--out', out, '--limit', '5', '--seed', '3', '--seqlen', '16', '--batch', '4', '--calib-samples', '4',
+      '--latency-batch', '1', '--latency-seqlen', '8', '--latency-decode', '2', '--latency-repeats', '1', '--similarity-samples', '2'],
+    { encoding: 'utf8', timeout: 60000 });
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /\| Uncompressed \| - \| 0 \|/);
+    assert.match(p.stderr, /compress: reusing/);
+    assert.doesNotMatch(p.stderr, /\[study\] (train|bench):(?!.*reused)/);
+  });
+
+  it('cosine similarity of a model to itself is 1 at every layer', async () => {
+    const m = await loadModel(modelDir);
+    const a = plainRow('base', 'base', 'base', m, { threads: 1 }, zero('-'));
+    const b = plainRow('same', 'same', 'compressed', m, { threads: 1 }, zero('-'));
+    const sim = await similarity(a, [b], [[5, 17, 300, 42, 9, 1000], [7, 8, 9]], { threads: 1 });
+    assert.equal(sim!.layers, 2);
+    for (const x of [...sim!.rows.same.attention, ...sim!.rows.same.hidden]) assert.ok(Math.abs(x - 1) < 1e-6, `${x}`);
+  });
+
+  it('bad specs are typed INPUT errors', async () => {
+    await expectIdpError(() => parseCompress('gptq:5'), 'INPUT', undefined, /method:bits/);
+    await expectIdpError(() => parseMethods(['idp']), 'INPUT', undefined, /prompt:N/);
+    await expectIdpError(() => parseMethods(['lora']), 'INPUT', undefined, /needs a size/);
+    await expectIdpError(() => parseMethods(['prompt:4', 'prompt:4']), 'INPUT', undefined, /twice/);
+    assert.deepEqual(parseMethods(['none', 'prompt:8', 'prompt:32', 'concat', 'idp', 'lora:4']).map((x) => x.id), ['none', 'prompt-8', 'prompt-32', 'concat-8+32', 'idp-8+32', 'lora-r4']);
+  });
+});
