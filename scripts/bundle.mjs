@@ -1,4 +1,4 @@
-// esbuild bundles: the CLI and the extension (webviews join here when they exist).
+// esbuild bundles: the CLI, the extension, the engine process and the webviews.
 // onnxruntime-node stays external: it is a native addon loaded from node_modules.
 import * as esbuild from 'esbuild';
 
@@ -12,3 +12,9 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/server/main.ts'], outfile: 'dist/server.js' }),
 ]);
 await esbuild.build({ ...common, entryPoints: ['src/engine/runtime/worker-main.ts'], outfile: 'dist/engine-worker.js' });
+// the webviews (webview/): browser bundles with their stylesheets, under dist/webview/
+await esbuild.build({
+  entryPoints: { inspector: 'webview/inspector/main.ts', benchmarks: 'webview/benchmarks/main.ts' },
+  bundle: true, platform: 'browser', format: 'iife', target: 'chrome120', outdir: 'dist/webview', minify: true, sourcemap: false, // maps would add ~10 MB to the .vsix
+  logLevel: 'warning',
+});

@@ -12,10 +12,10 @@
 //   native call) is ended by restarting the engine, so no progress notification waits forever.
 
 import * as cp from 'child_process';
-import { CancellationTokenSource, createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, createMessageConnection, MessageConnection, ProgressType, RequestType, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { IdpError, runtimeError } from '../engine/errors';
 import {
-  ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeResult,
+  ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeResult, InspectParams, InspectReply,
   LoadParams, Methods, ModelInfo, PROTOCOL_VERSION, WireError,
 } from '../server/protocol';
 
@@ -191,18 +191,42 @@ export class EngineClient {
     return this.call((c) => c.sendRequest(Methods.health));
   }
 
+  /** IDP's selection, scores and attention maps for one input with a bank (capability 'inspect'). */
+  inspect(p: InspectParams): Promise<InspectReply> {
+    return this.call((c) => c.sendRequest(Methods.inspect, p));
+  }
+
   /**
    * Generates; `onProgress` receives streamed progress; `token` cancels (the engine finishes the
    * run early and the reply's finish is 'cancelled'). If the engine does not answer a cancel
    * within the grace period it is restarted and this rejects.
    */
   async generate(p: Omit<GenerateParams, 'progressToken'>, onProgress?: (v: GenerateProgress) => void, token?: CancelToken): Promise<GenerateReply> {
+    return this.progressRequest(Methods.generate, GenerateProgressType, p, onProgress, token, this.o.cancelGraceMs ?? 5000);
+  }
+
+  /**
+   * A long workflow (compress, trainBank, trainBaseline, bench, study; see workflow-protocol.ts) with
+   * streamed progress and cancellation. A workflow stops at its next step after a cancel (a training
+   * micro-batch, a compressed module, a forward pass), so it gets a longer grace period than a
+   * generation before the engine is restarted.
+   */
+  workflow<P extends { progressToken?: string }, R, V>(
+    type: RequestType<P, R, void>, progress: ProgressType<V>, p: Omit<P, 'progressToken'>, onProgress?: (v: V) => void, token?: CancelToken,
+  ): Promise<R> {
+    return this.progressRequest(type, progress, p, onProgress, token, Math.max(this.o.cancelGraceMs ?? 5000, 30_000));
+  }
+
+  /** A request with progress under a fresh token; a cancel the engine does not honour within graceMs restarts it. */
+  private progressRequest<P extends { progressToken?: string }, R, V>(
+    type: RequestType<P, R, void>, progress: ProgressType<V>, p: Omit<P, 'progressToken'>, onProgress: ((v: V) => void) | undefined,
+    token: CancelToken | undefined, graceMs: number,
+  ): Promise<R> {
     return this.call(async (conn) => {
-      const progressToken = onProgress ? `gen-${++this.progressSeq}` : undefined;
-      const sub = progressToken ? conn.onProgress(GenerateProgressType, progressToken, onProgress!) : undefined;
+      const progressToken = onProgress ? `${type.method.replace(/^idp\//, '')}-${++this.progressSeq}` : undefined;
+      const sub = progressToken ? conn.onProgress(progress, progressToken, onProgress!) : undefined;
       const cts = new CancellationTokenSource();
       let grace: NodeJS.Timeout | undefined;
-      const graceMs = this.o.cancelGraceMs ?? 5000;
       const stuck = new Promise<never>((_, reject) => {
         const onCancel = () => {
           cts.cancel();
@@ -215,7 +239,7 @@ export class EngineClient {
         else token?.onCancellationRequested(onCancel);
       });
       try {
-        return await Promise.race([conn.sendRequest(Methods.generate, { ...p, progressToken }, cts.token), stuck]);
+        return await Promise.race([conn.sendRequest(type as RequestType<unknown, R, void>, { ...p, progressToken }, cts.token), stuck]);
       } finally {
         if (grace) clearTimeout(grace);
         sub?.dispose();

@@ -10,10 +10,17 @@ import { StatusBar } from './status-bar';
 import { affectsModel } from './settings';
 import { selectModel, showModelInfo } from './commands/model';
 import { generateCmd } from './commands/generate';
+import { compressCmd } from './commands/compress';
+import { trainBankCmd } from './commands/bank';
+import { trainBaselineCmd } from './commands/baseline';
+import { runBenchmarkCmd } from './commands/bench';
+import { runStudyCmd } from './commands/study';
+import { activeBank, onActiveBankChanged } from './commands/active-bank';
 import { cancelJob, reportCrash, restartEngine, showLog } from './commands/engine';
 import type { ModelInfo } from '../server/protocol';
 import { completionEnabled, IdpInlineCompletionProvider, toggleInlineCompletion } from './completion/provider';
 import type { Completer } from './completion/completer';
+import { registerViews, ViewsApi } from './views/register';
 
 /** What activate() returns: for automation and the integration tests. */
 export interface IdpApi {
@@ -22,6 +29,7 @@ export interface IdpApi {
   jobs: Jobs;
   completer: Completer;
   labRoot(): string;
+  views: ViewsApi;
 }
 
 export function activate(ext: vscode.ExtensionContext): IdpApi {
@@ -45,6 +53,8 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   const c = ctx;
   const inline = new IdpInlineCompletionProvider(c, status);
   status.setCompletion(completionEnabled());
+  status.setBank(activeBank(c));
+  ext.subscriptions.push(onActiveBankChanged((b) => status.setBank(b)));
   modelChanged.event((m) => {
     status.setModel(m);
     inline.completer.reset();
@@ -54,6 +64,11 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
     'idp.selectModel': selectModel(c),
     'idp.showModelInfo': showModelInfo(c),
     'idp.generate': generateCmd(c),
+    'idp.compress': compressCmd(c),
+    'idp.trainBank': trainBankCmd(c),
+    'idp.trainBaseline': trainBaselineCmd(c),
+    'idp.runBenchmark': runBenchmarkCmd(c),
+    'idp.runStudy': runStudyCmd(c),
     'idp.cancelJob': cancelJob(c),
     'idp.restartEngine': restartEngine(c),
     'idp.showLog': showLog(c),
@@ -71,10 +86,11 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: settings may now choose the model')),
     { dispose: () => void engine.dispose() },
   );
+  const views = registerViews(c);
   const swept = lab(c).sweep();
   if (swept) log.info(`removed ${swept} leftover temporary file(s) from the lab folder`);
   log.info(`IDP Lab activated (${vscode.env.appName} ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'} UI, node ${process.version})`);
-  return { engine, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root };
+  return { engine, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views };
 }
 
 export function deactivate(): void {}

@@ -18,6 +18,8 @@ export type JobOutcome<T> = { ok: true; value: T } | { ok: false; cancelled: boo
 export class Jobs {
   private seq = 0;
   readonly running = new Map<number, Job>();
+  /** The last job that failed and what the user was told (for automation and tests). */
+  lastFailure?: { title: string; message: string };
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
@@ -56,6 +58,7 @@ export class Jobs {
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       const cancelled = job.cts.token.isCancellationRequested;
+      this.lastFailure = { title, message: err.message };
       this.log.error(`job ${job.id} failed: ${title}: ${err.message}${isIdpError(err) ? '' : `\n${err.stack ?? ''}`}`);
       // not awaited: the message stays until dismissed, the job does not
       void vscode.window.showErrorMessage(`IDP: ${title} failed — ${err.message}`, 'Show Log').then((b) => {

@@ -36,6 +36,17 @@ export interface RunRecord {
   [k: string]: unknown;
 }
 
+/** A run folder being written (Lab.stageRun). Paths inside `dir` move to `final` on commit. */
+export interface StagedRun {
+  id: string;
+  dir: string;
+  final: string;
+  /** Writes run.json and renames the folder into place; returns the final folder. */
+  commit(record: Record<string, unknown>): string;
+  /** Removes everything written so far (cancelled or failed job). */
+  discard(): void;
+}
+
 export class Lab {
   constructor(readonly root: string) {}
 
@@ -65,6 +76,41 @@ export class Lab {
       throw e;
     }
     return final;
+  }
+
+  /**
+   * A run folder being filled by a job (a hidden temporary folder beside the runs): the engine
+   * writes into `dir`; `commit` adds run.json and renames it into place, `discard` removes it. A
+   * crash leaves only the hidden folder, which `sweep` removes.
+   */
+  stageRun(kind: string): StagedRun {
+    const id = runId(kind);
+    const final = path.join(this.runsDir, id);
+    const dir = tmpName(final);
+    fs.mkdirSync(dir, { recursive: true });
+    let done = false;
+    return {
+      id, dir, final,
+      commit: (record) => {
+        if (done) throw new Error(`run ${id} was already committed or discarded`);
+        try {
+          const run: RunRecord = { id, kind, created: new Date().toISOString(), ...record };
+          fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+          fs.renameSync(dir, final);
+          done = true;
+        } catch (e) {
+          fs.rmSync(dir, { recursive: true, force: true });
+          done = true;
+          throw e;
+        }
+        return final;
+      },
+      discard: () => {
+        if (done) return;
+        done = true;
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
 
   /** Every complete run, newest first (folders without a readable run.json are skipped). */

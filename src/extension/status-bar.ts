@@ -13,6 +13,7 @@ export class StatusBar implements vscode.Disposable {
   private stats?: CompletionStats;
   private engineDown = false;
   private completionOn = false;
+  private bank?: { prompts: number[]; picked?: number };
 
   constructor() {
     this.item.name = 'IDP Lab';
@@ -30,6 +31,12 @@ export class StatusBar implements vscode.Disposable {
   setEngineDown(): void {
     this.engineDown = true;
     this.model = null;
+    this.render();
+  }
+
+  /** The active IDP bank (its prompt lengths) and the prompt it picked last, or none. */
+  setBank(b: { prompts: number[]; picked?: number } | undefined): void {
+    this.bank = b ? { prompts: [...b.prompts], picked: b.picked } : undefined;
     this.render();
   }
 
@@ -53,11 +60,18 @@ export class StatusBar implements vscode.Disposable {
       parts.push(`${Math.round(this.stats.latencyMs)} ms`, `${Math.round(this.stats.tokensPerSecond)} tok/s`);
       if (this.stats.prompt) parts.push(`prompt ${this.stats.prompt}`);
     }
+    if (this.bank) {
+      // the prompt IDP picked last (by its length), else the bank
+      const picked = this.stats?.prompt ?? (this.bank.picked !== undefined ? String(this.bank.picked) : undefined);
+      if (picked && !(this.completionOn && this.stats?.prompt)) parts.push(`IDP prompt ${picked}`);
+      else if (!picked) parts.push(`IDP ${this.bank.prompts.join('+')}`);
+    }
     this.item.text = parts.join(' · ');
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown('**IDP Lab**\n\n');
     if (this.engineDown) md.appendMarkdown('The engine process stopped; it is being restarted.\n\n');
     if (m) md.appendMarkdown(`Model: \`${m.path}\`\n\n${m.architecture}, ${m.parameters.toLocaleString('en-US')} parameters, ${m.layers} layers, context ${m.contextLength}, ${m.ep}\n\n`);
+    if (this.bank) md.appendMarkdown(`IDP bank: prompts of ${this.bank.prompts.join(', ')} tokens${this.bank.picked !== undefined ? `; last pick: the ${this.bank.picked}-token prompt` : ''}\n\n`);
     md.appendMarkdown(`Inline completion: ${this.completionOn ? 'on' : 'off'}\n\n`);
     if (this.stats) md.appendMarkdown(`Last completion: ${Math.round(this.stats.latencyMs)} ms, ${this.stats.tokensPerSecond.toFixed(0)} tok/s${this.stats.prompt ? `, IDP prompt ${this.stats.prompt}` : ''}\n\n`);
     md.appendMarkdown('Click to select a model.');

@@ -7,12 +7,16 @@ import { performance } from 'perf_hooks';
 import { loadModel, describeModel } from '../engine/models/load';
 import { parameterCount, LoadedModel } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
-import { generate, promptIds } from '../engine/runtime/generate';
+import { generate, GenerateOptions, promptIds } from '../engine/runtime/generate';
 import { inputError } from '../engine/errors';
 import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
 import { findFimTokens, completionIds, FimTokens } from './fim';
 import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
 import type { Tokenizer } from '../engine/tokenizers/tokenizer';
+import type { InspectParams, InspectReply } from './protocol';
+import { checkInspectParams, Inspector } from './inspect';
+import { WORKFLOW_CAPABILITIES, Workflows } from './workflows';
+import { BankRunners, IdpPick, pickOf } from './bank-generate';
 
 /**
  * The continuation's text as it reads after the prompt: a SentencePiece decode of the generated
@@ -27,7 +31,7 @@ export function continuationText(tok: Tokenizer, prompt: number[], ids: number[]
   return text;
 }
 
-export const CAPABILITIES: Capability[] = ['generate', 'info'];
+export const CAPABILITIES: Capability[] = ['generate', 'info', 'inspect', ...WORKFLOW_CAPABILITIES];
 
 export interface Cancellation { readonly isCancellationRequested: boolean }
 
@@ -36,7 +40,7 @@ interface Loaded { model: LoadedModel; lm: CausalLM; info: ModelInfo; fim?: FimT
 const isInt = (x: unknown, min: number) => typeof x === 'number' && Number.isInteger(x) && x >= min;
 const isNum = (x: unknown, min: number, max: number) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
 
-const GENERATE_KEYS = new Set(['prompt', 'ids', 'fim', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'progressToken']);
+const GENERATE_KEYS = new Set(['prompt', 'ids', 'fim', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'progressToken', 'bank']);
 
 /** Rejects parameters a client could get wrong (the wire is untyped at run time). */
 export function checkGenerateParams(p: GenerateParams): void {
@@ -53,6 +57,7 @@ export function checkGenerateParams(p: GenerateParams): void {
   if (p.stop !== undefined && !(Array.isArray(p.stop) && p.stop.every((s) => typeof s === 'string' && s.length > 0))) {
     throw inputError('generate: stop must be an array of non-empty strings');
   }
+  if (p.bank !== undefined && !(typeof p.bank === 'string' && p.bank.trim() !== '')) throw inputError('generate: bank must be a prompt bank folder');
   if (p.fim !== undefined && !(p.fim && typeof p.fim.prefix === 'string' && typeof p.fim.suffix === 'string')) {
     throw inputError('generate: fim must be {prefix, suffix} strings');
   }
@@ -112,17 +117,19 @@ export class EngineService {
       const tok = model.tokenizer;
       const maxTokens = p.maxTokens ?? 256;
       let ids: number[];
+      const idp = p.bank ? this.banks.get(model, p.bank, cur.info.threads) : undefined;
       if (p.ids) ids = p.ids;
       else if (p.fim && tok) {
-        // a completion: whatever fits the context, leaving room for the tokens asked for
+        // a completion: whatever fits the context (after a bank's prompt positions), leaving room for the tokens asked for
         const bos = lm.config.arch === 'gpt2' ? undefined : lm.config.bosTokenId ?? tok.bosId;
-        const budget = Math.max(8, lm.config.maxPositions - Math.min(maxTokens, lm.config.maxPositions >> 1));
+        const context = lm.config.maxPositions - (idp?.bank.positions ?? 0);
+        const budget = Math.max(8, context - Math.min(maxTokens, context >> 1));
         ids = completionIds(tok, cur.fim, p.fim.prefix, p.fim.suffix, budget, bos);
       } else ids = promptIds(lm, tok, p.fim ? p.fim.prefix : p.prompt ?? '');
       const t0 = performance.now();
       let lastSent = 0;
       let tokens = 0;
-      const r = await generate(lm, tok, [ids], {
+      const opts: GenerateOptions = {
         maxTokens, temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed, stop: p.stop,
         isCancelled: () => token.isCancellationRequested,
         yieldEachStep: true,
@@ -134,10 +141,31 @@ export class EngineService {
           const elapsedMs = now - t0;
           onProgress({ tokens, maxTokens, text, elapsedMs, tokensPerSecond: (tokens * 1000) / Math.max(elapsedMs, 1) });
         } : undefined,
-      });
+      };
+      let pick: IdpPick | undefined;
+      const r = idp
+        ? await idp.generate(tok, [ids], opts).then((x) => { pick = pickOf(idp, x.selected, x.scores); return x; })
+        : await generate(lm, tok, [ids], opts);
       const row = r.rows[0];
       const text = tok && !p.ids ? continuationText(tok, ids, row.ids, p.stop) : row.text;
-      return { text, ids: row.ids, finish: row.finish, timings: r.timings };
+      return { text, ids: row.ids, finish: row.finish, timings: r.timings, ...(pick ? { idp: pick } : {}) };
     });
   }
+
+  private banks = new BankRunners();
+
+  private inspector = new Inspector();
+
+  /** IDP's selection, scores and attention maps for one input with a bank (idp/inspect). */
+  inspect(p: InspectParams): Promise<InspectReply> {
+    try {
+      checkInspectParams(p);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.exclusive(async () => this.inspector.inspect(this.current?.model, p, this.current?.info.threads));
+  }
+
+  /** Compress, train a bank or a baseline, benchmark, study (workflows.ts): each loads its own model. */
+  readonly workflows = new Workflows();
 }

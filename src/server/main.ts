@@ -6,6 +6,7 @@
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
 import { isIdpError } from '../engine/errors';
 import { EngineService, CAPABILITIES } from './engine-service';
+import { registerWorkflows } from './workflows';
 import { ENGINE_ERROR, GenerateProgressType, Methods, PROTOCOL_VERSION, WireError } from './protocol';
 
 // nothing but protocol messages may reach stdout
@@ -46,6 +47,8 @@ function main(): void {
       : undefined;
     return guard(service.generate(p, token, onProgress));
   });
+  conn.onRequest(Methods.inspect, (p) => guard(service.inspect(p)));
+  registerWorkflows(conn, service.workflows, guard);
   conn.onRequest(Methods.shutdown, () => {
     setImmediate(() => process.exit(0));
   });

@@ -16,11 +16,21 @@ import type { ExecutionProvider } from '../engine/runtime/session';
 import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
 import type { ModelDescription } from '../engine/models/load';
 import type { IdpErrorCode } from '../engine/errors';
+import type { InspectReport } from '../engine/idp/report';
+import type {
+  BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply, StudyParams, StudyProgressValue, StudyReply,
+  TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
+} from './workflow-protocol';
+
+export * from './workflow-protocol';
 
 export const PROTOCOL_VERSION = 1;
 
 /** What this engine build can do (the extension greys out the rest). */
-export type Capability = 'generate' | 'info' | 'logits';
+export type Capability = 'generate' | 'info' | 'logits' | 'inspect' | WorkflowCapability;
+
+/** The long workflows (workflow-protocol.ts): one request and one capability each. */
+export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study';
 
 export interface InitializeResult {
   protocolVersion: number;
@@ -58,6 +68,8 @@ export interface GenerateParams {
   seed?: number;
   stop?: string[];
   progressToken?: string;        // stream GenerateProgress under this token
+  /** An IDP prompt bank folder for the loaded model: IDP picks one prompt for the input (reply.idp). */
+  bank?: string;
 }
 
 export interface GenerateProgress {
@@ -73,6 +85,8 @@ export interface GenerateReply {
   ids: number[];
   finish: FinishReason;
   timings: GenerateResult['timings'];
+  /** With a bank: the prompt IDP picked (index, length) and every prompt's score. */
+  idp?: { selected: number; n: number; scores: number[] };
 }
 
 export interface HealthResult {
@@ -82,6 +96,33 @@ export interface HealthResult {
   model?: string;
 }
 
+/** `idp/inspect`: which prompt a bank's IDP selects for an input, with the attention maps (the IDP Inspector). */
+export interface InspectParams {
+  bank: string;                  // bank folder (idp bank train)
+  /** The model to run (the one the bank was trained on); default: the loaded model. Another model is
+   *  loaded for the inspection only (the loaded one stays). */
+  model?: string;
+  text?: string;                 // input text (BOS first, as generation does); or
+  ids?: number[];                // token ids as they are
+  /** Most input tokens to inspect (default 96): a longer input keeps its last ones (after BOS). */
+  maxTokens?: number;
+  heads?: boolean;               // per-head maps too (layers[].heads)
+  /** Also run the same input and bank on the uncompressed model: this path, or `true` for the source
+   *  named in the loaded model's idp-compress.json. */
+  compare?: string | true;
+  selectionLayer?: number;
+  score?: 'mass' | 'mean';
+}
+
+export interface InspectReply {
+  model: string;
+  bank: string;
+  report: InspectReport;
+  /** Input tokens dropped from the start to fit maxTokens / the context. */
+  dropped: number;
+  compare?: { model: string; report: InspectReport };
+}
+
 export const Methods = {
   initialize: new RequestType0<InitializeResult, void>('idp/initialize'),
   load: new RequestType<LoadParams, ModelInfo, void>('idp/load'),
@@ -89,6 +130,21 @@ export const Methods = {
   generate: new RequestType<GenerateParams, GenerateReply, void>('idp/generate'),
   health: new RequestType0<HealthResult, void>('idp/health'),
   shutdown: new RequestType0<void, void>('idp/shutdown'),
+  inspect: new RequestType<InspectParams, InspectReply, void>('idp/inspect'),
+  compress: new RequestType<CompressParams, CompressReply, void>('idp/compress'),
+  trainBank: new RequestType<TrainBankParams, TrainBankReply, void>('idp/trainBank'),
+  trainBaseline: new RequestType<TrainBaselineParams, TrainBaselineReply, void>('idp/trainBaseline'),
+  bench: new RequestType<BenchParams, BenchReply, void>('idp/bench'),
+  study: new RequestType<StudyParams, StudyReply, void>('idp/study'),
+} as const;
+
+/** `$/progress` values of the workflow requests. */
+export const WorkflowProgress = {
+  compress: new ProgressType<CompressProgressValue>(),
+  trainBank: new ProgressType<TrainProgressValue>(),
+  trainBaseline: new ProgressType<TrainProgressValue>(),
+  bench: new ProgressType<BenchProgressValue>(),
+  study: new ProgressType<StudyProgressValue>(),
 } as const;
 
 export const GenerateProgressType = new ProgressType<GenerateProgress>();

@@ -1,5 +1,5 @@
 // Runs inside the real extension host (code-server's, loaded through the smoke-test driver's
-// extensionTestsPath): mocha over every compiled suite/*.test.js. The driver (run.ts) reads the
+// extensionTestsPath): mocha over every compiled suite/*.test.js (untrusted/*.test.js with IDP_TEST_SUITE=untrusted). The driver (run.ts) reads the
 // counts from the file named by IDP_TEST_COUNTS, because the host's stdout is not ours.
 
 import * as fs from 'fs';
@@ -8,7 +8,8 @@ import Mocha = require('mocha');
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 120000, reporter: 'spec', grep: process.env.IDP_TEST_GREP || undefined });
-  const dir = path.join(__dirname, 'suite');
+  // suite/ (a trusted workspace) by default; untrusted/ when the driver opens the workspace in Restricted Mode
+  const dir = path.join(__dirname, process.env.IDP_TEST_SUITE === 'untrusted' ? 'untrusted' : 'suite');
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(dir, f));
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {

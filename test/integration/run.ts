@@ -21,17 +21,16 @@ function writeStageCounts(c: { passed: number; failed: number; skipped: number }
   if (process.env.IDP_STAGE_COUNTS) fs.writeFileSync(process.env.IDP_STAGE_COUNTS, JSON.stringify(c));
 }
 
-async function main(): Promise<number> {
-  const why = whyNoVsCode();
-  if (why) {
-    if (process.env.CI) { console.error(`extension-host tests cannot run on CI: ${why}`); writeStageCounts({ passed: 0, failed: 1, skipped: 0 }); return 1; }
-    console.log(`extension-host tests skipped: ${why}`);
-    writeStageCounts({ passed: 0, failed: 0, skipped: 1 });
-    return 0;
-  }
+interface Counts { passed: number; failed: number; skipped: number }
+
+/**
+ * One code-server session: a fresh workspace, the tests of `suite` in its extension host. `untrusted`
+ * keeps workspace trust on, so the workspace opens in Restricted Mode.
+ */
+async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; counts: Counts }> {
   const countsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'idp-counts-')), 'counts.json');
   const workspace = makeWorkspace(WORKSPACE_FILES);
-  const cs = await startCodeServer();
+  const cs = await startCodeServer({ workspaceTrust: suite === 'untrusted' });
   const browser = await launchBrowser();
   let code = 1;
   try {
@@ -49,7 +48,7 @@ async function main(): Promise<number> {
     const url = workbenchUrl(cs, workspace, {
       extensionPath: REPO,
       testsPath: path.join(REPO, 'out', 'test', 'integration', 'index'),
-      env: extensionEnv({ IDP_TEST_COUNTS: countsFile, IDP_TEST_GREP: process.env.IDP_TEST_GREP ?? '', IDP_TEST_WORKSPACE: workspace }),
+      env: extensionEnv({ IDP_TEST_COUNTS: countsFile, IDP_TEST_GREP: process.env.IDP_TEST_GREP ?? '', IDP_TEST_WORKSPACE: workspace, IDP_TEST_SUITE: suite }),
     });
     await page.goto(url);
     let timer: NodeJS.Timeout | undefined;
@@ -57,8 +56,8 @@ async function main(): Promise<number> {
     code = await Promise.race([exit, timeout]);
     clearTimeout(timer);
     if (code === -1) {
-      await screenshot(page, 'integration-timeout').catch(() => undefined);
-      console.error(`extension-host tests did not finish within ${TIMEOUT_MS / 1000} s; code-server said:\n${cs.output.slice(-60).join('\n')}`);
+      await screenshot(page, `integration-timeout-${suite}`).catch(() => undefined);
+      console.error(`extension-host tests (${suite}) did not finish within ${TIMEOUT_MS / 1000} s; code-server said:\n${cs.output.slice(-60).join('\n')}`);
       code = 1;
     }
   } finally {
@@ -66,14 +65,33 @@ async function main(): Promise<number> {
     await cs.stop();
     fs.rmSync(workspace, { recursive: true, force: true });
   }
-  let counts = { passed: 0, failed: code === 0 ? 0 : 1, skipped: 0 };
+  let counts: Counts = { passed: 0, failed: code === 0 ? 0 : 1, skipped: 0 };
   try {
     counts = JSON.parse(fs.readFileSync(countsFile, 'utf8'));
   } catch {
-    console.error('the extension-host tests reported no counts (did the host start? see above)');
+    console.error(`the extension-host tests (${suite}) reported no counts (did the host start? see above)`);
     if (code === 0) code = 1;
   }
-  writeStageCounts(counts);
+  return { code, counts };
+}
+
+async function main(): Promise<number> {
+  const why = whyNoVsCode();
+  if (why) {
+    if (process.env.CI) { console.error(`extension-host tests cannot run on CI: ${why}`); writeStageCounts({ passed: 0, failed: 1, skipped: 0 }); return 1; }
+    console.log(`extension-host tests skipped: ${why}`);
+    writeStageCounts({ passed: 0, failed: 0, skipped: 1 });
+    return 0;
+  }
+  // a trusted workspace (every flow), then one in Restricted Mode (workspace trust)
+  const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+  let code = 0;
+  for (const suite of ['suite', 'untrusted'] as const) {
+    const r = await session(suite);
+    for (const k of ['passed', 'failed', 'skipped'] as const) total[k] += r.counts[k];
+    if (r.code !== 0) code = r.code;
+  }
+  writeStageCounts(total);
   return code;
 }
 

@@ -62,13 +62,20 @@ const USER_SETTINGS = {
   'window.restoreWindows': 'none',
 };
 
-export async function startCodeServer(opts: { settings?: Record<string, unknown>; extensionsDir?: string } = {}): Promise<CodeServer> {
+/**
+ * `workspaceTrust`: keep VS Code's workspace trust on (default off: every folder is trusted); with it a
+ * new folder opens in Restricted Mode without asking.
+ */
+export async function startCodeServer(opts: { settings?: Record<string, unknown>; extensionsDir?: string; workspaceTrust?: boolean } = {}): Promise<CodeServer> {
   const why = whyNoVsCode();
   if (why) throw new Error(why);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-vscode-'));
   const userDataDir = path.join(tmp, 'user-data');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...opts.settings }, null, 2));
+  const trust = opts.workspaceTrust
+    ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never', 'security.workspace.trust.emptyWindow': false }
+    : {};
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...trust, ...opts.settings }, null, 2));
   const config = path.join(tmp, 'config.yaml');
   fs.writeFileSync(config, '');
   const port = await freePort();
@@ -76,7 +83,7 @@ export async function startCodeServer(opts: { settings?: Record<string, unknown>
   const args = [
     '--config', config, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
     '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-telemetry', '--disable-update-check', ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
   // the extension host inherits this environment: an installed extension finds the staged data through it

@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { Ctx, ensureModel, lab, memory } from '../context';
 import { generateMaxTokens } from '../settings';
 import type { GenerateReply } from '../../server/protocol';
+import { activeBank, notePicked } from './active-bank';
+import { sameFile } from '../paths';
 
 export interface GenerateArgs { prompt?: string; maxTokens?: number; temperature?: number; seed?: number }
 
@@ -36,21 +38,26 @@ export const generateCmd = (ctx: Ctx) => async (arg?: unknown): Promise<(Generat
   const outcome = await ctx.jobs.run('Generating', async (report, token) => {
     report({ message: 'loading the model' });
     const model = await ensureModel(ctx);
-    report({ fraction: 0, message: 'generating' });
+    // the active IDP bank, when it was trained for this model: IDP picks one of its prompts
+    const active = activeBank(ctx);
+    const bank = active && sameFile(active.model, model.path) ? active.bank : undefined;
+    report({ fraction: 0, message: bank ? 'generating with IDP' : 'generating' });
     const r = await ctx.engine.generate(
-      { prompt, maxTokens, temperature: arg?.temperature, seed: arg?.seed },
+      { prompt, maxTokens, temperature: arg?.temperature, seed: arg?.seed, bank },
       (p) => report({ fraction: p.tokens / p.maxTokens, tokensPerSecond: p.tokensPerSecond }),
       token,
     );
     if (token.isCancellationRequested) return undefined;
     const run = lab(ctx).commitRun('generate', {
       model: model.path, prompt, maxTokens, temperature: arg?.temperature ?? 0, seed: arg?.seed ?? 42,
-      text: r.text, ids: r.ids, finish: r.finish, timings: r.timings,
+      text: r.text, ids: r.ids, finish: r.finish, timings: r.timings, ...(bank ? { bank, idp: r.idp } : {}),
     });
+    if (bank && r.idp) await notePicked(ctx, bank, r.idp.n);
     return { ...r, run };
   });
   if (!outcome.ok || !outcome.value) return undefined;
   const r = outcome.value;
+  if (r.idp) ctx.log.info(`IDP picked the ${r.idp.n}-token prompt (scores ${r.idp.scores.map((x) => x.toFixed(3)).join(', ')})`);
   ctx.log.info(`generated (${r.ids.length} tokens, ${r.timings.decode_tokens_per_s.toFixed(0)} tok/s, ${r.finish}) → ${r.run}`);
   ctx.log.appendLine(`${prompt}${r.text}`);
   ctx.log.show(true);

@@ -6,6 +6,8 @@ import { Ctx, ensureModel } from '../context';
 import type { StatusBar } from '../status-bar';
 import { Completer } from './completer';
 import { enabledFor } from './policy';
+import { activeBank, notePicked } from '../commands/active-bank';
+import { sameFile } from '../paths';
 
 const MAX_PREFIX_CHARS = 4000;
 const MAX_SUFFIX_CHARS = 1000;
@@ -20,9 +22,19 @@ export function completionEnabled(languageId?: string): boolean {
 export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   readonly completer: Completer;
   private failures = 0;
+  /** The prompt IDP picked for the last completion (its length), if a bank was used. */
+  private picked?: number;
 
   constructor(private readonly ctx: Ctx, private readonly status: StatusBar) {
-    this.completer = new Completer((p, token) => ctx.engine.generate(p, undefined, token));
+    // with the active IDP bank when it belongs to the loaded model: IDP picks a prompt per completion
+    this.completer = new Completer(async (p, token) => {
+      const active = activeBank(ctx);
+      const bank = active && ctx.engine.model && sameFile(active.model, ctx.engine.model.path) ? active.bank : undefined;
+      const r = await ctx.engine.generate({ ...p, bank }, undefined, token);
+      this.picked = r.idp?.n;
+      if (bank && r.idp) void notePicked(ctx, bank, r.idp.n);
+      return r;
+    });
   }
 
   async provideInlineCompletionItems(
@@ -43,7 +55,9 @@ export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemP
       );
       this.failures = 0;
       if (!r) return undefined;
-      if (r.source === 'engine') this.status.setCompletion(true, { latencyMs: r.latencyMs, tokensPerSecond: r.tokensPerSecond ?? 0 });
+      if (r.source === 'engine') {
+        this.status.setCompletion(true, { latencyMs: r.latencyMs, tokensPerSecond: r.tokensPerSecond ?? 0, prompt: this.picked !== undefined ? String(this.picked) : undefined });
+      }
       return [new vscode.InlineCompletionItem(r.text, new vscode.Range(pos, pos))];
     } catch (e) {
       // completion is best effort: log, and say so once rather than on every keystroke

@@ -1,0 +1,127 @@
+// The workflow requests' parameter checks (the wire is untyped at run time): unknown keys, missing
+// required parameters, wrong types and ranges are refused with an input error naming the request
+// and the parameter; good parameters pass.
+
+import { strict as assert } from 'assert';
+import { IdpError } from '../../../src/engine/errors';
+import { checkCompressParams } from '../../../src/server/compress-service';
+import { checkTrainBankParams, checkTrainBaselineParams } from '../../../src/server/train-service';
+import { checkBenchParams } from '../../../src/server/bench-service';
+import { checkStudyParams } from '../../../src/server/study-service';
+import { checkGenerateParams } from '../../../src/server/engine-service';
+
+const refuses = (fn: () => void, re: RegExp) => assert.throws(fn, (e: unknown) => {
+  assert.ok(e instanceof IdpError, `an IdpError, got ${e}`);
+  assert.equal(e.code, 'INPUT');
+  assert.match(e.message, re);
+  return true;
+});
+
+const any = (x: unknown) => x as never;
+
+describe('server: workflow parameter checks', () => {
+  describe('compress', () => {
+    const ok = { model: '/m', method: 'gptq', out: '/o', bits: 4, calib: 'model', samples: 4, seqlen: 64, groupSize: 64 };
+    it('accepts good parameters', () => {
+      checkCompressParams(any(ok));
+      checkCompressParams(any({ model: '/m', method: 'rtn', out: '/o', bits: 4, groupSize: -1 }));
+      checkCompressParams(any({ model: '/m', method: 'sparsegpt', out: '/o', pattern: '2:4', calib: ['/data/*.txt'] }));
+      checkCompressParams(any({ model: '/m', method: 'magnitude', out: '/o', sparsity: 0.5, progressToken: 't' }));
+    });
+    it('refuses unknown keys, like the other requests', () => {
+      refuses(() => checkCompressParams(any({ ...ok, bitz: 4 })), /^compress: unknown parameter 'bitz'/);
+      refuses(() => checkCompressParams(any({ ...ok, a: 1, b: 2 })), /unknown parameters 'a', 'b'/);
+      refuses(() => checkCompressParams(any(null)), /parameters must be an object/);
+      refuses(() => checkCompressParams(any([ok])), /parameters must be an object/);
+    });
+    it('refuses missing, mistyped and out-of-range values, naming them', () => {
+      refuses(() => checkCompressParams(any({ ...ok, model: undefined })), /model is required/);
+      refuses(() => checkCompressParams(any({ ...ok, model: 'relative/model' })), /model must be an absolute path/);
+      refuses(() => checkCompressParams(any({ ...ok, method: 'awq' })), /method must be one of rtn, gptq, sparsegpt, magnitude, got "awq"/);
+      refuses(() => checkCompressParams(any({ ...ok, bits: 5 })), /bits must be one of 2, 3, 4, 8, got 5/);
+      refuses(() => checkCompressParams(any({ ...ok, groupSize: 0 })), /groupSize must be an integer ≥ 1/);
+      refuses(() => checkCompressParams(any({ ...ok, samples: 1.5 })), /samples must be an integer/);
+      refuses(() => checkCompressParams(any({ ...ok, sym: 'yes' })), /sym must be true or false/);
+      refuses(() => checkCompressParams(any({ ...ok, calib: [] })), /calib must be 'model' or a non-empty array/);
+      refuses(() => checkCompressParams(any({ ...ok, calib: undefined })), /method gptq needs calib/);
+      refuses(() => checkCompressParams(any({ ...ok, bits: undefined })), /method gptq needs bits/);
+      refuses(() => checkCompressParams(any({ model: '/m', method: 'magnitude', out: '/o', sparsity: 1 })), /sparsity must be a number in \[0, 1\)/);
+      refuses(() => checkCompressParams(any({ model: '/m', method: 'magnitude', out: '/o' })), /needs sparsity or pattern/);
+      refuses(() => checkCompressParams(any({ model: '/m', method: 'magnitude', out: '/o', pattern: '2-4' })), /pattern must be 'N:M'/);
+      refuses(() => checkCompressParams(any({ ...ok, progressToken: 3 })), /progressToken must be a string/);
+    });
+  });
+
+  describe('trainBank', () => {
+    const ok = { model: '/m', data: 'model', tokens: 1024, out: '/b', prompts: [4, 8], seqlen: 64, batch: 4, sampleTokens: 1024 };
+    it('accepts good parameters', () => {
+      checkTrainBankParams(any(ok));
+      checkTrainBankParams(any({ ...ok, data: ['/ws/**/*.ts'], eval: ['/ws/held.txt'], score: 'mean', selectionLayer: 1, init: 'random', lr: 1e-3 }));
+    });
+    it('refuses unknown keys and bad values', () => {
+      refuses(() => checkTrainBankParams(any({ ...ok, prompt: [4] })), /^trainBank: unknown parameter 'prompt'/);
+      refuses(() => checkTrainBankParams(any({ ...ok, prompts: [] })), /prompts must be a non-empty array of prompt lengths/);
+      refuses(() => checkTrainBankParams(any({ ...ok, prompts: [4, 0] })), /prompts must be/);
+      refuses(() => checkTrainBankParams(any({ ...ok, tokens: undefined })), /tokens is required/);
+      refuses(() => checkTrainBankParams(any({ ...ok, data: 'corpus.txt' })), /data must be 'model' or a non-empty array/);
+      refuses(() => checkTrainBankParams(any({ ...ok, data: ['corpus.txt'] })), /data must be absolute files/);
+      refuses(() => checkTrainBankParams(any({ ...ok, score: 'max' })), /score must be one of mass, mean/);
+      refuses(() => checkTrainBankParams(any({ ...ok, lr: 0 })), /lr must be a number in \(0, 10\]/);
+    });
+  });
+
+  describe('trainBaseline', () => {
+    const ok = { model: '/m', data: 'model', tokens: 1024, out: '/r', method: 'lora', rank: 2, targets: ['q', 'v'] };
+    it('accepts good parameters', () => {
+      checkTrainBaselineParams(any(ok));
+      checkTrainBaselineParams(any({ model: '/m', data: 'model', tokens: 64, out: '/r', method: 'prefix', promptTokens: 8 }));
+    });
+    it('refuses unknown keys, settings of another method, bad targets', () => {
+      refuses(() => checkTrainBaselineParams(any({ ...ok, ranks: 2 })), /^trainBaseline: unknown parameter 'ranks'/);
+      refuses(() => checkTrainBaselineParams(any({ ...ok, method: 'full' })), /method must be one of prompt, prefix, lora/);
+      refuses(() => checkTrainBaselineParams(any({ ...ok, targets: ['q', 'attn'] })), /targets must be a non-empty array of q, k, v, o, gate, up, down/);
+      refuses(() => checkTrainBaselineParams(any({ ...ok, method: 'prompt' })), /rank, alpha and targets are LoRA settings/);
+      refuses(() => checkTrainBaselineParams(any({ ...ok, promptTokens: 8 })), /promptTokens is a prompt \/ prefix setting/);
+    });
+  });
+
+  describe('bench', () => {
+    const ok = { model: '/m', tasks: ['text_lambada'], heldout: ['/ws/held.txt'], limit: 8, out: '/r/bench.json' };
+    it('accepts good parameters', () => {
+      checkBenchParams(any(ok));
+      checkBenchParams(any({ ...ok, bank: '/b', seed: 1, choices: 4, label: 'IDP' }));
+    });
+    it('refuses unknown keys, adapter with bank, a bad output name', () => {
+      refuses(() => checkBenchParams(any({ ...ok, task: 'x' })), /^bench: unknown parameter 'task'/);
+      refuses(() => checkBenchParams(any({ ...ok, adapter: '/a', bank: '/b' })), /adapter or bank, not both/);
+      refuses(() => checkBenchParams(any({ ...ok, out: '/r/bench.txt' })), /out must be a path ending in \.json/);
+      refuses(() => checkBenchParams(any({ ...ok, tasks: 'text_lambada' })), /tasks must be a non-empty array of task names/);
+      refuses(() => checkBenchParams(any({ ...ok, tasks: ['a,b'] })), /tasks must be/);
+      refuses(() => checkBenchParams(any({ ...ok, limit: 0 })), /limit must be an integer ≥ 1/);
+      refuses(() => checkBenchParams(any({ ...ok, heldout: ['held.txt'] })), /heldout must be a non-empty array of absolute files/);
+    });
+  });
+
+  describe('study', () => {
+    const ok = { model: '/m', compress: 'gptq:4', methods: ['none', 'idp'], tokens: 512, tasks: ['text_ppl'], heldout: ['/h.txt'], out: '/s' };
+    it('accepts good parameters', () => {
+      checkStudyParams(any(ok));
+      checkStudyParams(any({ ...ok, data: ['model'], latency: false, similarity: { samples: 2 }, limit: 4, score: 'mean' }));
+    });
+    it('refuses unknown keys and bad values before runStudy sees them', () => {
+      refuses(() => checkStudyParams(any({ ...ok, method: ['idp'] })), /^study: unknown parameter 'method'/);
+      refuses(() => checkStudyParams(any({ ...ok, methods: [] })), /methods must be a non-empty array/);
+      refuses(() => checkStudyParams(any({ ...ok, compress: undefined })), /compress is required/);
+      refuses(() => checkStudyParams(any({ ...ok, out: 'rel' })), /out must be an absolute path/);
+      refuses(() => checkStudyParams(any({ ...ok, tokens: -1 })), /tokens must be an integer ≥ 1/);
+    });
+  });
+
+  describe('generate with a bank', () => {
+    it('takes a bank folder, refuses anything else', () => {
+      checkGenerateParams(any({ prompt: 'x', bank: '/lab/runs/r/bank' }));
+      refuses(() => checkGenerateParams(any({ prompt: 'x', bank: 3 })), /generate: bank must be a prompt bank folder/);
+      refuses(() => checkGenerateParams(any({ prompt: 'x', bank: ' ' })), /bank must be/);
+    });
+  });
+});
