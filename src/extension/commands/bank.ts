@@ -9,7 +9,7 @@ import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { TrainBankReply } from '../../server/protocol';
-import { argObject, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 import { setActiveBank } from './active-bank';
 
@@ -54,14 +54,10 @@ export type BankOutcome = WorkflowResult<TrainBankReply & { bank: string; model:
 
 /** Trains a bank from `arg` ({model, prompts, data, tokens, …}; automation and tests) or what the user picks. */
 export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOutcome | undefined> => {
-  const a = argObject(arg, ARG_KEYS, USAGE);
-  if (!a.ok) {
-    void vscode.window.showErrorMessage(`IDP: Train Prompt Bank ${a.message}.`);
-    return undefined;
-  }
-  const given = a.value as BankArgs | undefined;
-  const args = given ?? (await ask(ctx));
-  if (!args) return undefined;
+  const inputs = await commandInputs<BankArgs>('IDP: Train Prompt Bank', arg, ARG_KEYS, USAGE, () => ask(ctx));
+  if (!inputs) return undefined;
+  const { args } = inputs;
+  const given = !inputs.interactive;
   const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
   const prompts = args.prompts ?? DEFAULT_PROMPTS;
   const data = args.data ?? 'model';

@@ -8,7 +8,7 @@ import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BaselineMethod, TrainBaselineReply } from '../../server/protocol';
-import { argObject, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 
 export interface BaselineArgs extends TrainingArgs {
@@ -54,14 +54,10 @@ export type BaselineOutcome = WorkflowResult<TrainBaselineReply & { model: strin
 
 /** Trains a baseline from `arg` ({method, model, data, tokens, …}; automation and tests) or what the user picks. */
 export const trainBaselineCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BaselineOutcome | undefined> => {
-  const a = argObject(arg, ARG_KEYS, USAGE);
-  if (!a.ok) {
-    void vscode.window.showErrorMessage(`IDP: Train Baseline ${a.message}.`);
-    return undefined;
-  }
-  const given = a.value as BaselineArgs | undefined;
-  const args = given ?? (await ask(ctx));
-  if (!args) return undefined;
+  const inputs = await commandInputs<BaselineArgs>('IDP: Train Baseline', arg, ARG_KEYS, USAGE, () => ask(ctx));
+  if (!inputs) return undefined;
+  const { args } = inputs;
+  const given = !inputs.interactive;
   const method = args.method ?? 'lora';
   const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
   const data = args.data ?? 'model';

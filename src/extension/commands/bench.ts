@@ -12,7 +12,7 @@ import { dataDir } from '../../engine/defaults';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BenchReply } from '../../server/protocol';
 import { activeBank } from './active-bank';
-import { argObject, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
 
 export interface BenchArgs {
   model?: string;
@@ -75,14 +75,10 @@ export type BenchOutcome = WorkflowResult<BenchReply & { model: string; report: 
 
 /** Benchmarks `arg` ({model, bank?|adapter?, tasks, heldout, limit}; automation and tests) or what the user picks. */
 export const runBenchmarkCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BenchOutcome | undefined> => {
-  const a = argObject(arg, ARG_KEYS, USAGE);
-  if (!a.ok) {
-    void vscode.window.showErrorMessage(`IDP: Run Benchmark ${a.message}.`);
-    return undefined;
-  }
-  const given = a.value as BenchArgs | undefined;
-  const args = given ?? (await ask(ctx));
-  if (!args) return undefined;
+  const inputs = await commandInputs<BenchArgs>('IDP: Run Benchmark', arg, ARG_KEYS, USAGE, () => ask(ctx));
+  if (!inputs) return undefined;
+  const { args } = inputs;
+  const given = !inputs.interactive;
   const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
   const tasks = args.tasks ?? DEFAULT_TASKS;
   const heldout = args.heldout ?? (tasks.some((t) => t.startsWith('text_')) ? await workspaceCorpus() : undefined);

@@ -10,7 +10,7 @@ import { modelLabel, pushRecent } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { CompressParams, CompressReply, DataSource } from '../../server/protocol';
-import { argObject, checkPaths, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, checkPaths, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 
 export interface CompressArgs {
   model?: string;
@@ -70,14 +70,10 @@ export type CompressOutcome = WorkflowResult<CompressReply & { model: string; de
 
 /** Compresses `arg` ({model, method, bits, …}; for automation and tests) or what the user picks. */
 export const compressCmd = (ctx: Ctx) => async (arg?: unknown): Promise<CompressOutcome | undefined> => {
-  const a = argObject(arg, ARG_KEYS, USAGE);
-  if (!a.ok) {
-    void vscode.window.showErrorMessage(`IDP: Compress Model ${a.message}.`);
-    return undefined;
-  }
-  const given = a.value as CompressArgs | undefined;
-  const args = given ?? (await ask(ctx));
-  if (!args) return undefined;
+  const inputs = await commandInputs<CompressArgs>('IDP: Compress Model', arg, ARG_KEYS, USAGE, () => ask(ctx));
+  if (!inputs) return undefined;
+  const { args } = inputs;
+  const given = !inputs.interactive;
   const model = args.model ?? modelLoadParams().model;
   const method = args.method ?? 'gptq';
   const bits = args.bits ?? (method === 'gptq' || method === 'rtn' ? 4 : undefined);

@@ -10,7 +10,7 @@ import { modelLabel } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { StudyParams, StudyReply } from '../../server/protocol';
-import { argObject, askInt, checkPaths, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkPaths, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
 import { DEFAULT_LIMIT, DEFAULT_TASKS } from './bench';
 
 export type StudyArgs = Partial<Omit<StudyParams, 'out' | 'progressToken'>>;
@@ -67,14 +67,10 @@ export type StudyOutcome = WorkflowResult<StudyReply & { study: string }>;
 
 /** Runs a study from `arg` (runStudy's options without out; automation and tests) or what the user picks. */
 export const runStudyCmd = (ctx: Ctx) => async (arg?: unknown): Promise<StudyOutcome | undefined> => {
-  const a = argObject(arg, ARG_KEYS, USAGE);
-  if (!a.ok) {
-    void vscode.window.showErrorMessage(`IDP: Run Study ${a.message}.`);
-    return undefined;
-  }
-  const given = a.value as StudyArgs | undefined;
-  const args = given ?? (await ask(ctx));
-  if (!args) return undefined;
+  const inputs = await commandInputs<StudyArgs>('IDP: Run Study', arg, ARG_KEYS, USAGE, () => ask(ctx));
+  if (!inputs) return undefined;
+  const { args } = inputs;
+  const given = !inputs.interactive;
   const model = path.resolve(args.model ?? modelLoadParams().model);
   const tasks = args.tasks ?? DEFAULT_TASKS;
   const heldout = args.heldout ?? (tasks.some((t) => t.startsWith('text_')) ? await workspaceCorpus() : []);

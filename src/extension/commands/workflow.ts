@@ -180,3 +180,20 @@ export function argObject(arg: unknown, keys: readonly string[], usage: string):
   if (unknown.length) return { ok: false, message: `does not take ${unknown.map((k) => `'${k}'`).join(', ')} (it expects ${usage})` };
   return { ok: true, value: arg as Record<string, unknown> };
 }
+
+/**
+ * A command's inputs: its argument object (automation, tests; unknown keys are reported and refused) or,
+ * without one, what `ask` gets from the user. `interactive` says which, so a command reports by message
+ * boxes only to a person.
+ */
+export async function commandInputs<T>(title: string, arg: unknown, keys: readonly string[], usage: string,
+  ask: () => Promise<T | undefined>): Promise<{ args: T; interactive: boolean } | undefined> {
+  const a = argObject(arg, keys, usage);
+  if (!a.ok) {
+    void vscode.window.showErrorMessage(`${title} ${a.message}.`);
+    return undefined;
+  }
+  if (a.value) return { args: a.value as T, interactive: false };
+  const asked = await ask();
+  return asked ? { args: asked, interactive: true } : undefined;
+}

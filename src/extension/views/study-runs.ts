@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { studyReport, StudyReport } from './study-file';
 import { validate } from './messages/validate';
+import { foldersWith } from './lab-folders';
 
 export interface StudyRun {
   /** The folder relative to the lab root ("runs/2026-…-study"), unique. */
@@ -19,23 +20,6 @@ export interface StudyRun {
 }
 
 const MAX_DEPTH = 3;
-
-function studyFolders(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    if (entries.some((e) => e.isFile() && e.name === 'study.json')) out.push(dir);
-    if (depth >= MAX_DEPTH) return;
-    for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(path.join(dir, e.name), depth + 1);
-  };
-  walk(root, 0);
-  return out;
-}
 
 /** Reads and validates one study.json. */
 export function readStudy(dir: string): { ok: true; report: StudyReport } | { ok: false; error: string } {
@@ -52,7 +36,7 @@ export function readStudy(dir: string): { ok: true; report: StudyReport } | { ok
 
 /** Every study run under `root`, newest first (unreadable ones last). */
 export function listStudies(root: string): StudyRun[] {
-  const runs = studyFolders(root).map((dir): StudyRun => {
+  const runs = foldersWith(root, 'study.json', MAX_DEPTH).map((dir): StudyRun => {
     const id = path.relative(root, dir).split(path.sep).join('/') || '.';
     const r = readStudy(dir);
     if (!r.ok) return { id, dir, label: path.basename(dir), created: '', status: 'unreadable', error: r.error };
