@@ -12,6 +12,10 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/server/main.ts'], outfile: 'dist/server.js' }),
 ]);
 await esbuild.build({ ...common, entryPoints: ['src/engine/runtime/worker-main.ts'], outfile: 'dist/engine-worker.js' });
+// the study's chart renderer: vega has top-level await, so it is an ES module of its own, imported at run time
+await esbuild.build({ ...common, format: 'esm', sourcemap: false, entryPoints: ['src/engine/study/svg-render.ts'], outfile: 'dist/svg-render.mjs',
+  // vega's CommonJS dependencies call require(): give the ES module one
+  banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" } });
 // the webviews (webview/): browser bundles with their stylesheets, under dist/webview/
 await esbuild.build({
   entryPoints: { inspector: 'webview/inspector/main.ts', benchmarks: 'webview/benchmarks/main.ts' },

@@ -8,7 +8,9 @@
 // vega and vega-lite are ES modules (vega with top-level await), so they are loaded with a real
 // dynamic import (TypeScript's CommonJS output would turn import() into require()).
 
+import * as fs from 'fs';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { writeFileAtomic, writeJsonAtomic } from './store';
 import { isAccuracy } from './table';
 import type { StudyChart, StudyReport, StudyRow } from './schema';
@@ -113,6 +115,8 @@ export function chartSpecs(r: StudyReport): Array<{ name: string; title: string;
 
 /** SVG of a Vega-Lite spec (headless: no canvas, no DOM). */
 export async function renderSvg(spec: Spec): Promise<string> {
+  const bundled = path.join(__dirname, 'svg-render.mjs');   // beside dist/cli.js and dist/server.js
+  if (fs.existsSync(bundled)) return (await esmImport(pathToFileURL(bundled).href)).toSvg(spec);
   const [vega, vl] = await Promise.all([esmImport('vega'), esmImport('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
