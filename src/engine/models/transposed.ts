@@ -30,6 +30,7 @@ import { formatError } from '../errors';
 import type { LoadedModel } from './config';
 import { defaultCacheDir } from './convert';
 import { commonFolder } from '../compress/gptq-load';
+import { transposeInto } from '../compress/obs-sweep';
 
 export const TRANSPOSED_CACHE_VERSION = 3;
 const HEAD_BLOCK = 4096;   // output columns per block of the transposed head
@@ -50,20 +51,6 @@ function transposable(m: LoadedModel): string[] {
   const head = headWeightName(m);
   if (head && m.weights.get(head)?.dtype === 'F32') names.push(head);
   return names;
-}
-
-/** [rows, cols] → [cols, rows], in cache-friendly tiles. */
-function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const TILE = 32;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const c1 = Math.min(cols, c0 + TILE);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = w[r * cols + c];
-    }
-  }
-  return out;
 }
 
 function cacheFile(m: LoadedModel, names: string[], cacheDir: string): string {
@@ -96,7 +83,7 @@ function writeTransposed(file: string, m: LoadedModel, names: string[]): void {
       const cols = m.weights.get(n)!.shape[1];                        // W [out, in]
       return blocksOf(m, n).map(({ name, r0, r1 }) => ({
         name, dtype: 'F32' as const, shape: [cols, r1 - r0],
-        bytes: () => asBytes(transpose2d(read(n).subarray(r0 * cols, r1 * cols), r1 - r0, cols)),
+        bytes: () => asBytes(transposeInto(read(n).subarray(r0 * cols, r1 * cols), r1 - r0, cols, new Float32Array((r1 - r0) * cols))),
       }));
     }), { format: 'pt', converted_by: 'idp-lab', content: 'transposed linear weights' });
     fs.renameSync(tmp, file);
