@@ -99,8 +99,14 @@ export class Inspector {
     const bank = IdpBank.load(p.bank, model, { onWarning: (w) => this.log(w) });
     if (p.score) bank.score = p.score;
     const idp = new IdpLM(model, bank, { threads, selectionLayer: p.selectionLayer });
-    this.cache = [{ key, model, idp }, ...this.cache].slice(0, 4);
+    this.keep([{ key, model, idp }, ...this.cache].slice(0, 4));
     return idp;
+  }
+
+  /** Replaces the cache, freeing the ORT sessions of runners it drops (requests run one at a time: exclusive). */
+  private keep(next: Cached[]): void {
+    for (const c of this.cache) if (!next.includes(c)) void c.idp.release();
+    this.cache = next;
   }
 
   private async one(model: LoadedModel, p: InspectParams, threads: number | undefined, ids?: number[]): Promise<{ report: InspectReport; ids: number[]; dropped: number }> {
@@ -120,7 +126,7 @@ export class Inspector {
     if (hit) return hit.model;
     const model = await loadModel(want);
     this.models = [{ path: want, model }, ...this.models].slice(0, 2);
-    this.cache = this.cache.filter((c) => this.models.some((m) => m.model === c.model) || c.model === this.loaded);
+    this.keep(this.cache.filter((c) => this.models.some((m) => m.model === c.model) || c.model === this.loaded));
     return model;
   }
 
