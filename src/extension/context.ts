@@ -13,7 +13,14 @@ import { sameFile } from './paths';
 export interface Ctx {
   ext: vscode.ExtensionContext;
   log: vscode.LogOutputChannel;
+  /** The engine process that serves generation, inline completion and the inspector (holds the selected model). */
   engine: EngineClient;
+  /**
+   * A second engine process for the long workflows (compress, training, benchmarks, studies): a job never
+   * delays a completion (session.run blocks the process it runs in), and a job that must be killed does not
+   * take the loaded model with it. Started on first use.
+   */
+  work: EngineClient;
   jobs: Jobs;
   /** Fired when the loaded model changes (or is gone after a crash). */
   modelChanged: vscode.EventEmitter<ModelInfo | null>;

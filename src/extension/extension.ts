@@ -25,6 +25,8 @@ import { registerViews, ViewsApi } from './views/register';
 /** What activate() returns: for automation and the integration tests. */
 export interface IdpApi {
   engine: EngineClient;
+  /** The job engine (workflows). */
+  work: EngineClient;
   status: StatusBar;
   jobs: Jobs;
   completer: Completer;
@@ -49,7 +51,17 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
       log.info('the engine is back');
     },
   });
-  ctx = { ext, log, engine, jobs: new Jobs(log), modelChanged };
+  const work = new EngineClient({
+    serverScript: ext.asAbsolutePath('dist/server.js'),
+    log: (line) => log.info(`[jobs] ${line}`),
+    onCrash: (reason, restarting) => {
+      log.error(`job engine: ${reason}`);
+      void vscode.window.showWarningMessage(`IDP: the job engine stopped (${reason})${restarting ? '; it is started again for the next job' : ''}.`, 'Show Log')
+        .then((b) => { if (b) log.show(true); });
+    },
+    onRestarted: () => log.info('the job engine is back'),
+  });
+  ctx = { ext, log, engine, work, jobs: new Jobs(log), modelChanged };
   const c = ctx;
   const inline = new IdpInlineCompletionProvider(c, status);
   status.setCompletion(completionEnabled());
@@ -84,13 +96,13 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
       if (e.affectsConfiguration('idp.inlineCompletion')) status.setCompletion(completionEnabled());
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: settings may now choose the model')),
-    { dispose: () => void engine.dispose() },
+    { dispose: () => { void engine.dispose(); void work.dispose(); } },
   );
   const views = registerViews(c);
   const swept = lab(c).sweep();
   if (swept) log.info(`removed ${swept} leftover temporary file(s) from the lab folder`);
   log.info(`IDP Lab activated (${vscode.env.appName} ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'} UI, node ${process.version})`);
-  return { engine, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views };
+  return { engine, work, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views };
 }
 
 export function deactivate(): void {}

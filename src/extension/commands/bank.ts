@@ -65,7 +65,7 @@ export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOut
   if (!checkPaths(ctx, 'Train Prompt Bank', [model, ...(Array.isArray(data) ? data : []), ...(args.eval ?? [])])) return undefined;
   const r = await runStaged(ctx, `Training an IDP bank (${prompts.join(', ')}) on ${modelLabel(model).label}`, 'bank', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'bank', report);
-    const reply = await ctx.engine.workflow(Methods.trainBank, WorkflowProgress.trainBank, {
+    const reply = await ctx.work.workflow(Methods.trainBank, WorkflowProgress.trainBank, {
       ...trainingParams(args, model, data, tokens), prompts, positions: args.positions, selectionLayer: args.selectionLayer, score: args.score,
       out: path.join(stage.dir, 'bank'),
     }, (v) => progress(trainSample(v)), token);

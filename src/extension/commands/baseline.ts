@@ -67,7 +67,7 @@ export const trainBaselineCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Bas
   const what = describeBaseline({ ...args, method, promptTokens });
   const r = await runStaged(ctx, `Training ${what} on ${modelLabel(model).label}`, 'baseline', async (stage, report, token) => {
     const progress = loggedProgress(ctx, what, report);
-    const reply = await ctx.engine.workflow(Methods.trainBaseline, WorkflowProgress.trainBaseline, {
+    const reply = await ctx.work.workflow(Methods.trainBaseline, WorkflowProgress.trainBaseline, {
       ...trainingParams(args, model, data, tokens), method, promptTokens,
       rank: method === 'lora' ? args.rank : undefined, alpha: method === 'lora' ? args.alpha : undefined, targets: method === 'lora' ? args.targets : undefined,
       out: path.join(stage.dir, 'train'),

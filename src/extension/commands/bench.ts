@@ -91,7 +91,7 @@ export const runBenchmarkCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Benc
   const label = args.label ?? `${modelLabel(model).label}${withWhat}`;
   const r = await runStaged(ctx, `Benchmarking ${label}`, 'bench', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'bench', report);
-    const reply = await ctx.engine.workflow(Methods.bench, WorkflowProgress.bench, {
+    const reply = await ctx.work.workflow(Methods.bench, WorkflowProgress.bench, {
       model, bank: args.bank, adapter: args.adapter, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT, seed: args.seed, label,
       out: path.join(stage.dir, 'bench.json'),
     }, (v) => progress({ fraction: v.fraction, message: `${v.task} ${v.done}/${v.total} (${v.requestsPerSecond.toFixed(1)} req/s)` }), token);

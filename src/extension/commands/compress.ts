@@ -88,7 +88,7 @@ export const compressCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Compress
       samples: args.samples ?? (calib ? 32 : undefined), seqlen: args.seqlen ?? (calib ? 256 : undefined), seed: args.seed,
       out: path.join(stage.dir, 'model'),
     };
-    const reply = await ctx.engine.workflow(Methods.compress, WorkflowProgress.compress, params,
+    const reply = await ctx.work.workflow(Methods.compress, WorkflowProgress.compress, params,
       (v) => progress({ fraction: v.layers ? v.layersDone / v.layers : 0, message: v.message }), token);
     if (reply.cancelled || token.isCancellationRequested) return undefined;
     const finalModel = path.join(stage.final, 'model');

@@ -85,7 +85,7 @@ export const runStudyCmd = (ctx: Ctx) => async (arg?: unknown): Promise<StudyOut
   const r = await runStaged(ctx, `Study: ${compress} of ${modelLabel(model).label}, ${methods.length} methods`, 'study', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'study', report);
     const out = path.join(stage.dir, 'study');
-    const reply = await ctx.engine.workflow(Methods.study, WorkflowProgress.study, {
+    const reply = await ctx.work.workflow(Methods.study, WorkflowProgress.study, {
       ...args, model, compress, methods, tokens, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT, out,
     }, (v) => progress({ fraction: v.fraction, message: `${v.stage}: ${v.message}` }), token);
     if (reply.status === 'cancelled' || token.isCancellationRequested) return undefined;

@@ -68,6 +68,9 @@ describe('extension host: workflow commands on the default model', function () {
     assert.equal(run.result.quantized, 28);
     assert.deepEqual(leftovers(root), []);
     assert.equal(a.jobs.running.size, 0);
+    // the job ran in the job engine, a process of its own: the interactive engine kept its model
+    assert.notEqual(await a.work.processId(), await a.engine.processId());
+    assert.equal(a.engine.model?.path, defaultModelPath());
   });
 
   it('train bank on the compressed model: bank.json in the lab, the bank active in the status bar', async () => {
