@@ -165,6 +165,9 @@ describe('extension host: workflow commands on the default model', function () {
     assert.equal(study.status, 'complete');
     assert.deepEqual(study.rows.map((x: { id: string }) => x.id), ['base', 'compressed', 'prompt-4', 'prompt-8', 'idp-4+8']);
     assert.ok(fs.existsSync(path.join(r.run, 'study', 'table.md')));
+    // charts rendered by the engine process's own ES-module bundle (dist/svg-render.mjs), as in the .vsix
+    assert.ok(study.charts.length > 0, 'charts');
+    for (const c of study.charts as Array<{ svg: string }>) assert.match(fs.readFileSync(path.join(r.run, 'study', c.svg), 'utf8'), /^<svg/);
     const run = readRun(r.run);
     assert.equal(run.kind, 'study');
     assert.equal(run.compress, 'rtn:4:g64', 'a group size the default model allows');
