@@ -9,7 +9,7 @@ import { LoadedModel } from '../engine/models/config';
 import { promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { DEFAULT_SETTINGS, planSteps, TrainProgress } from '../engine/train/trainer';
+import { planSteps, TrainProgress } from '../engine/train/trainer';
 import type { PromptInit } from '../engine/train/methods/prompt';
 import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
@@ -19,33 +19,8 @@ import { compareMethods, compareTable } from '../engine/idp/compare';
 import { formatCount, promptParams } from '../engine/idp/params';
 import { inspectReport, inspectText } from '../engine/idp/report';
 import { reportError } from './errors';
-import { collect, fmtEta, int, numAtLeast, threadsFor } from './options';
-import { cancellable, TrainingFlags, trainingData, trainSettings } from './training';
-
-/** The training options `bank train` and `bank compare` share (same data, budget and optimizer). */
-function trainingOptions(c: Command): Command {
-  return c
-    .option('--model <path>', 'HF folder, GPTQ folder, .gguf or llama2.c .bin (default: the embedded default model)')
-    .option('--tokenizer <path>', 'tokenizer file')
-    .option('--data <file>', 'training text: plain text, JSONL with "text", WikiText raw, a quoted glob; "model" samples from the model (repeatable)', collect, [] as string[])
-    .option('--eval <file>', 'held-out text (default: the last blocks of the training data; repeatable)', collect, [] as string[])
-    .requiredOption('--out <dir>', 'output folder')
-    .option('--tokens <n>', 'token budget per trained prompt / baseline', int('--tokens', 1), DEFAULT_SETTINGS.tokens)
-    .option('--seqlen <n>', 'tokens per row (default min(256, context − N))', int('--seqlen', 2))
-    .option('--batch <n>', 'rows per forward/backward', int('--batch', 1), DEFAULT_SETTINGS.batchSize)
-    .option('--grad-accum <n>', 'runs per optimizer step', int('--grad-accum', 1), 1)
-    .option('--lr <x>', 'peak learning rate (AdamW)', numAtLeast('--lr', 0), DEFAULT_SETTINGS.lr)
-    .option('--wd <x>', 'AdamW decoupled weight decay', numAtLeast('--wd', 0), DEFAULT_SETTINGS.weightDecay)
-    .option('--clip <x>', 'max gradient norm (0: off)', numAtLeast('--clip', 0), DEFAULT_SETTINGS.clip)
-    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction (< 1)', numAtLeast('--warmup', 0), DEFAULT_SETTINGS.warmup)
-    .addOption(new Option('--schedule <s>', 'decay after warmup').choices(['cosine', 'linear', 'constant']).default('cosine'))
-    .option('--eval-every <n>', 'held-out loss every n steps (0: start and end)', int('--eval-every', 0), 0)
-    .option('--checkpoint-every <n>', 'checkpoint every n steps', int('--checkpoint-every', 0), 0)
-    .option('--seed <s>', 'seed (data order, init)', int('--seed', 0), 0)
-    .option('--sample-tokens <n>', 'size of the corpus sampled with --data model', int('--sample-tokens', 2))
-    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
-    .option('--json', 'print the result as JSON (no progress lines)');
-}
+import { fmtEta, int, threadsFor } from './options';
+import { cancellable, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
 
 function stepLine(what: string, p: TrainProgress): string | undefined {
   if (p.phase === 'train') return `${what}: step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} ${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
@@ -162,7 +137,8 @@ async function runInspect(f: InspectFlags): Promise<void> {
 export function registerBankCommands(program: Command): void {
   const bank = program.command('bank').description('IDP prompt banks: train the prompts, compare with the baselines');
   trainingOptions(bank.command('train')
-    .description('train a bank of soft prompts (right-aligned layout), compute their K/V and write the bank (reuses trained prompts)'))
+    .description('train a bank of soft prompts (right-aligned layout), compute their K/V and write the bank (reuses trained prompts)'),
+  { out: 'output folder', tokens: 'token budget per trained prompt' })
     .requiredOption('--prompts <list>', 'prompt lengths, comma-separated (e.g. 26,100)')
     .option('--positions <n>', 'N: the prompts end at N − 1 and the input starts at N (default: the longest prompt)', int('--positions', 1))
     .option('--selection-layer <l>', 'layer whose attention selects the prompt', int('--selection-layer', 0), 0)
@@ -171,7 +147,8 @@ export function registerBankCommands(program: Command): void {
     .option('--prompt-init-text <text>', 'text whose token embeddings initialise the prompts (--prompt-init text)')
     .action(runBankTrain);
   trainingOptions(bank.command('compare')
-    .description('IDP vs none / single prompts / concatenation / prefix / LoRA on the same data, budget and optimizer (held-out NLL, parameter counts)'))
+    .description('IDP vs none / single prompts / concatenation / prefix / LoRA on the same data, budget and optimizer (held-out NLL, parameter counts)'),
+  { out: 'output folder', tokens: 'token budget per trained baseline' })
     .requiredOption('--bank <dir>', 'the bank (from idp bank train)')
     .option('--prefix <list>', 'prefix-tuning lengths to train, comma-separated')
     .option('--ranks <list>', 'LoRA ranks to train, comma-separated')

@@ -6,15 +6,15 @@ import { Command, Option } from 'commander';
 import { loadModel } from '../engine/models/load';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { DEFAULT_SETTINGS, planSteps, runTraining, TrainProgress } from '../engine/train/trainer';
+import { planSteps, runTraining, TrainProgress } from '../engine/train/trainer';
 import { SoftPrompt, PromptInit } from '../engine/train/methods/prompt';
 import { Prefix } from '../engine/train/methods/prefix';
 import { Lora, LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { FullWeights } from '../engine/train/methods/full';
 import type { TrainMethod } from '../engine/train/methods/method';
 import { countParams } from '../engine/train/tensors';
-import { collect, fmtEta, int, num, threadsFor } from './options';
-import { cancellable, TrainingFlags, trainingData, trainSettings } from './training';
+import { fmtEta, int, num, threadsFor } from './options';
+import { cancellable, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
 
 interface TrainFlags extends TrainingFlags {
   method: 'prompt' | 'prefix' | 'lora' | 'full'; promptTokens: number; promptInit: PromptInit; promptInitText?: string;
@@ -75,26 +75,10 @@ async function runTrain(f: TrainFlags): Promise<void> {
 }
 
 export function registerTrainCommand(program: Command): void {
-  program.command('train')
-    .description('train a soft prompt, prefix, LoRA adapter or the full weights (resumes when --out holds a checkpoint)')
-    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
-    .option('--tokenizer <path>', 'tokenizer file')
+  trainingOptions(program.command('train')
+    .description('train a soft prompt, prefix, LoRA adapter or the full weights (resumes when --out holds a checkpoint)'),
+  { out: 'output folder: checkpoint/, adapter/ (or model/), train_log.jsonl, result.json', tokens: 'token budget' })
     .addOption(new Option('--method <m>', 'what to train').choices(['prompt', 'prefix', 'lora', 'full']).makeOptionMandatory())
-    .option('--data <file>', 'training text: plain text, JSONL with "text" (C4), WikiText raw, a quoted glob; "model" samples a corpus from the model (repeatable)', collect, [] as string[])
-    .option('--eval <file>', 'held-out text (default: the last blocks of the training data; repeatable)', collect, [] as string[])
-    .requiredOption('--out <dir>', 'output folder: checkpoint/, adapter/ (or model/), train_log.jsonl, result.json')
-    .option('--tokens <n>', 'token budget', int('--tokens', 1), DEFAULT_SETTINGS.tokens)
-    .option('--seqlen <n>', 'tokens per row (default min(256, context))', int('--seqlen', 2))
-    .option('--batch <n>', 'rows per forward/backward', int('--batch', 1), DEFAULT_SETTINGS.batchSize)
-    .option('--grad-accum <n>', 'forward/backward runs per optimizer step', int('--grad-accum', 1), 1)
-    .option('--lr <x>', 'peak learning rate', num('--lr', 0), DEFAULT_SETTINGS.lr)
-    .option('--wd <x>', 'AdamW decoupled weight decay', num('--wd', 0), DEFAULT_SETTINGS.weightDecay)
-    .option('--clip <x>', 'max gradient norm (0: off)', num('--clip', 0), DEFAULT_SETTINGS.clip)
-    .option('--warmup <x>', 'warmup steps (≥ 1) or fraction of the steps (< 1)', num('--warmup', 0), DEFAULT_SETTINGS.warmup)
-    .addOption(new Option('--schedule <s>', 'decay after warmup').choices(['cosine', 'linear', 'constant']).default('cosine'))
-    .option('--eval-every <n>', 'held-out loss every n steps (0: start and end)', int('--eval-every', 0), 0)
-    .option('--checkpoint-every <n>', 'checkpoint every n steps (0: end and Ctrl-C only)', int('--checkpoint-every', 0), 0)
-    .option('--seed <s>', 'seed (data order, init, dropout)', int('--seed', 0), 0)
     .option('--prompt-tokens <n>', 'prompt / prefix length', int('--prompt-tokens', 1), 20)
     .addOption(new Option('--prompt-init <i>', 'prompt init (prefix: vocab or random)').choices(['vocab', 'text', 'random']).default('vocab'))
     .option('--prompt-init-text <text>', 'text whose token embeddings initialise the prompt (--prompt-init text)')
@@ -102,8 +86,5 @@ export function registerTrainCommand(program: Command): void {
     .option('--alpha <a>', 'LoRA alpha (default 2 × rank)', num('--alpha', 0))
     .option('--dropout <p>', 'LoRA dropout', num('--dropout', 0, 0.99), 0)
     .option('--targets <list>', `LoRA targets, comma-separated from ${LORA_TARGETS.join(',')}`, 'q,v')
-    .option('--sample-tokens <n>', 'size of the corpus sampled with --data model (default min(--tokens, 262144))', int('--sample-tokens', 2))
-    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
-    .option('--json', 'print the result as JSON (no progress lines)')
     .action(runTrain);
 }
