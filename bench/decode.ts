@@ -20,6 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ensureRandomLlama, DEFAULT_SPEC } from './write-random-llama';
 import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './peers/node-llama-cpp';
+import { cpuModel } from './machine';
 
 type Engine = 'idp' | 'llama.cpp' | 'idp-check';
 
@@ -157,14 +158,6 @@ function runChild<R = ChildResult>(task: ChildTask): Promise<R> {
       else reject(new Error(`${task.engine} child for ${path.basename(task.model)} (threads ${task.threads}) exited with ${sig ?? code} and no result`));
     });
   });
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1].trim();
-  } catch { /* not Linux */ }
-  return os.cpus()[0]?.model ?? 'unknown';
 }
 
 function machine(): Record<string, unknown> {

@@ -55,7 +55,7 @@ function parseArgs(argv: string[]): Args {
     .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1), 1)
     .option('--model <path>', 'a quantized model folder (default: RTN 4-bit of the ~100M random Llama)')
     .option('--only <names>', 'comma-separated method-name prefixes', (v: string) => v.split(','))
-    .addOption(new Option('--ep <ep>', 'execution provider (webgpu: every method on explicit attention, which it has kernels for)').choices(['cpu', 'webgpu']).default('cpu'))
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu']).default('cpu'))
     .option('--out <file>', 'results file', path.join(__dirname, '..', '..', 'bench', 'results', 'idp.json'))
     .parse(argv, { from: 'user' })
     .opts<Args>();
@@ -94,10 +94,8 @@ async function main(): Promise<void> {
   const modelPath = a.model ?? await quantizedModel();
   const m = await loadModel(modelPath);
   const threads = a.threads;
+  // on WebGPU (no Attention-23 kernel there) CausalLM and IdpLM build explicit attention by themselves
   const session = { threads, ep: a.ep };
-  // ORT's WebGPU EP has no Attention-23 kernel: CausalLM switches to explicit attention there by itself,
-  // IdpLM is told to, so that every method runs all of its nodes on the GPU
-  const idpAttention = a.ep === 'webgpu' ? { attention: 'explicit' as const } : {};
   console.log(`model ${modelPath}: ${(parameterCount(m) / 1e6).toFixed(1)}M parameters${m.quant ? `, ${m.quant.bits}-bit GPTQ layout (MatMulNBits)` : ''}; ` +
     `${a.batch} × ${a.tokens} input tokens, ${a.decode} decode tokens, ${threads} threads, ${a.rounds} rounds`);
 
@@ -107,7 +105,7 @@ async function main(): Promise<void> {
     return (rows: number[][], o: GenerateOptions) => generate(lm, undefined, rows, { ...o, prefill: pastPrefill(lm, promptSlots(kv)) });
   };
   const idpOf = (lengths: number[]) => {
-    const idp = new IdpLM(m, IdpBank.fromPrompts(m, lengths.map((n, i) => randomPrompt(m, n, 1 + i))), { ...session, ...idpAttention });
+    const idp = new IdpLM(m, IdpBank.fromPrompts(m, lengths.map((n, i) => randomPrompt(m, n, 1 + i))), session);
     return (rows: number[][], o: GenerateOptions) => idp.generate(undefined, rows, o);
   };
   const concat = await concatKv(m, IdpBank.fromPrompts(m, [26, 100].map((n, i) => randomPrompt(m, n, 1 + i))), session);

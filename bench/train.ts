@@ -25,6 +25,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { int } from '../src/cli/options';
+import { cpuModel } from './machine';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROMPT_TOKENS = 16;
@@ -129,14 +130,6 @@ function runTorch(python: string, t: Task, idp: RunResult): RunResult {
   if (r.status !== 0) throw new Error(`PyTorch run failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
   return { tokensPerSec: j.tokens_per_s, peakRssMiB: j.peak_rss_mb, baseRssMiB: j.base_rss_mb, losses: j.losses, detail: `torch ${j.torch}, ${j.threads} thread(s)` };
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1].trim();
-  } catch { /* not Linux */ }
-  return os.cpus()[0]?.model ?? 'unknown';
 }
 
 interface Args { threads: number[]; steps: number; warmup: number; batch: number; seqlen: number; models: string[]; methods: Array<'prompt' | 'lora'>; torch: boolean }
