@@ -9,7 +9,8 @@
 
 import type { LoadedModel } from '../models/config';
 import { inputError } from '../errors';
-import { readCorpus, isJsonl } from '../eval/corpus';
+import { readCorpus } from '../eval/corpus';
+import { isJsonl } from '../formats/json-lines';
 import { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
 import { Rng } from '../runtime/sampling';

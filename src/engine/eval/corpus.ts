@@ -8,33 +8,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatError, inputError, notFound } from '../errors';
 import { readTextFile } from '../formats/files';
+import { isJsonl, jsonLines } from '../formats/json-lines';
 
 function readText(file: string): string {
   return readTextFile(file, 'not a text file (use a glob such as "dir/**/*.txt")');
 }
 
-const isJsonl = (file: string) => /\.jsonl(\.gz)?$/i.test(file);
-
 /** Documents of one file. */
 export function readDocuments(file: string): string[] {
   const text = readText(file);
   if (!isJsonl(file)) return [text];
-  const docs: string[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (!line) continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      throw formatError(file, `line ${i + 1} is not JSON (${(e as Error).message})`);
-    }
-    const t = (obj as { text?: unknown } | null)?.text;
-    if (typeof t !== 'string') throw formatError(file, `line ${i + 1} has no string "text" field`);
-    docs.push(t);
-  }
-  return docs;
+  return jsonLines(file, text).map(({ line, value }) => {
+    const t = (value as { text?: unknown } | null)?.text;
+    if (typeof t !== 'string') throw formatError(file, `line ${line} has no string "text" field`);
+    return t;
+  });
 }
 
 const hasGlob = (p: string) => /[*?[]/.test(p);
@@ -98,4 +86,3 @@ export function readCorpus(patterns: string[], cwd?: string): { docs: string[]; 
   return { docs, files };
 }
 
-export { isJsonl };

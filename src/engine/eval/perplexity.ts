@@ -11,7 +11,8 @@
 
 import { inputError } from '../errors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
-import { isJsonl, readCorpus } from './corpus';
+import { readCorpus } from './corpus';
+import { isJsonl } from '../formats/json-lines';
 
 export interface LogitsScorer {
   readonly config: { vocabSize: number; maxPositions: number; arch: string; bosTokenId?: number };

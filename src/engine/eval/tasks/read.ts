@@ -4,6 +4,7 @@
 
 import { formatError } from '../../errors';
 import { readTextFile } from '../../formats/files';
+import { isJsonl, jsonLines } from '../../formats/json-lines';
 
 export function readTaskText(file: string): string {
   const text = readTextFile(file, 'not a task file');
@@ -56,8 +57,6 @@ export class Item {
   }
 }
 
-const isJsonl = (file: string) => /\.jsonl(\.gz)?$/i.test(file);
-
 /** Items of a JSON or JSONL file. */
 export function readItems(file: string): Item[] {
   const text = readTaskText(file);
@@ -67,18 +66,7 @@ export function readItems(file: string): Item[] {
     return new Item(v as Record<string, unknown>, file, where);
   };
   const parseLines = () => {
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
-      if (!line) continue;
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch (e) {
-        throw formatError(file, `line ${i + 1} is not JSON (${(e as Error).message})`);
-      }
-      items.push(asObject(v, `line ${i + 1}`));
-    }
+    for (const { line, value } of jsonLines(file, text)) items.push(asObject(value, `line ${line}`));
   };
   if (isJsonl(file)) parseLines();
   else {
