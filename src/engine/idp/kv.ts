@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
 import { buildGraph } from '../models/graph';
 import { BuildOptions, io } from '../models/blocks';
-import { createSession, SessionOptions } from '../runtime/session';
+import { attentionFor, createSession, SessionOptions } from '../runtime/session';
 import { KvState } from '../runtime/kv-cache';
 import { tokenEmbedding } from '../train/methods/prompt';
 import { inputError } from '../errors';
@@ -47,7 +47,7 @@ export async function computePromptKVs(m: LoadedModel, prompts: PromptRows[], op
     if (p.start < 0 || p.start + p.n > c.maxPositions) throw inputError(`prompt positions ${p.start}…${p.start + p.n - 1} fall outside the model's context of ${c.maxPositions}`);
   }
   const g = buildGraph(m, {
-    ...opts.graph, logits: 'last',
+    attention: attentionFor(opts.ep), ...opts.graph, logits: 'last',
     hooks: { tokenEmbeds: (gb) => gb.input(EMBEDS_INPUT, 'float', ['batch', 'seq', e]) },   // [B, T, e]
   });
   const session = await createSession(g.toModelProto(), m.weightsDir, { ...opts, sharedWeights: true });

@@ -12,7 +12,7 @@ import type { LoadedModel } from '../models/config';
 import { io } from '../models/blocks';
 import { CausalLM, leftPad } from '../runtime/lm';
 import { KvState } from '../runtime/kv-cache';
-import { createSession, releaseSessions, SessionOptions } from '../runtime/session';
+import { attentionFor, createSession, releaseSessions, SessionOptions } from '../runtime/session';
 import { generate, GenerateOptions, GenerateResult } from '../runtime/generate';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { inputError } from '../errors';
@@ -93,8 +93,7 @@ export class IdpLM {
     if (!s) {
       const g = buildIdpGraph(this.model, {
         ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, heads,
-        // WebGPU has no Attention-23 kernel (see CausalLM.session): every layer explicit there
-        attention: this.options.attention ?? (this.options.ep === 'webgpu' ? 'explicit' : undefined),
+        attention: this.options.attention ?? attentionFor(this.options.ep),
         compact: inspect ? false : this.options.compact,
       });
       s = createSession(g.toModelProto(), this.model.weightsDir, this.options);

@@ -7,7 +7,7 @@ import { buildGraph } from '../models/graph';
 import { buildDecodeLoop, loopIo } from '../models/decode-loop';
 import { io, BuildOptions, linearKernelFor } from '../models/blocks';
 import { withTransposedWeights } from '../models/transposed';
-import { createSession, releaseSessions, SessionOptions } from './session';
+import { attentionFor, createSession, releaseSessions, SessionOptions } from './session';
 import { KvState } from './kv-cache';
 import { droppedOutputs } from './reclaim';
 import { Rng, sample, SamplingOptions } from './sampling';
@@ -59,10 +59,7 @@ export class CausalLM {
     let s = this.sessions.get(mode);
     if (!s) {
       const m = this.graphModel();
-      // WebGPU has no kernel for ONNX Attention-23 (ORT would run it on the CPU, copying Q/K/V and
-      // the cache across every layer): there the explicit MatMul/Softmax attention runs on the GPU
-      const attention = this.options.ep === 'webgpu' ? 'explicit' as const : undefined;
-      const bytes = buildGraph(m, { ...(attention && { attention }), ...this.options.graph, logits: mode }).toModelProto();
+      const bytes = buildGraph(m, { attention: attentionFor(this.options.ep), ...this.options.graph, logits: mode }).toModelProto();
       s = createSession(bytes, m.weightsDir, this.options);
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));

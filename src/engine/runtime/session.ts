@@ -20,6 +20,15 @@ export interface SessionOptions {
   sharedWeights?: boolean;
 }
 
+/**
+ * The attention kernel graphs use on `ep` unless told otherwise. ORT's WebGPU EP has no kernel for ONNX
+ * Attention-23 (ORT would run it on the CPU EP, copying Q/K/V and the cache across every layer), so there
+ * the explicit MatMul/Softmax path runs instead; everywhere else the fused kernel.
+ */
+export function attentionFor(ep: ExecutionProvider | undefined): 'fused' | 'explicit' {
+  return ep === 'webgpu' ? 'explicit' : 'fused';
+}
+
 /** Where onnxruntime-node keeps its native binaries for this platform. */
 function ortBinDir(): string {
   const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
