@@ -93,6 +93,16 @@ describe('config: rotary keys of transformers 4 and 5', () => {
     assert.equal(parse({ rope_parameters: undefined }).ropeTheta, 10000);
   });
 
+  for (const [patch, why] of [
+    [{ rope_parameters: 'default' }, /"rope_parameters" must be an object/],
+    [{ rope_parameters: { rope_type: 'default', rope_theta: -1 } }, /"rope_parameters.rope_theta" must be a positive number/],
+  ] as const) {
+    it(`refuses a malformed ${JSON.stringify(patch)} with a CONFIG error naming the file`, () => {
+      assert.throws(() => parse(patch), (e: unknown) => e instanceof IdpError && e.code === 'CONFIG' &&
+        /config\.json/.test(e.message) && why.test(e.message));
+    });
+  }
+
   for (const patch of [
     { rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 8 } },
     { rope_parameters: undefined, rope_scaling: { type: 'linear', factor: 2 } },
