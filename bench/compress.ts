@@ -32,6 +32,8 @@ import { generate } from '../src/engine/runtime/generate';
 import { Rng } from '../src/engine/runtime/sampling';
 import { dataDir } from '../src/engine/defaults';
 import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama } from './write-random-llama';
+import { cpuModel, pages } from './machine';
+import { relaunchWithHugePages } from '../src/engine/runtime/huge-pages';
 
 interface Args { models: string[]; samples: number; seqlen: number; randomSamples: number; randomSeqlen: number; threads?: number; decodeTokens: number; runs: number; rounds: number; torch: boolean; torchRounds: number; out?: string; decodeOnly: boolean }
 
@@ -211,7 +213,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-bench-compress-'));
   const results: Record<string, unknown> = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg() }, args: a,
+    machine: { cpus: os.cpus().length, model: cpuModel(), pages: pages(), node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg() }, args: a,
   };
   const outDir = path.join(benchCacheDir(), 'compress');
   fs.mkdirSync(outDir, { recursive: true });
@@ -280,6 +282,6 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--child') {
   decodeChild(JSON.parse(process.argv[3]) as DecodeTask).then((r) => { process.send!(r); process.exit(0); }, (e) => { console.error(e); process.exit(1); });
-} else if (require.main === module) {
+} else if (require.main === module && !relaunchWithHugePages()) {
   main().catch((e) => { console.error(e); process.exit(1); });
 }

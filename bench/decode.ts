@@ -20,7 +20,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { ensureRandomLlama, DEFAULT_SPEC } from './write-random-llama';
 import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './peers/node-llama-cpp';
-import { cpuModel } from './machine';
+import { cpuModel, pages } from './machine';
+import { relaunchWithHugePages, withoutHugePages } from '../src/engine/runtime/huge-pages';
 
 type Engine = 'idp' | 'llama.cpp' | 'idp-check';
 
@@ -147,7 +148,9 @@ async function childMain(task: ChildTask): Promise<void> {
 
 function runChild<R = ChildResult>(task: ChildTask): Promise<R> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--child', JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    // IDP Lab runs with the huge pages its CLI and extension give it; llama.cpp as it ships (without them).
+    const env = task.engine === 'llama.cpp' ? withoutHugePages(process.env) : process.env;
+    const child = fork(__filename, ['--child', JSON.stringify(task)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env });
     let result: R | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
     child.on('message', (m) => { result = m as R; });
@@ -163,7 +166,7 @@ function runChild<R = ChildResult>(task: ChildTask): Promise<R> {
 function machine(): Record<string, unknown> {
   const ortPkg = JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json', { paths: [ROOT] }), 'utf8'));
   return {
-    cpu: cpuModel(), nproc: os.availableParallelism?.() ?? os.cpus().length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    cpu: cpuModel(), pages: pages(), nproc: os.availableParallelism?.() ?? os.cpus().length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
     platform: `${process.platform}-${process.arch}`, kernel: os.release(), node: process.version,
     onnxruntimeNode: ortPkg.version, nodeLlamaCpp: NODE_LLAMA_CPP_VERSION, loadAverageAtStart: os.loadavg().map((x) => +x.toFixed(2)),
   };
@@ -380,8 +383,9 @@ function goalLines(rows: Array<Record<string, unknown>>): string[] {
 }
 
 const childAt = process.argv.indexOf('--child');
-const run = childAt >= 0 ? childMain(JSON.parse(process.argv[childAt + 1]) as ChildTask) : main();
-run.catch((e) => {
+// The parent relaunches itself with huge pages (runtime/huge-pages.ts) as the CLI does; children inherit them.
+const run = childAt >= 0 ? childMain(JSON.parse(process.argv[childAt + 1]) as ChildTask) : relaunchWithHugePages() ? undefined : main();
+run?.catch((e) => {
   console.error(e instanceof Error ? e.stack ?? e.message : e);
   process.exit(1);
 });

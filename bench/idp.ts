@@ -42,6 +42,8 @@ import { pastPrefill, promptSlots } from '../src/engine/idp/past';
 import { concatKv, loraInferenceHooks, prefixKv } from '../src/engine/idp/baselines';
 import { formatCount, loraParams, noneParams, prefixParams, promptParams } from '../src/engine/idp/params';
 import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama, specKey } from './write-random-llama';
+import { cpuModel, pages } from './machine';
+import { relaunchWithHugePages } from '../src/engine/runtime/huge-pages';
 
 interface Args { tokens: number; batch: number; decode: number; rounds: number; threads: number; ep: 'cpu' | 'webgpu'; model?: string; only?: string[]; out: string }
 
@@ -198,11 +200,11 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model, nproc: os.availableParallelism?.() ?? os.cpus().length, node: process.version, loadAverageAtStart: load0, loadAverageAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
+    machine: { cpu: cpuModel(), pages: pages(), nproc: os.availableParallelism?.() ?? os.cpus().length, node: process.version, loadAverageAtStart: load0, loadAverageAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
     model: { path: modelPath, parameters: parameterCount(m), quant: m.quant ? { bits: m.quant.bits, groupSize: m.quant.groupSize } : null },
     options: a, results: res, ratios,
   }, null, 2) + '\n');
   console.log(`wrote ${path.relative(process.cwd(), out)} (load average ${load0.join(' ')} at start: wall-clock figures on a loaded machine vary with it)`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+if (!relaunchWithHugePages()) main().catch((e) => { console.error(e); process.exit(1); });

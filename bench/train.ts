@@ -25,7 +25,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { int } from '../src/cli/options';
-import { cpuModel } from './machine';
+import { cpuModel, pages } from './machine';
+import { relaunchWithHugePages } from '../src/engine/runtime/huge-pages';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROMPT_TOKENS = 16;
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
   };
   const py = a.torch ? findPython() : { why: 'skipped (--no-torch)' };
   const mach = {
-    cpu: cpuModel(), nproc: os.availableParallelism?.() ?? os.cpus().length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    cpu: cpuModel(), pages: pages(), nproc: os.availableParallelism?.() ?? os.cpus().length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
     node: process.version, onnxruntimeNode: JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json', { paths: [ROOT] }), 'utf8')).version,
     loadAverageAtStart: os.loadavg().map((x) => +x.toFixed(2)),
   };
@@ -213,6 +214,6 @@ if (process.argv[2] === '--child') {
     (result) => process.send!({ ok: true, result }, () => process.exit(0)),
     (e) => process.send!({ ok: false, error: (e as Error).stack ?? String(e) }, () => process.exit(1)),
   );
-} else {
+} else if (!relaunchWithHugePages()) {
   main().catch((e) => { console.error(`bench:train: ${(e as Error).message}`); process.exit(1); });
 }

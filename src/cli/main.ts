@@ -10,6 +10,7 @@ import { registerBankCommands } from './bank';
 import { registerBenchCommand } from './bench';
 import { registerStudyCommand } from './study';
 import { collect, int, num } from './options';
+import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
 
 
 export function cli(): Command {
@@ -50,6 +51,6 @@ export function cli(): Command {
   return program;
 }
 
-if (require.main === module) {
+if (require.main === module && !relaunchWithHugePages()) {
   cli().parseAsync(process.argv).catch((e) => process.exit(reportError(e)));
 }
