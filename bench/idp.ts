@@ -144,11 +144,10 @@ async function main(): Promise<void> {
       const p = await x.run(rows, { maxTokens: 1, stopIds: [] });              // prefill (+ first token) only
       sm.prefillCpu.push(cpu() - c0);
       sm.prefill.push(p.timings.prefill_ms);
-      c0 = cpu();
-      const r = await x.run(rows, { maxTokens: a.decode + 1, stopIds: [] });
-      const all = cpu() - c0;
+      let afterPrefill: number | undefined;          // CPU when the prefill's token arrives: decode CPU from this run alone
+      const r = await x.run(rows, { maxTokens: a.decode + 1, stopIds: [], onToken: () => { afterPrefill ??= cpu(); } });
       sm.decode.push(r.timings.decode_ms / Math.max(1, r.timings.decode_tokens));
-      sm.decodeCpu.push((all - sm.prefillCpu[sm.prefillCpu.length - 1]) / Math.max(1, r.timings.decode_tokens));
+      sm.decodeCpu.push((cpu() - afterPrefill!) / Math.max(1, r.timings.decode_tokens));
     }
     process.stdout.write(`round ${round + 1}/${a.rounds}\r`);
   }

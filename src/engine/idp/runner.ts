@@ -91,12 +91,13 @@ export class IdpLM {
     const key = `${logits}:${inspect}:${heads}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const g = buildIdpGraph(this.model, {
+      const m = this.lm.graphModel();   // with the cached [in, out] weights of large models, as CausalLM's graphs
+      const g = buildIdpGraph(m, {
         ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, heads,
         attention: this.options.attention ?? attentionFor(this.options.ep),
         compact: inspect ? false : this.options.compact,
       });
-      s = createSession(g.toModelProto(), this.model.weightsDir, this.options);
+      s = createSession(g.toModelProto(), m.weightsDir, this.options);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }

@@ -42,7 +42,7 @@ export class CausalLM {
    * [in, out] copies of its linear weights (models/transposed.ts). If the cache cannot be written (read-only
    * or full disk) the graphs fall back to Gemm on the weights as stored.
    */
-  private graphModel(): LoadedModel {
+  graphModel(): LoadedModel {
     if (!this.runModel) {
       const gemm = linearKernelFor(this.model, { logits: 'last', ...this.options.graph }) === 'gemm';
       try {

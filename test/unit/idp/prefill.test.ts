@@ -96,6 +96,20 @@ describe('IDP prefill: selection, masking and equivalence with single prompts', 
     }
   });
 
+  it('large-model kernels (linear \'gemm\': cached [in, out] weights): the IDP graph runs on them and rows equal their single prompt', async () => {
+    const bank = bankOf(llama, LENGTHS, SEED);
+    const seqs = randomRows(llama.config.vocabSize, [8, 5, 12, 3], 21);
+    const idp = new IdpLM(llama, bank, { threads: 1, graph: { linear: 'gemm' } });
+    const r = await idp.score(seqs);
+    assert.ok(idp.lm.graphModel().transposed?.size, 'the runtime model carries the transposed copies');
+    const plain = await new IdpLM(llama, bank, { threads: 1 }).score(seqs);
+    assert.deepEqual(r.selected, plain.selected);
+    for (const [b, seq] of seqs.entries()) {
+      const single = await inlineSingle(llama, bank, r.selected[b], seq);
+      assert.ok(maxAbsDiff(r.logits[b], single) < 2e-5, `row ${b} (prompt ${r.selected[b]}): ${maxAbsDiff(r.logits[b], single)}`);
+    }
+  });
+
   it('Mistral with a sliding window of 5 (prompts partly out of reach of later tokens): rows equal their single prompt', async () => {
     const m = await tiny('mistral', { ...TINY_SPECS.mistral, slidingWindow: 5 });
     const bank = bankOf(m, LENGTHS, SEED);
