@@ -11,6 +11,7 @@
 // neither engine detokenizes; llama.cpp by LlamaContextSequence.evaluate (peers/node-llama-cpp.ts).
 //
 // Options: --threads 1,2  --runs 3  --stories-tokens 256  --random-tokens 128  --models stories,random
+//          --random-prompt N (decode after an N-token prompt on the random model; default 5)
 //          --no-llama-cpp   Environment: IDP_DATA (data folder), IDP_CACHE (caches).
 // Writes bench/results/decode.json (overwritten each run).
 
@@ -189,10 +190,10 @@ function leadingAgreement(a: number[], b: number[]): number {
   return n;
 }
 
-interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; models: string[]; llamaCpp: boolean }
+interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; randomPrompt: number; models: string[]; llamaCpp: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, models: ['stories', 'random'], llamaCpp: true };
+  const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, randomPrompt: 5, models: ['stories', 'random'], llamaCpp: true };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`); return argv[++i]; };
     const int = (s: string) => { const n = Number(s); if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${s}`); return n; };
@@ -201,12 +202,19 @@ function parseArgs(argv: string[]): Args {
       case '--runs': a.runs = int(v()); break;
       case '--stories-tokens': a.storiesTokens = int(v()); break;
       case '--random-tokens': a.randomTokens = int(v()); break;
+      case '--random-prompt': a.randomPrompt = int(v()); break;
       case '--models': a.models = v().split(','); break;
       case '--no-llama-cpp': a.llamaCpp = false; break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/decode.ts)`);
     }
   }
   return a;
+}
+
+/** The random model's prompt: BOS and n − 1 ids spread over the vocabulary (the first five as in earlier runs). */
+function randomPrompt(n: number): number[] {
+  const first = [1, 400, 1000, 5000, 20000];
+  return Array.from({ length: n }, (_, i) => (i < first.length ? first[i] : 3 + ((i * 7919) % 31000)));
 }
 
 interface BenchModel { name: string; idpPath: string; gguf: string; tokens: number; prompt: number[]; reference?: number[] }
@@ -229,7 +237,7 @@ function benchModels(a: Args): BenchModel[] {
     const t0 = Date.now();
     const r = ensureRandomLlama(DEFAULT_SPEC);
     console.log(`random Llama (${(r.parameters / 1e6).toFixed(1)}M params, F32): ${r.written ? `written in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${r.dir}`);
-    out.push({ name: `random-${Math.round(r.parameters / 1e6)}M`, idpPath: r.hfDir, gguf: r.gguf, tokens: a.randomTokens, prompt: [1, 400, 1000, 5000, 20000] });
+    out.push({ name: `random-${Math.round(r.parameters / 1e6)}M`, idpPath: r.hfDir, gguf: r.gguf, tokens: a.randomTokens, prompt: randomPrompt(a.randomPrompt) });
   }
   return out;
 }

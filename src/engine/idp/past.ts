@@ -79,7 +79,7 @@ export function pastPrefill(lm: CausalLM, slots: RowSlots) {
       throw inputError(`${longest} tokens after ${slots.next} prompt positions exceed the model's context of ${lm.config.maxPositions}`);
     }
     const state = stateWithSlots(lm.config, ids.map(() => slots));
-    const r = await lm.step(state, ids, real, 'last');
+    const r = await lm.prefill(state, ids, real);
     return { state, logits: r.logits };
   };
 }

@@ -102,7 +102,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
     const p = await o.prefill(ids, real);
     state = p.state;
     r = { logits: p.logits };
-  } else if (maxTokens > 0) r = await lm.step(state, ids, real, 'last');
+  } else if (maxTokens > 0) r = await lm.prefill(state, ids, real);
   const t1 = now();
   let steps = 0;
 
