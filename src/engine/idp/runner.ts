@@ -30,6 +30,8 @@ export interface IdpOptions extends SessionOptions {
   attention?: 'fused' | 'explicit';
   /** false: after the selection layer keep every prompt in the attention, masked (same result, slower; ablation). */
   compact?: boolean;
+  /** How decode steps keep the cache (CausalLM: default in place for large models on the CPU). */
+  kvCache?: 'concat' | 'capacity';
 }
 
 export interface Selection {

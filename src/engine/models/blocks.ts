@@ -8,6 +8,7 @@ import { GraphBuilder, Value } from '../onnx/builder';
 import { LoadedModel, parameterCount } from './config';
 import { formatError } from '../errors';
 import { quantizedLinear } from './quant-linear';
+import { capacityAttention, declareCacheInputs } from './cache-attention';
 
 export const MASK_MIN = -1e9; // additive mask value for hidden keys (finite: a row with no visible key stays finite)
 
@@ -38,6 +39,11 @@ export interface BuildOptions {
   attention?: 'fused' | 'explicit';
   /** Where trainable adapters enter the graph (src/engine/train: soft prompts, LoRA). */
   hooks?: BuildHooks;
+  /**
+   * 'concat' (default): past_key/value in, present out. 'capacity': one token per row over a preallocated
+   * cache read in place, only the new K/V out (models/cache-attention.ts; decode steps of large models).
+   */
+  kvCache?: 'concat' | 'capacity';
 }
 
 /** Adapter hooks; each gets the builder in the scope of the layer it adapts. */
@@ -73,6 +79,7 @@ export interface GraphInputs {
   shapeBT: Value;      // int64 [2] = [B, T]
   shapes: Map<string, Value>;  // shape tensors [B, T, ...] built so far
   attention: 'fused' | 'explicit';
+  kvCache: 'concat' | 'capacity';
   hooks?: BuildHooks;
 }
 
@@ -81,15 +88,19 @@ export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, 
   opts: BuildOptions = { logits: 'all' }): GraphInputs {
   const ids = g.input(io.inputIds, 'int64', ['batch', 'seq']);
   const positions = g.input(io.positionIds, 'int64', ['batch', 'seq']);
-  const bias = g.input(io.attnBias, 'float', ['batch', 1, 'seq', 'total']);
-  for (let i = 0; i < layers; i++) {
-    g.input(io.pastKey(i), 'float', ['batch', kvHeads, 'past', headDim]);
-    g.input(io.pastValue(i), 'float', ['batch', kvHeads, 'past', headDim]);
+  const kvCache = opts.kvCache ?? 'concat';
+  const bias = g.input(io.attnBias, 'float', kvCache === 'capacity' ? ['batch', 1, 1, 'capacity'] : ['batch', 1, 'seq', 'total']);
+  if (kvCache === 'capacity') declareCacheInputs(g, layers, kvHeads, headDim);
+  else {
+    for (let i = 0; i < layers; i++) {
+      g.input(io.pastKey(i), 'float', ['batch', kvHeads, 'past', headDim]);
+      g.input(io.pastValue(i), 'float', ['batch', kvHeads, 'past', headDim]);
+    }
   }
   // bias5 and shapeBT are built on first use: a node nobody reads still runs in every decode step.
   let bias5: Value | undefined, shapeBT: Value | undefined;
   return {
-    ids, positions, bias, shapes: new Map(), attention: opts.attention ?? 'fused', hooks: opts.hooks,
+    ids, positions, bias, shapes: new Map(), attention: opts.attention ?? 'fused', kvCache, hooks: opts.hooks,
     get bias5() { return (bias5 ??= g.unsqueeze(bias, [2])); },
     get shapeBT() { return (shapeBT ??= g.op('Shape', [ids], {}, 'shape_bt')); },
   };
@@ -274,6 +285,10 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
     const { cos, sin, positions } = a.rotary;
     q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
     k = g.op('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, 'k/Rotary');
+  }
+  if (inputs.kvCache === 'capacity') {
+    if (inputs.hooks?.attention) throw new Error('attention hooks need the concat KV cache');
+    return capacityAttention(g, a, q, k);
   }
   const explicit = inputs.attention === 'explicit' || !!inputs.hooks?.attention?.explicit?.(a.layer);
   return explicit ? explicitAttention(g, a, q, k) : fusedAttention(g, a, q, k);

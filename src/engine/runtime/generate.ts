@@ -95,6 +95,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const chunked = greedy && lm.canDecodeInLoop();
   await lm.session('last');   // build + load outside the timings
   if (chunked) await lm.loopSession();
+  else if (lm.decodesInPlace()) await lm.session('capacity');
   const t0 = now();
   const { ids, real } = leftPad(prompts, T);
   let r: { logits: Float32Array } | undefined;

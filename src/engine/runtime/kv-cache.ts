@@ -7,6 +7,7 @@
 
 import * as ort from 'onnxruntime-node';
 import { MASK_MIN } from '../models/blocks';
+import { KvCapacity } from './kv-capacity';
 
 export class KvState {
   /** visible[b][j] — cache slot j of row b holds a real token. */
@@ -14,7 +15,30 @@ export class KvState {
   /** slotPos[b][j] — position id of cache slot j of row b (for sliding-window attention). */
   readonly slotPos: Int32Array[];
   readonly nextPos: number[];
-  past: ort.Tensor[];   // [2·layers] alternating key and value, each [B, K, P, D]
+  private pastTensors: ort.Tensor[] = [];
+  /** The cache in preallocated buffers, while one-token decode steps run over it (runtime/kv-capacity.ts). */
+  capacity?: KvCapacity;
+
+  /** The cache as [2·layers] tensors, key and value alternating, each [B, K, P, D] (copied out of `capacity` if it is there). */
+  get past(): ort.Tensor[] {
+    if (this.capacity) {
+      this.pastTensors = this.capacity.toPast();
+      this.capacity = undefined;
+    }
+    return this.pastTensors;
+  }
+
+  set past(p: ort.Tensor[]) {
+    this.pastTensors = p;
+    this.capacity = undefined;
+  }
+
+  /** The cache in buffers with room for `slots` slots, made from the past tensors the first time. */
+  capacityFor(slots: number, maxSlots: number, grow?: number): KvCapacity {
+    this.capacity ??= KvCapacity.from(this.pastTensors, this.batch, this.kvHeads, this.headDim, maxSlots, grow);
+    this.capacity.ensure(slots);
+    return this.capacity;
+  }
 
   constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
     readonly slidingWindow = Infinity) {
@@ -45,6 +69,25 @@ export class KvState {
     this.visible[b] = vis;
     this.slotPos[b] = pos;
     return { vis, pos };
+  }
+
+  /**
+   * One new slot per row for a decode step over the capacity cache (models/cache-attention.ts): position
+   * ids [B] and the bias [B, 1, 1, C] over the P cached slots (the new token's own slot is not in it).
+   */
+  appendCached(real: boolean[], C: number): { positions: BigInt64Array; bias: Float32Array } {
+    const B = this.batch;
+    const P = this.length;
+    const W = this.slidingWindow;
+    const positions = new BigInt64Array(B);
+    const bias = new Float32Array(B * C).fill(MASK_MIN);
+    for (let b = 0; b < B; b++) {
+      const { vis, pos } = this.grow(b, [real[b]]);
+      const q = pos[P];
+      positions[b] = BigInt(q);
+      for (let j = 0; j < P; j++) if (vis[j] && q - pos[j] < W) bias[b * C + j] = 0;
+    }
+    return { positions, bias };
   }
 
   /**

@@ -9,6 +9,7 @@ import { io, BuildOptions, linearKernelFor } from '../models/blocks';
 import { withTransposedWeights } from '../models/transposed';
 import { attentionFor, createSession, releaseSessions, SessionOptions } from './session';
 import { KvState } from './kv-cache';
+import { cacheIo } from '../models/cache-attention';
 import { droppedOutputs } from './reclaim';
 import { Rng, sample, SamplingOptions } from './sampling';
 import { inputError } from '../errors';
@@ -22,10 +23,17 @@ export interface StepResult {
 export const PREFILL_CHUNK = 256;
 
 export class CausalLM {
-  private sessions = new Map<'all' | 'last', Promise<ort.InferenceSession>>();
+  private sessions = new Map<'all' | 'last' | 'capacity', Promise<ort.InferenceSession>>();
   private loop?: Promise<ort.InferenceSession>;
 
-  constructor(readonly model: LoadedModel, readonly options: SessionOptions & { graph?: Omit<BuildOptions, 'logits'>; prefillChunk?: number } = {}) {}
+  constructor(readonly model: LoadedModel, readonly options: SessionOptions & {
+    graph?: Omit<BuildOptions, 'logits' | 'kvCache'>;
+    prefillChunk?: number;
+    /** Decode steps over the cache in place ('capacity') or by concatenation; default: decodesInPlace(). */
+    kvCache?: 'concat' | 'capacity';
+    /** Slots the in-place cache grows by (runtime/kv-capacity.ts KV_GROW). */
+    kvGrow?: number;
+  } = {}) {}
 
   get config() {
     return this.model.config;
@@ -58,11 +66,26 @@ export class CausalLM {
     return this.runModel;
   }
 
-  session(mode: 'all' | 'last'): Promise<ort.InferenceSession> {
+  /**
+   * Whether one-token steps read the KV cache in place (models/cache-attention.ts, runtime/kv-capacity.ts)
+   * instead of passing it through the graph: by default for large models on the CPU, where a step copies
+   * the whole cache twice otherwise (Attention's concatenation, then onnxruntime-node's output copy). Small
+   * models keep the single fused Attention node: there the per-node cost of the in-place path's ~15 nodes
+   * per layer outweighs copying a small cache.
+   */
+  decodesInPlace(): boolean {
+    if (this.options.kvCache) return this.options.kvCache === 'capacity';
+    const g = this.options.graph;
+    return (this.options.ep ?? 'cpu') === 'cpu' && !g?.hooks?.attention && (g?.attention ?? 'fused') === 'fused' &&
+      linearKernelFor(this.model, { logits: 'last', ...g }) === 'gemm';
+  }
+
+  session(mode: 'all' | 'last' | 'capacity'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
     if (!s) {
       const m = this.graphModel();
-      const bytes = buildGraph(m, { attention: attentionFor(this.options.ep), ...this.options.graph, logits: mode }).toModelProto();
+      const graph = { attention: attentionFor(this.options.ep), ...this.options.graph };
+      const bytes = (mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode })).toModelProto();
       s = createSession(bytes, m.weightsDir, this.options);
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));
@@ -177,6 +200,7 @@ export class CausalLM {
     if (state.length + T > this.config.maxPositions) {
       throw inputError(`${state.length + T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
+    if (T === 1 && mode === 'last' && this.decodesInPlace()) return this.stepInPlace(state, ids, real);
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
     const out = await this.runWithCache(session, state, {
@@ -185,6 +209,24 @@ export class CausalLM {
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
     });
     return { logits: out[io.logits].data as Float32Array, rows: mode === 'all' ? T : 1 };
+  }
+
+  /** A one-token step over the cache in place: only the new token's K/V come back, into slot P. */
+  private async stepInPlace(state: KvState, ids: number[][], real: boolean[][]): Promise<StepResult> {
+    const session = await this.session('capacity');
+    const B = ids.length;
+    const cap = state.capacityFor(state.length + 1, this.config.maxPositions, this.options.kvGrow);
+    const { positions, bias } = state.appendCached(real.map((r) => r[0]), cap.capacity);
+    const feeds: Record<string, ort.Tensor> = {
+      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (r) => BigInt(r[0])), [B, 1]),
+      [io.positionIds]: new ort.Tensor('int64', positions, [B, 1]),
+      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, 1, cap.capacity]),
+    };
+    for (let l = 0; l < this.config.numLayers; l++) [feeds[cacheIo.cacheKey(l)], feeds[cacheIo.cacheValue(l)]] = cap.tensors(l);
+    const out = await session.run(feeds);
+    for (let l = 0; l < this.config.numLayers; l++) cap.write(l, out[cacheIo.newKey(l)].data as Float32Array, out[cacheIo.newValue(l)].data as Float32Array);
+    cap.advance();
+    return { logits: out[io.logits].data as Float32Array, rows: 1 };
   }
 
   /**

@@ -31,8 +31,8 @@ describe('IDP decode from the selected prompt\'s cache', function () {
     bank = IdpBank.fromPrompts(m, LENGTHS.map((n, i) => randomPrompt(m, n, 11 + i)));
   });
 
-  it('every decode step equals a full recompute (IDP and the selected single prompt); the cache holds only the selected prompt', async () => {
-    const idp = new IdpLM(m, bank, { threads: 1 });
+  for (const kvCache of ['concat', 'capacity'] as const) it(`every decode step equals a full recompute (IDP and the selected single prompt); the cache holds only the selected prompt (KV cache: ${kvCache})`, async () => {
+    const idp = new IdpLM(m, bank, { threads: 1, kvCache });
     const inputs = randomRows(m.config.vocabSize, [7, 3, 10, 5, 8], 74);
     const T = Math.max(...inputs.map((s) => s.length));
     const { ids, real } = leftPad(inputs, T);

@@ -1,0 +1,95 @@
+// The KV cache of one-token decode steps as preallocated buffers the graph reads in place
+// (models/cache-attention.ts): per layer a key and a value buffer [B, K, C, D] of capacity C ≥ P slots,
+// of which slots 0..P−1 hold the cache in KvState's slot order. A step writes the new token's K/V
+// [B, K, 1, D] into slot P; when the buffers are full they grow to the next multiple of `grow` slots (one
+// copy per `grow` steps; 128 by default: on the 100M bench model 3 MiB of headroom per row).
+
+import * as ort from 'onnxruntime-node';
+
+export const KV_GROW = 128;
+
+export class KvCapacity {
+  readonly keys: Float32Array[] = [];     // per layer [B, K, C, D]
+  readonly values: Float32Array[] = [];
+  capacity = 0;
+
+  private constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
+    public length: number, private readonly maxSlots: number, private readonly grow: number) {}
+
+  /** Buffers holding the cache `past` ([2·layers] tensors [B, K, P, D], key and value alternating). */
+  static from(past: ort.Tensor[], batch: number, kvHeads: number, headDim: number, maxSlots: number, grow = KV_GROW): KvCapacity {
+    const layers = past.length / 2;
+    const P = past[0].dims[2];
+    const c = new KvCapacity(batch, layers, kvHeads, headDim, P, maxSlots, grow);
+    c.resize(P + 1);
+    for (let l = 0; l < layers; l++) {
+      c.place(c.keys[l], past[2 * l].data as Float32Array, P);
+      c.place(c.values[l], past[2 * l + 1].data as Float32Array, P);
+    }
+    return c;
+  }
+
+  /** Room for at least `slots` slots (whole `grow` blocks, at most `maxSlots` unless more are needed). */
+  ensure(slots: number): void {
+    if (slots > this.capacity) this.resize(slots);
+  }
+
+  private resize(slots: number): void {
+    const C = Math.max(slots, Math.min(Math.ceil(slots / this.grow) * this.grow, this.maxSlots));
+    const old = this.capacity;
+    for (let l = 0; l < this.layers; l++) {
+      for (const bufs of [this.keys, this.values]) {
+        const next = new Float32Array(this.batch * this.kvHeads * C * this.headDim);
+        if (bufs[l]) this.copyRows(bufs[l], old, next, C, this.length);
+        bufs[l] = next;
+      }
+    }
+    this.capacity = C;
+  }
+
+  /** src [B, K, P, D] → slots 0..P−1 of dst [B, K, C, D]. */
+  private place(dst: Float32Array, src: Float32Array, P: number): void {
+    this.copyRows(src, P, dst, this.capacity, P);
+  }
+
+  /** The first n slots of every (row, head) from a buffer of capacity cs into one of capacity cd. */
+  private copyRows(src: Float32Array, cs: number, dst: Float32Array, cd: number, n: number): void {
+    const D = this.headDim;
+    for (let bk = 0; bk < this.batch * this.kvHeads; bk++) dst.set(src.subarray(bk * cs * D, (bk * cs + n) * D), bk * cd * D);
+  }
+
+  /** The new token's key and value of layer l ([B, K, 1, D] each) into slot `length` (call advance() after all layers). */
+  write(l: number, key: Float32Array, value: Float32Array): void {
+    const D = this.headDim;
+    const C = this.capacity;
+    const P = this.length;
+    for (let bk = 0; bk < this.batch * this.kvHeads; bk++) {
+      this.keys[l].set(key.subarray(bk * D, (bk + 1) * D), (bk * C + P) * D);
+      this.values[l].set(value.subarray(bk * D, (bk + 1) * D), (bk * C + P) * D);
+    }
+  }
+
+  advance(): void {
+    this.length++;
+  }
+
+  /** Tensors over the buffers (no copy): cache key and value of layer l, [B, K, C, D]. */
+  tensors(l: number): [ort.Tensor, ort.Tensor] {
+    const dims = [this.batch, this.kvHeads, this.capacity, this.headDim];
+    return [new ort.Tensor('float32', this.keys[l], dims), new ort.Tensor('float32', this.values[l], dims)];
+  }
+
+  /** The cache as past tensors [B, K, P, D] (a copy), for graphs with the concat contract. */
+  toPast(): ort.Tensor[] {
+    const P = this.length;
+    const out: ort.Tensor[] = [];
+    for (let l = 0; l < this.layers; l++) {
+      for (const buf of [this.keys[l], this.values[l]]) {
+        const t = new Float32Array(this.batch * this.kvHeads * P * this.headDim);
+        this.copyRows(buf, this.capacity, t, P, P);
+        out.push(new ort.Tensor('float32', t, [this.batch, this.kvHeads, P, this.headDim]));
+      }
+    }
+    return out;
+  }
+}
