@@ -40,8 +40,8 @@ export interface BuildOptions {
   /** Where trainable adapters enter the graph (src/engine/train: soft prompts, LoRA). */
   hooks?: BuildHooks;
   /**
-   * 'concat' (default): past_key/value in, present out. 'capacity': one token per row over a preallocated
-   * cache read in place, only the new K/V out (models/cache-attention.ts; decode steps of large models).
+   * 'concat' (default): past_key/value in, present out. 'capacity': a preallocated cache read in place,
+   * only the new tokens' K/V out (models/cache-attention.ts; generation with large models).
    */
   kvCache?: 'concat' | 'capacity';
 }
@@ -89,7 +89,7 @@ export function declareInputs(g: GraphBuilder, layers: number, kvHeads: number, 
   const ids = g.input(io.inputIds, 'int64', ['batch', 'seq']);
   const positions = g.input(io.positionIds, 'int64', ['batch', 'seq']);
   const kvCache = opts.kvCache ?? 'concat';
-  const bias = g.input(io.attnBias, 'float', kvCache === 'capacity' ? ['batch', 1, 1, 'capacity'] : ['batch', 1, 'seq', 'total']);
+  const bias = g.input(io.attnBias, 'float', ['batch', 1, 'seq', 'total']);   // capacity: total = C + T
   if (kvCache === 'capacity') declareCacheInputs(g, layers, kvHeads, headDim);
   else {
     for (let i = 0; i < layers; i++) {

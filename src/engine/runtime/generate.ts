@@ -93,9 +93,8 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   // sampling, sliding windows and non-CPU providers decode one step per run.
   const greedy = !((o.temperature ?? 0) > 0);
   const chunked = greedy && lm.canDecodeInLoop();
-  await lm.session('last');   // build + load outside the timings
+  await lm.session(lm.decodesInPlace() ? 'capacity' : 'last');   // build + load outside the timings
   if (chunked) await lm.loopSession();
-  else if (lm.decodesInPlace()) await lm.session('capacity');
   const t0 = now();
   const { ids, real } = leftPad(prompts, T);
   let r: { logits: Float32Array } | undefined;

@@ -72,20 +72,26 @@ export class KvState {
   }
 
   /**
-   * One new slot per row for a decode step over the capacity cache (models/cache-attention.ts): position
-   * ids [B] and the bias [B, 1, 1, C] over the P cached slots (the new token's own slot is not in it).
+   * T new slots per row for a run over the capacity cache (models/cache-attention.ts): position ids [B, T]
+   * and the bias [B, 1, T, C + T] — columns 0..P−1 the cached slots (P..C−1 unused), then the T new ones.
    */
-  appendCached(real: boolean[], C: number): { positions: BigInt64Array; bias: Float32Array } {
+  appendCached(real: boolean[][], C: number): { positions: BigInt64Array; bias: Float32Array } {
     const B = this.batch;
+    const T = real[0].length;
     const P = this.length;
+    const S = C + T;
     const W = this.slidingWindow;
-    const positions = new BigInt64Array(B);
-    const bias = new Float32Array(B * C).fill(MASK_MIN);
+    const positions = new BigInt64Array(B * T);
+    const bias = new Float32Array(B * T * S).fill(MASK_MIN);
     for (let b = 0; b < B; b++) {
-      const { vis, pos } = this.grow(b, [real[b]]);
-      const q = pos[P];
-      positions[b] = BigInt(q);
-      for (let j = 0; j < P; j++) if (vis[j] && q - pos[j] < W) bias[b * C + j] = 0;
+      const { vis, pos } = this.grow(b, real[b]);
+      for (let t = 0; t < T; t++) {
+        const q = pos[P + t];
+        positions[b * T + t] = BigInt(q);
+        const row = (b * T + t) * S;
+        for (let j = 0; j < P; j++) if (vis[j] && q - pos[j] < W) bias[row + j] = 0;
+        for (let u = 0; u <= t; u++) if (vis[P + u] && q - pos[P + u] < W) bias[row + C + u] = 0;
+      }
     }
     return { positions, bias };
   }

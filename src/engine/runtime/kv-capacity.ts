@@ -1,10 +1,11 @@
 // The KV cache of one-token decode steps as preallocated buffers the graph reads in place
 // (models/cache-attention.ts): per layer a key and a value buffer [B, K, C, D] of capacity C ≥ P slots,
-// of which slots 0..P−1 hold the cache in KvState's slot order. A step writes the new token's K/V
-// [B, K, 1, D] into slot P; when the buffers are full they grow to the next multiple of `grow` slots (one
+// of which slots 0..P−1 hold the cache in KvState's slot order. A run writes the new tokens' K/V
+// [B, K, T, D] into slots P..P+T−1; when the buffers are full they grow to the next multiple of `grow` slots (one
 // copy per `grow` steps; 128 by default: on the 100M bench model 3 MiB of headroom per row).
 
 import * as ort from 'onnxruntime-node';
+import { droppedLongLived } from './reclaim';
 
 export const KV_GROW = 128;
 
@@ -45,6 +46,7 @@ export class KvCapacity {
       }
     }
     this.capacity = C;
+    if (old > 0) droppedLongLived();
   }
 
   /** src [B, K, P, D] → slots 0..P−1 of dst [B, K, C, D]. */
@@ -58,19 +60,19 @@ export class KvCapacity {
     for (let bk = 0; bk < this.batch * this.kvHeads; bk++) dst.set(src.subarray(bk * cs * D, (bk * cs + n) * D), bk * cd * D);
   }
 
-  /** The new token's key and value of layer l ([B, K, 1, D] each) into slot `length` (call advance() after all layers). */
-  write(l: number, key: Float32Array, value: Float32Array): void {
+  /** The new tokens' keys and values of layer l ([B, K, T, D] each) into slots length..length+T−1 (then advance(T)). */
+  write(l: number, key: Float32Array, value: Float32Array, T: number): void {
     const D = this.headDim;
     const C = this.capacity;
     const P = this.length;
     for (let bk = 0; bk < this.batch * this.kvHeads; bk++) {
-      this.keys[l].set(key.subarray(bk * D, (bk + 1) * D), (bk * C + P) * D);
-      this.values[l].set(value.subarray(bk * D, (bk + 1) * D), (bk * C + P) * D);
+      this.keys[l].set(key.subarray(bk * T * D, (bk + 1) * T * D), (bk * C + P) * D);
+      this.values[l].set(value.subarray(bk * T * D, (bk + 1) * T * D), (bk * C + P) * D);
     }
   }
 
-  advance(): void {
-    this.length++;
+  advance(T: number): void {
+    this.length += T;
   }
 
   /** Tensors over the buffers (no copy): cache key and value of layer l, [B, K, C, D]. */

@@ -20,7 +20,7 @@ export interface StepResult {
 }
 
 /** Positions per prefill run (CausalLM.prefill). */
-export const PREFILL_CHUNK = 256;
+export const PREFILL_CHUNK = 128;
 
 export class CausalLM {
   private sessions = new Map<'all' | 'last' | 'capacity', Promise<ort.InferenceSession>>();
@@ -67,11 +67,12 @@ export class CausalLM {
   }
 
   /**
-   * Whether one-token steps read the KV cache in place (models/cache-attention.ts, runtime/kv-capacity.ts)
-   * instead of passing it through the graph: by default for large models on the CPU, where a step copies
-   * the whole cache twice otherwise (Attention's concatenation, then onnxruntime-node's output copy). Small
-   * models keep the single fused Attention node: there the per-node cost of the in-place path's ~15 nodes
-   * per layer outweighs copying a small cache.
+   * Whether 'last'-logits steps (prefill chunks and decode steps) read the KV cache in place
+   * (models/cache-attention.ts, runtime/kv-capacity.ts) instead of passing it through the graph: by default
+   * for large models on the CPU, where a decode step copies the whole cache twice otherwise (Attention's
+   * concatenation, then onnxruntime-node's output copy). One graph serves prefill and decode, so the weights
+   * are prepacked once. Small models keep the single fused Attention node: there the per-node cost of the
+   * in-place path's ~20 nodes per layer outweighs copying a small cache.
    */
   decodesInPlace(): boolean {
     if (this.options.kvCache) return this.options.kvCache === 'capacity';
@@ -200,7 +201,7 @@ export class CausalLM {
     if (state.length + T > this.config.maxPositions) {
       throw inputError(`${state.length + T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
-    if (T === 1 && mode === 'last' && this.decodesInPlace()) return this.stepInPlace(state, ids, real);
+    if (mode === 'last' && this.decodesInPlace()) return this.stepInPlace(state, ids, real);
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
     const out = await this.runWithCache(session, state, {
@@ -211,22 +212,31 @@ export class CausalLM {
     return { logits: out[io.logits].data as Float32Array, rows: mode === 'all' ? T : 1 };
   }
 
-  /** A one-token step over the cache in place: only the new token's K/V come back, into slot P. */
+  /** T new slots per row over the cache in place: only the new tokens' K/V come back, into slots P..P+T−1. */
   private async stepInPlace(state: KvState, ids: number[][], real: boolean[][]): Promise<StepResult> {
     const session = await this.session('capacity');
     const B = ids.length;
-    const cap = state.capacityFor(state.length + 1, this.config.maxPositions, this.options.kvGrow);
-    const { positions, bias } = state.appendCached(real.map((r) => r[0]), cap.capacity);
+    const T = ids[0].length;
+    const cap = state.capacityFor(state.length + T, this.config.maxPositions, this.options.kvGrow);
+    const { positions, bias } = state.appendCached(real, cap.capacity);
     const feeds: Record<string, ort.Tensor> = {
-      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (r) => BigInt(r[0])), [B, 1]),
-      [io.positionIds]: new ort.Tensor('int64', positions, [B, 1]),
-      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, 1, cap.capacity]),
+      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, T]),
+      [io.positionIds]: new ort.Tensor('int64', positions, [B, T]),
+      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, cap.capacity + T]),
     };
     for (let l = 0; l < this.config.numLayers; l++) [feeds[cacheIo.cacheKey(l)], feeds[cacheIo.cacheValue(l)]] = cap.tensors(l);
     const out = await session.run(feeds);
-    for (let l = 0; l < this.config.numLayers; l++) cap.write(l, out[cacheIo.newKey(l)].data as Float32Array, out[cacheIo.newValue(l)].data as Float32Array);
-    cap.advance();
-    return { logits: out[io.logits].data as Float32Array, rows: 1 };
+    let dropped = 0;
+    for (let l = 0; l < this.config.numLayers; l++) {
+      const k = out[cacheIo.newKey(l)].data as Float32Array;
+      const v = out[cacheIo.newValue(l)].data as Float32Array;
+      cap.write(l, k, v, T);
+      dropped += k.byteLength + v.byteLength;
+    }
+    cap.advance(T);
+    const logits = out[io.logits].data as Float32Array;   // dropped by the caller soon after
+    droppedOutputs(dropped + logits.byteLength);          // runtime/reclaim.ts
+    return { logits, rows: 1 };
   }
 
   /**

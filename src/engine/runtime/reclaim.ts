@@ -31,6 +31,15 @@ function gc(): Gc | null {
 
 let dropped = 0;
 
+/**
+ * Long-lived buffers just dropped (a KV cache that grew, runtime/kv-capacity.ts): they have survived
+ * scavenges into V8's old space, where only a full collection frees them, so one runs now (a few ms, once
+ * per 128 decode steps at most).
+ */
+export function droppedLongLived(): void {
+  gc()?.({ type: 'major' });
+}
+
 /** Note `bytes` of output buffers just dropped; collects young garbage once enough has piled up. */
 export function droppedOutputs(bytes: number): void {
   dropped += bytes;
