@@ -93,7 +93,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   // sampling, sliding windows and non-CPU providers decode one step per run.
   const greedy = !((o.temperature ?? 0) > 0);
   const chunked = greedy && lm.canDecodeInLoop();
-  await lm.session(lm.decodesInPlace() ? 'capacity' : 'last');   // build + load outside the timings
+  await lm.session(lm.kvInPlace() ? 'capacity' : 'last');   // build + load outside the timings
   if (chunked) await lm.loopSession();
   const t0 = now();
   const { ids, real } = leftPad(prompts, T);

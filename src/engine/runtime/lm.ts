@@ -29,7 +29,7 @@ export class CausalLM {
   constructor(readonly model: LoadedModel, readonly options: SessionOptions & {
     graph?: Omit<BuildOptions, 'logits' | 'kvCache'>;
     prefillChunk?: number;
-    /** Decode steps over the cache in place ('capacity') or by concatenation; default: decodesInPlace(). */
+    /** Decode steps over the cache in place ('capacity') or by concatenation; default: kvInPlace(). */
     kvCache?: 'concat' | 'capacity';
     /** Slots the in-place cache grows by (runtime/kv-capacity.ts KV_GROW). */
     kvGrow?: number;
@@ -74,7 +74,7 @@ export class CausalLM {
    * are prepacked once. Small models keep the single fused Attention node: there the per-node cost of the
    * in-place path's ~20 nodes per layer outweighs copying a small cache.
    */
-  decodesInPlace(): boolean {
+  kvInPlace(): boolean {
     if (this.options.kvCache) return this.options.kvCache === 'capacity';
     const g = this.options.graph;
     return (this.options.ep ?? 'cpu') === 'cpu' && !g?.hooks?.attention && (g?.attention ?? 'fused') === 'fused' &&
@@ -201,7 +201,7 @@ export class CausalLM {
     if (state.length + T > this.config.maxPositions) {
       throw inputError(`${state.length + T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
-    if (mode === 'last' && this.decodesInPlace()) return this.stepInPlace(state, ids, real);
+    if (mode === 'last' && this.kvInPlace()) return this.stepInPlace(state, ids, real);
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
     const out = await this.runWithCache(session, state, {
