@@ -41,7 +41,15 @@ export interface EngineClientOptions {
 export const MAX_RESTARTS = 3;
 export const RESTART_WINDOW_MS = 60_000;
 
-interface Proc { child: cp.ChildProcess; conn: MessageConnection; init: InitializeResult; exited: Promise<void> }
+/** `exited` resolves with what ended the process ("the engine process was killed (SIGKILL…)"). */
+interface Proc { child: cp.ChildProcess; conn: MessageConnection; init: InitializeResult; exited: Promise<string> }
+
+/** What ended an engine process, in words (its last stderr line when it exited with an error). */
+function exitReason(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): string {
+  const how = signal ? `was killed (${signal}${signal === 'SIGKILL' ? ': out of memory, or ended from outside' : ''})` : `exited with code ${code}`;
+  const last = stderrTail.trim().split('\n').pop();
+  return `the engine process ${how}${last && code ? `: ${last}` : ''}`;
+}
 
 /** A JSON-RPC error from the engine → the engine's typed error. */
 export function fromWire(e: unknown): Error {
@@ -96,11 +104,12 @@ export class EngineClient {
     });
     const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
     conn.onError(([e]) => this.log(`[engine] connection error: ${e.message}`));
-    const exited = new Promise<void>((resolve) => {
+    const exited = new Promise<string>((resolve) => {
       child.once('exit', (code, signal) => {
         conn.dispose();
-        resolve();
-        this.onExit(child, code, signal, stderrTail);
+        const reason = exitReason(code, signal, stderrTail);
+        resolve(reason);
+        this.onExit(child, reason);
       });
     });
     const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(runtimeError(`cannot start the engine process: ${e.message}`))));
@@ -121,15 +130,12 @@ export class EngineClient {
     return { child, conn, init, exited };
   }
 
-  private async onExit(child: cp.ChildProcess, code: number | null, signal: NodeJS.Signals | null, stderrTail: string): Promise<void> {
+  private async onExit(child: cp.ChildProcess, reason: string): Promise<void> {
     // a process ended on purpose, replaced, or that never came up (its start reports that) is no crash
     if (child !== this.current || !this.ready.has(child) || this.stopping) return;
     this.current = undefined;
     this.proc = undefined;
     this.loaded = null;
-    const how = signal ? `was killed (${signal}${signal === 'SIGKILL' ? ': out of memory, or ended from outside' : ''})` : `exited with code ${code}`;
-    const last = stderrTail.trim().split('\n').pop();
-    const reason = `the engine process ${how}${last && code ? `: ${last}` : ''}`;
     this.log(reason);
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
@@ -156,7 +162,8 @@ export class EngineClient {
       this.restarts = [];
     }
     const p = await this.ensure();
-    const died = p.exited.then(() => { throw runtimeError('the engine process died while working on this request (see the IDP log); it is being restarted'); });
+    // the reason names what happened ("… was killed (SIGKILL: out of memory, or ended from outside)")
+    const died = p.exited.then((why) => { throw runtimeError(`the engine process died while working on this request: ${why.replace(/^the engine process /, 'it ')}; it is being restarted (see the IDP log)`); });
     try {
       return await Promise.race([fn(p.conn), died]);
     } catch (e) {

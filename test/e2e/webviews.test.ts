@@ -6,10 +6,11 @@
 import { strict as assert } from 'assert';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import type { Frame, FrameLocator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { failureScreenshots, runCommand, screenshot } from '../vscode/browser';
 import { REPO } from '../vscode/code-server';
 import { openSession, Session } from './session';
+import { contentFrame, focusEditor, webviewFrame } from './webview-frames';
 import { studyFixture, writeStudy } from '../helpers/study-fixture';
 
 const SAMPLE = [
@@ -23,36 +24,6 @@ const SAMPLE = [
   '}',
   '',
 ].join('\n');
-
-/** The content frame of the webview whose title (panel tab / view) is `title`. */
-async function webviewFrame(page: Page, hasText: string | RegExp): Promise<FrameLocator> {
-  // every webview is an iframe.webview holding iframe#active-frame; find the one showing `hasText`
-  for (let tries = 0; tries < 120; tries++) {
-    const n = await page.locator('iframe.webview.ready').count();
-    for (let i = 0; i < n; i++) {
-      const f = page.frameLocator('iframe.webview.ready').nth(i).frameLocator('iframe#active-frame');
-      if (await f.locator('body', { hasText }).count().catch(() => 0)) return f;
-    }
-    await page.waitForTimeout(500);
-  }
-  throw new Error(`no webview shows ${hasText}`);
-}
-
-/** The content frame (a Playwright Frame, for evaluate) of the webview `view` (inspector | benchmarks). */
-async function contentFrame(page: Page, view: string): Promise<Frame> {
-  for (let tries = 0; tries < 60; tries++) {
-    for (const fr of page.frames()) {
-      if (await fr.locator(`main#app[data-view="${view}"]`).count().catch(() => 0)) return fr;
-    }
-    await page.waitForTimeout(500);
-  }
-  throw new Error(`no ${view} webview frame`);
-}
-
-/** Gives the keyboard back to the workbench (out of a webview's frame) by clicking into the editor. */
-async function focusEditor(page: Page): Promise<void> {
-  await page.locator('.editor-instance .monaco-editor .view-lines').first().click({ position: { x: 5, y: 5 } });
-}
 
 /** Drags the side bar's edge to the right, so a wide table fits (as a person would). */
 async function widenSideBar(page: Page): Promise<void> {

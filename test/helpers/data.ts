@@ -27,10 +27,13 @@ export function dataPath(ctx: Mocha.Context, ...parts: string[]): string {
 
 export const STORIES = ['models', 'stories260K'];
 
-/** A fresh temporary folder, removed at process exit. */
+const tmpDirs: string[] = [];
+
+/** A fresh temporary folder, removed at process exit (one exit listener for all of them). */
 export function tmpDir(prefix = 'idp-test-'): string {
   const os = require('os') as typeof import('os');
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  if (tmpDirs.length === 0) process.on('exit', () => { for (const t of tmpDirs) fs.rmSync(t, { recursive: true, force: true }); });
+  tmpDirs.push(d);
   return d;
 }

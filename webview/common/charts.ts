@@ -1,7 +1,8 @@
 // Vega-Lite charts drawn in a webview under a strict CSP: vega-embed with Vega's expression
 // interpreter (`ast: true`, no `new Function`), no action menu and none of vega-embed's injected
 // styles (the page's stylesheet styles the tooltip). Colours come from the VS Code theme's CSS
-// variables, read when a chart is drawn; charts are drawn again when the theme changes.
+// variables, read when a chart is drawn; charts are drawn again when the theme changes (a chart whose
+// spec holds colours itself is given as a function building it, called again for the new theme).
 
 import embed, { Result } from 'vega-embed';
 import { expressionInterpreter } from 'vega-interpreter';
@@ -35,19 +36,25 @@ function config() {
     axis,
     legend: { labelColor: c.fg, titleColor: c.fg, labelFont: c.font, titleFont: c.font },
     title: { color: c.fg, font: c.font, subtitleColor: c.muted },
+    // facet headers (Figure 5's "attention maps" / "hidden states"): Vega's default is black
+    header: { labelColor: c.fg, titleColor: c.fg, labelFont: c.font, titleFont: c.font },
     range: { category: c.palette },
     mark: { color: c.accent },
     text: { color: c.fg },
   };
 }
 
-const drawn = new Map<HTMLElement, { spec: Spec; result?: Result }>();
+/** A spec, or a function that builds it from the current theme colours (themeColors()). */
+export type SpecSource = Spec | (() => Spec);
 
-/** Draws `spec` into `el` (replacing what was there). `label` is what a screen reader hears. */
-export async function draw(el: HTMLElement, spec: Spec, label: string): Promise<void> {
+const drawn = new Map<HTMLElement, { source: SpecSource; result?: Result }>();
+
+/** Draws `source` into `el` (replacing what was there). `label` is what a screen reader hears. */
+export async function draw(el: HTMLElement, source: SpecSource, label: string): Promise<void> {
   // charts whose element is gone (the page was drawn again) release their views
   for (const [other, d] of drawn) if (other === el || !other.isConnected) { d.result?.finalize(); drawn.delete(other); }
-  drawn.set(el, { spec });
+  drawn.set(el, { source });
+  const spec = typeof source === 'function' ? source() : source;
   const result = await embed(el, { ...spec, config: { ...config(), ...(spec as { config?: object }).config } } as Spec, {
     ast: true,
     expr: expressionInterpreter,
@@ -56,7 +63,7 @@ export async function draw(el: HTMLElement, spec: Spec, label: string): Promise<
     renderer: 'svg',
     tooltip: { disableDefaultStyle: true, theme: 'custom' },
   });
-  drawn.set(el, { spec, result });
+  drawn.set(el, { source, result });
   // after drawing: vega sets the container's own attributes
   el.setAttribute('role', 'img');
   el.setAttribute('aria-label', label);
@@ -65,8 +72,9 @@ export async function draw(el: HTMLElement, spec: Spec, label: string): Promise<
 /** Draws every chart again with the current theme (VS Code changes body's class on a theme switch). */
 export function redrawOnThemeChange(): void {
   new MutationObserver(() => {
-    for (const [el, d] of drawn) {
-      if (el.isConnected) void draw(el, d.spec, el.getAttribute('aria-label') ?? '');
+    // over a copy: draw() deletes and re-adds its element, which a live Map iteration would visit again, forever
+    for (const [el, d] of [...drawn]) {
+      if (el.isConnected) void draw(el, d.source, el.getAttribute('aria-label') ?? '');
       else drawn.delete(el);
     }
   }).observe(document.body, { attributes: true, attributeFilter: ['class'] });

@@ -64,7 +64,8 @@ function heatmapSpec(r: InspectReport, layer: number, head: number, title: strin
     encoding: {
       x: { field: 'col', type: 'ordinal', sort: cols, title: 'attended: prompt slots (bank order), then input tokens', axis: { labelAngle: -60, labelFontSize: 9, labelLimit: 90 } },
       y: { field: 'row', type: 'ordinal', sort: rows, title: 'input token (query)', axis: { labelFontSize: 9, labelLimit: 120 } },
-      color: { field: 'p', type: 'quantitative', title: 'attention', scale: { domain: [0, max], range: [c.bg, c.accent] } },
+      // Lab, not Vega's default HCL: HCL gives white no hue, so a light theme's zero would be drawn light blue
+      color: { field: 'p', type: 'quantitative', title: 'attention', scale: { domain: [0, max], range: [c.bg, c.accent], interpolate: 'lab' } },
       tooltip: [{ field: 'row', title: 'query' }, { field: 'col', title: 'key' }, { field: 'segment' }, { field: 'p', format: '.4f', title: 'attention' }],
     },
   };
@@ -144,7 +145,9 @@ async function render(): Promise<void> {
     cells += hm.cells;
     const el = h('div', { class: 'chart heatmap', tabindex: 0 });
     maps.append(h('figure', {}, el));
-    jobs.push(draw(el, hm.spec, `${title}: attention heatmap, layer ${ui.layer}, ${ui.head < 0 ? 'mean of heads' : `head ${ui.head}`}; ${rep.tokens.length} input tokens by ${hm.cells / rep.tokens.length} attended positions`));
+    // the heatmap's colour range is the theme's: built again when the theme changes
+    const layer = ui.layer, head = ui.head;
+    jobs.push(draw(el, () => heatmapSpec(rep, layer, head, title)?.spec ?? hm.spec, `${title}: attention heatmap, layer ${ui.layer}, ${ui.head < 0 ? 'mean of heads' : `head ${ui.head}`}; ${rep.tokens.length} input tokens by ${hm.cells / rep.tokens.length} attended positions`));
   }
   await Promise.all(jobs);
   send({ type: 'rendered', seq: v.seq, selected: r.selected, layer: ui.layer, head: ui.head, heatmapCells: cells });
