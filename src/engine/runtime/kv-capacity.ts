@@ -22,7 +22,7 @@ export class KvCapacity {
     const layers = past.length / 2;
     const P = past[0].dims[2];
     const c = new KvCapacity(batch, layers, kvHeads, headDim, P, maxSlots, grow);
-    c.resize(P + 1);
+    c.resize(P);
     for (let l = 0; l < layers; l++) {
       c.place(c.keys[l], past[2 * l].data as Float32Array, P);
       c.place(c.values[l], past[2 * l + 1].data as Float32Array, P);

@@ -217,7 +217,10 @@ export class CausalLM {
     const session = await this.session('capacity');
     const B = ids.length;
     const T = ids[0].length;
-    const cap = state.capacityFor(state.length + T, this.config.maxPositions, this.options.kvGrow);
+    // The run reads the C slots there are (P filled, the rest hidden); room for the T new ones is made after
+    // it, so a prefill chunk attends over no empty slots (C = 0 for the first, then exactly P).
+    const P = state.length;
+    const cap = state.capacityFor(P, this.config.maxPositions, this.options.kvGrow);
     const { positions, bias } = state.appendCached(real, cap.capacity);
     const feeds: Record<string, ort.Tensor> = {
       [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, T]),
@@ -226,6 +229,7 @@ export class CausalLM {
     };
     for (let l = 0; l < this.config.numLayers; l++) [feeds[cacheIo.cacheKey(l)], feeds[cacheIo.cacheValue(l)]] = cap.tensors(l);
     const out = await session.run(feeds);
+    cap.ensure(P + T);
     let dropped = 0;
     for (let l = 0; l < this.config.numLayers; l++) {
       const k = out[cacheIo.newKey(l)].data as Float32Array;
