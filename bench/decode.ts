@@ -11,9 +11,9 @@
 // neither engine detokenizes; llama.cpp by LlamaContextSequence.evaluate (peers/node-llama-cpp.ts).
 //
 // Options: --threads 1,2  --runs 3  --stories-tokens 256  --random-tokens 128  --models stories,random
-//          --random-prompt N (decode after an N-token prompt on the random model; default 5)
+//          --random-prompt N (decode after an N-token prompt on the random model; default 5)  --out FILE
 //          --no-llama-cpp   Environment: IDP_DATA (data folder), IDP_CACHE (caches).
-// Writes bench/results/decode.json (overwritten each run).
+// Writes bench/results/decode.json (overwritten each run), or --out FILE.
 
 import { fork } from 'child_process';
 import * as fs from 'fs';
@@ -190,7 +190,7 @@ function leadingAgreement(a: number[], b: number[]): number {
   return n;
 }
 
-interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; randomPrompt: number; models: string[]; llamaCpp: boolean }
+interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; randomPrompt: number; models: string[]; llamaCpp: boolean; out?: string }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, randomPrompt: 5, models: ['stories', 'random'], llamaCpp: true };
@@ -203,6 +203,7 @@ function parseArgs(argv: string[]): Args {
       case '--stories-tokens': a.storiesTokens = int(v()); break;
       case '--random-tokens': a.randomTokens = int(v()); break;
       case '--random-prompt': a.randomPrompt = int(v()); break;
+      case '--out': a.out = path.resolve(v()); break;
       case '--models': a.models = v().split(','); break;
       case '--no-llama-cpp': a.llamaCpp = false; break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of bench/decode.ts)`);
@@ -322,7 +323,7 @@ async function main(): Promise<void> {
   const goals = goalLines(rows);
   for (const g of goals) console.log(g);
 
-  const out = path.join(ROOT, 'bench', 'results', 'decode.json');
+  const out = a.out ?? path.join(ROOT, 'bench', 'results', 'decode.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const json = { date: new Date().toISOString(), machine: mach, options: a, randomSpec: DEFAULT_SPEC, llama2c: 'skipped: run.c not available offline', rows, agreements, goals };
   fs.writeFileSync(out, JSON.stringify(json, null, 2) + '\n');
