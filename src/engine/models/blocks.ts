@@ -8,7 +8,7 @@ import { GraphBuilder, Value } from '../onnx/builder';
 import { LoadedModel, parameterCount } from './config';
 import { formatError } from '../errors';
 import { quantizedLinear } from './quant-linear';
-import { capacityAttention, declareCacheInputs } from './cache-attention';
+import { cacheIo, capacityAttention, declareCacheInputs } from './cache-attention';
 
 export const MASK_MIN = -1e9; // additive mask value for hidden keys (finite: a row with no visible key stays finite)
 
@@ -284,7 +284,9 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
   if (a.rotary) {
     const { cos, sin, positions } = a.rotary;
     q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
-    k = g.op('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, 'k/Rotary');
+    // capacity graphs return the rotated keys as they are (models/cache-attention.ts)
+    const names = inputs.kvCache === 'capacity' ? [cacheIo.newKey(a.layer)] : undefined;
+    k = g.node('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, { leaf: 'k/Rotary', names })[0];
   }
   if (inputs.kvCache === 'capacity') {
     if (inputs.hooks?.attention) throw new Error('attention hooks need the concat KV cache');

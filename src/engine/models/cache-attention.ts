@@ -10,7 +10,8 @@
 //
 //   Attention(q, k, v, bias [B, 1, T, C + T], past = cache [B, K, C, D]) → [B, T, H·D]
 //       slots P..C−1 are hidden by the bias like padding; its present stays inside the graph
-//   new_key / new_value = k, v [B, T, K·D] → [B, K, T, D]
+//   new_key / new_value = k (after rotary), v as they are, [B, T, K·D]: no node of their own on Llama
+//   (the rotary output is named new_key; v gets an Identity), JS scatters them into [B, K, C, D]
 //
 // A split attention that never concatenates (q·cacheᵀ and q·newᵀ, one softmax, two products) was tried:
 // equal at decode (1000-token context, 100M model) and ~6 % slower at prefill than this single node.
@@ -21,7 +22,7 @@ import type { AttentionSpec } from './blocks';
 export const cacheIo = {
   cacheKey: (i: number) => `cache_key.${i}`,       // float [B, K, C, D], slots ≥ P unused
   cacheValue: (i: number) => `cache_value.${i}`,
-  newKey: (i: number) => `new_key.${i}`,           // float [B, K, 1, D]
+  newKey: (i: number) => `new_key.${i}`,           // float [B, T, K·D]
   newValue: (i: number) => `new_value.${i}`,
 };
 
@@ -36,12 +37,10 @@ export function declareCacheInputs(g: GraphBuilder, layers: number, kvHeads: num
 /** Attention of T new tokens per row over the cache in place and themselves (q, k after rotary). Returns [B, T, H·D]. */
 export function capacityAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
   const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  const heads = (x: Value, leaf: string, name: string) =>
-    g.node('Transpose', [g.reshape(x, [0, 0, K, D], `${leaf}/Heads`)], { perm: [0, 2, 1, 3] }, { leaf: `${leaf}/T`, names: [name] })[0];
-  heads(k, 'k', cacheIo.newKey(layer));                                                                 // [B, K, T, D]
-  heads(a.v, 'v', cacheIo.newValue(layer));
-  g.declareOutput(cacheIo.newKey(layer), 'float', ['batch', K, 'seq', D]);
-  g.declareOutput(cacheIo.newValue(layer), 'float', ['batch', K, 'seq', D]);
+  for (const [x, name] of [[k, cacheIo.newKey(layer)], [a.v, cacheIo.newValue(layer)]] as const) {    // [B, T, K·D]
+    if (x.name !== name) g.node('Identity', [x], {}, { leaf: name, names: [name] });
+    g.declareOutput(name, 'float', ['batch', 'seq', K * D]);
+  }
   const [y] = g.node('Attention', [q, k, a.v, inputs.bias, { name: cacheIo.cacheKey(layer) }, { name: cacheIo.cacheValue(layer) }],
     { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
     { leaf: 'Attention', names: [g.path('Attention_output_0'), g.path('present_key'), g.path('present_value')] });   // ORT needs present named

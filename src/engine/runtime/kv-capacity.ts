@@ -1,13 +1,13 @@
-// The KV cache of one-token decode steps as preallocated buffers the graph reads in place
+// The KV cache of large-model generation as preallocated buffers the graph reads in place
 // (models/cache-attention.ts): per layer a key and a value buffer [B, K, C, D] of capacity C ≥ P slots,
 // of which slots 0..P−1 hold the cache in KvState's slot order. A run writes the new tokens' K/V
-// [B, K, T, D] into slots P..P+T−1; when the buffers are full they grow to the next multiple of `grow` slots (one
-// copy per `grow` steps; 128 by default: on the 100M bench model 3 MiB of headroom per row).
+// ([B, T, K·D] as the graph returns them) into slots P..P+T−1, after growing the buffers if they are full
+// (see ensure()).
 
 import * as ort from 'onnxruntime-node';
 import { droppedLongLived } from './reclaim';
 
-export const KV_GROW = 128;
+export const KV_GROW = 32;
 
 export class KvCapacity {
   readonly keys: Float32Array[] = [];     // per layer [B, K, C, D]
@@ -30,13 +30,18 @@ export class KvCapacity {
     return c;
   }
 
-  /** Room for at least `slots` slots (whole `grow` blocks, at most `maxSlots` unless more are needed). */
+  /**
+   * Room for at least `slots` slots: the next multiple of a block of `grow` slots, or of ~1/8 of the cache
+   * when that is more (fewer copies of a long cache; little unused room on a short one), at most `maxSlots`
+   * unless more are needed.
+   */
   ensure(slots: number): void {
     if (slots > this.capacity) this.resize(slots);
   }
 
   private resize(slots: number): void {
-    const C = Math.max(slots, Math.min(Math.ceil(slots / this.grow) * this.grow, this.maxSlots));
+    const block = Math.max(this.grow, Math.ceil(slots / 8 / this.grow) * this.grow);
+    const C = Math.max(slots, Math.min(Math.ceil(slots / block) * block, this.maxSlots));
     const old = this.capacity;
     for (let l = 0; l < this.layers; l++) {
       for (const bufs of [this.keys, this.values]) {
@@ -60,14 +65,21 @@ export class KvCapacity {
     for (let bk = 0; bk < this.batch * this.kvHeads; bk++) dst.set(src.subarray(bk * cs * D, (bk * cs + n) * D), bk * cd * D);
   }
 
-  /** The new tokens' keys and values of layer l ([B, K, T, D] each) into slots length..length+T−1 (then advance(T)). */
+  /** The new tokens' keys and values of layer l ([B, T, K·D] each) into slots length..length+T−1 (then advance(T)). */
   write(l: number, key: Float32Array, value: Float32Array, T: number): void {
     const D = this.headDim;
+    const K = this.kvHeads;
     const C = this.capacity;
     const P = this.length;
-    for (let bk = 0; bk < this.batch * this.kvHeads; bk++) {
-      this.keys[l].set(key.subarray(bk * T * D, (bk + 1) * T * D), (bk * C + P) * D);
-      this.values[l].set(value.subarray(bk * T * D, (bk + 1) * T * D), (bk * C + P) * D);
+    for (let b = 0; b < this.batch; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let k = 0; k < K; k++) {
+          const src = ((b * T + t) * K + k) * D;
+          const dst = ((b * K + k) * C + P + t) * D;
+          this.keys[l].set(key.subarray(src, src + D), dst);
+          this.values[l].set(value.subarray(src, src + D), dst);
+        }
+      }
     }
   }
 

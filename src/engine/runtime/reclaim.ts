@@ -34,7 +34,7 @@ let dropped = 0;
 /**
  * Long-lived buffers just dropped (a KV cache that grew, runtime/kv-capacity.ts): they have survived
  * scavenges into V8's old space, where only a full collection frees them, so one runs now (a few ms, once
- * per 128 decode steps at most).
+ * per 32 decode steps at most).
  */
 export function droppedLongLived(): void {
   gc()?.({ type: 'major' });
