@@ -43,6 +43,15 @@ export function runDirs(root: string): string[] {
   }
 }
 
+/** Hidden staging folders of jobs under `<root>/runs` (a finished or failed job leaves none). */
+export function stagingDirs(root: string): string[] {
+  try {
+    return fs.readdirSync(path.join(root, 'runs')).filter((n) => n.startsWith('.'));
+  } catch {
+    return [];
+  }
+}
+
 export async function resetSettings(): Promise<void> {
   const c = vscode.workspace.getConfiguration('idp');
   for (const k of ['modelPath', 'executionProvider', 'threads']) await c.update(k, undefined, vscode.ConfigurationTarget.Global);

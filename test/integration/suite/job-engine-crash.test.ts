@@ -7,16 +7,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, resetSettings, runDirs, sleep, waitFor } from './helpers';
+import { api, resetSettings, runDirs, sleep, stagingDirs, waitFor } from './helpers';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
-const staging = (root: string) => {
-  try {
-    return fs.readdirSync(path.join(root, 'runs')).filter((n) => n.startsWith('.'));
-  } catch {
-    return [];
-  }
-};
 
 describe('extension host: the job engine crashing mid-job', function () {
   this.timeout(120000);
@@ -32,7 +25,7 @@ describe('extension host: the job engine crashing mid-job', function () {
       method: 'lora', model: defaultModelPath(), rank: 2, data: 'model', tokens: 10_000_000, seqlen: 64, batch: 2, sampleTokens: 512,
     });
     await waitFor('the job', () => a.jobs.running.size === 1);
-    await waitFor('its staging folder', () => staging(root).length === 1);
+    await waitFor('its staging folder', () => stagingDirs(root).length === 1);
     await sleep(1500); // the job engine is at work
     const workPid = await a.work.processId();
     assert.notEqual(workPid, enginePid, 'the job runs in the job engine');
@@ -45,7 +38,7 @@ describe('extension host: the job engine crashing mid-job', function () {
       'the engine process died while working on this request: it was killed (SIGKILL: out of memory, or ended from outside); it is being restarted (see the IDP log)');
     assert.equal(a.jobs.running.size, 0, 'no job (or progress notification) left');
     assert.deepEqual(runDirs(root), before, 'no run folder');
-    assert.deepEqual(staging(root), [], 'no staging folder');
+    assert.deepEqual(stagingDirs(root), [], 'no staging folder');
     // the interactive engine was not touched
     assert.equal(await a.engine.processId(), enginePid);
     assert.equal(a.engine.model?.path, defaultModelPath());

@@ -8,17 +8,10 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, EXT_ID, resetSettings, runDirs, sleep, waitFor } from './helpers';
+import { api, EXT_ID, resetSettings, runDirs, sleep, stagingDirs, waitFor } from './helpers';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
 const readRun = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
-const leftovers = (root: string) => {
-  try {
-    return fs.readdirSync(path.join(root, 'runs')).filter((n) => n.startsWith('.'));
-  } catch {
-    return [];
-  }
-};
 
 describe('extension host: workflow commands on the default model', function () {
   this.timeout(90000);
@@ -66,7 +59,7 @@ describe('extension host: workflow commands on the default model', function () {
     assert.equal(run.bits, 4);
     assert.equal(run.groupSize, 64, 'the largest group size dividing 192 and 512');
     assert.equal(run.result.quantized, 28);
-    assert.deepEqual(leftovers(root), []);
+    assert.deepEqual(stagingDirs(root), []);
     assert.equal(a.jobs.running.size, 0);
     // the job ran in the job engine, a process of its own: the interactive engine kept its model
     assert.notEqual(await a.work.processId(), await a.engine.processId());
@@ -198,12 +191,12 @@ describe('extension host: workflow commands on the default model', function () {
       model: compressed, prompts: [4], data: 'model', tokens: 10_000_000, seqlen: 64, batch: 2, sampleTokens: 512,
     });
     await waitFor('the job', () => a.jobs.running.size === 1);
-    await waitFor('a hidden staging folder', () => leftovers(root).length === 1);
+    await waitFor('a hidden staging folder', () => stagingDirs(root).length === 1);
     await sleep(1500); // training is under way
     assert.equal(await vscode.commands.executeCommand('idp.cancelJob'), true);
     assert.equal(await pending, undefined);
     assert.deepEqual(runDirs(root), before, 'no run folder');
-    assert.deepEqual(leftovers(root), [], 'no staging folder');
+    assert.deepEqual(stagingDirs(root), [], 'no staging folder');
     assert.equal(a.jobs.running.size, 0, 'no job (or progress notification) left');
   });
 
@@ -226,7 +219,7 @@ describe('extension host: workflow commands on the default model', function () {
     assert.equal(await vscode.commands.executeCommand('idp.compress', { modle: defaultModelPath() }), undefined);
     assert.equal(await vscode.commands.executeCommand('idp.trainBaseline', 'lora'), undefined);
     assert.deepEqual(runDirs(root), before);
-    assert.deepEqual(leftovers(root), []);
+    assert.deepEqual(stagingDirs(root), []);
     assert.equal(a.jobs.running.size, 0);
   });
 });
