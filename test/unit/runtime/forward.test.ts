@@ -101,7 +101,7 @@ for (const [name, spec] of cases) {
     });
 
     it('prefill and decode steps over the cache in place equal the concatenated cache (padded batch, padding steps, growth)', async () => {
-      const inPlace = new CausalLM(lm.model, { threads: 1, kvCache: 'capacity', kvGrow: 4 });
+      const inPlace = new CausalLM(lm.model, { threads: 1, kvCache: 'capacity', kvGrow: 4, prefillChunk: 2 });   // 3 prefill chunks
       const concat = new CausalLM(lm.model, { threads: 1, kvCache: 'concat' });
       const seqs = [seq(5, V, 11), seq(2, V, 12)];
       const ids = seqs.map((s) => [...new Array(5 - s.length).fill(0), ...s]);
