@@ -8,7 +8,7 @@ import { strict as assert } from 'assert';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import type { Frame, Page } from 'playwright-core';
-import { failureScreenshots, runCommand, screenshot } from '../vscode/browser';
+import { failureScreenshots, openFile, runCommand, screenshot } from '../vscode/browser';
 import { REPO } from '../vscode/code-server';
 import { openSession, Session } from './session';
 import { contentFrame, focusEditor } from './webview-frames';
@@ -103,12 +103,7 @@ describe('browser: charts follow the colour theme', function () {
   it('Preferences: Color Theme (light ↔ dark) redraws the Inspector and Benchmarks charts in the new theme\'s colours', async () => {
     const { page } = s;
     await page.locator('.statusbar-item', { hasText: /no model|default/ }).first().waitFor({ timeout: 60000 });
-    await page.keyboard.press('Control+P');
-    const quick = page.locator('.quick-input-widget input.input');
-    await quick.fill('sample.ts');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'sample.ts' }).first().waitFor();
-    await page.keyboard.press('Enter');
-    await page.locator('.editor-instance .monaco-editor').first().waitFor();
+    await openFile(page, 'sample.ts');
     // both webviews shown at once: Benchmarks in the side bar, the Inspector (an editor) on the lines at the cursor
     await runCommand(page, 'IDP: Show Benchmarks');
     const benchmarks = await contentFrame(page, 'benchmarks');
@@ -129,6 +124,7 @@ describe('browser: charts follow the colour theme', function () {
 
     // the theme a person picks from the palette
     // (the palette ranks "Preferences: Browse Color Themes in Marketplace" first: click the exact entry)
+    const quick = page.locator('.quick-input-widget input.input');
     await page.keyboard.press('F1');
     await quick.fill('>Preferences: Color Theme');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: /^\s*Preferences: Color Theme/ }).first().click();

@@ -1,7 +1,7 @@
 // Browser end-to-end: ghost text from the model while typing in a real VS Code, accepted with Tab.
 
 import { strict as assert } from 'assert';
-import { failureScreenshots, screenshot } from '../vscode/browser';
+import { failureScreenshots, openFile, screenshot } from '../vscode/browser';
 import { openSession, Session } from './session';
 
 describe('browser: inline completion', function () {
@@ -20,14 +20,7 @@ describe('browser: inline completion', function () {
     const { page } = s;
     // the extension is active once its status bar item is there (typing earlier would find no provider)
     await page.locator('.statusbar-item', { hasText: /no model|stories260K|default/ }).first().waitFor({ timeout: 60000 });
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill('story.txt');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'story.txt' }).first().waitFor();
-    await page.keyboard.press('Enter');
-    const editor = page.locator('.editor-instance .monaco-editor').first();
-    await editor.waitFor();
+    const editor = await openFile(page, 'story.txt');
     await editor.locator('.view-lines').click();
     await page.keyboard.press('Control+End');
     await page.keyboard.type(' She', { delay: 60 });

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import type { Page } from 'playwright-core';
-import { failureScreenshots, runCommand, screenshot } from '../vscode/browser';
+import { failureScreenshots, openFile, runCommand, screenshot } from '../vscode/browser';
 import { REPO } from '../vscode/code-server';
 import { openSession, Session } from './session';
 import { contentFrame, focusEditor, webviewFrame } from './webview-frames';
@@ -64,14 +64,7 @@ describe('browser: IDP Inspector and Benchmarks webviews', function () {
   it('IDP: Open IDP Inspector shows the prompt IDP selected for the selection, its scores and an attention heatmap', async () => {
     const { page } = s;
     await page.locator('.statusbar-item', { hasText: /no model|default/ }).first().waitFor({ timeout: 60000 });
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill('sample.ts');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'sample.ts' }).first().waitFor();
-    await page.keyboard.press('Enter');
-    const editor = page.locator('.editor-instance .monaco-editor').first();
-    await editor.waitFor();
+    const editor = await openFile(page, 'sample.ts');
     await editor.locator('.view-lines').click();
     // select the first function (lines 1-3)
     await page.keyboard.press('Control+Home');

@@ -2,7 +2,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { chromium, Browser, Page } from 'playwright-core';
+import { chromium, Browser, Locator, Page } from 'playwright-core';
 import { CHROMIUM, RESULTS } from './code-server';
 
 export async function launchBrowser(): Promise<Browser> {
@@ -50,6 +50,19 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30000): 
       if (Date.now() - t0 > timeoutMs) throw new Error(`command "${title}" did not appear in the palette: ${(e as Error).message}`);
     }
   }
+}
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P); returns its editor once it is shown. */
+export async function openFile(page: Page, name: string): Promise<Locator> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
+  await page.keyboard.press('Enter');
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.waitFor();
+  return editor;
 }
 
 /** The text of every notification (via the notification centre). */
