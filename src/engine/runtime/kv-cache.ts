@@ -72,49 +72,26 @@ export class KvState {
   }
 
   /**
-   * T new slots per row for a run over the capacity cache (models/cache-attention.ts): position ids [B, T]
-   * and the bias [B, 1, T, C + T] — columns 0..P−1 the cached slots (P..C−1 unused), then the T new ones.
+   * Append T slots per row; `real[b][t]` says whether slot t of row b is a real token.
+   * Returns position ids [B, T] and the bias [B, 1, T, S] for this step, S = C + T: columns 0..P−1 the cached
+   * slots, then the T new ones from column C. C is P for graphs with past/present; a capacity cache
+   * (runtime/kv-capacity.ts) passes its capacity, and its unused columns P..C−1 stay hidden.
    */
-  appendCached(real: boolean[][], C: number): { positions: BigInt64Array; bias: Float32Array } {
+  append(real: boolean[][], C = this.length): { positions: BigInt64Array; bias: Float32Array; T: number; S: number } {
     const B = this.batch;
     const T = real[0].length;
     const P = this.length;
     const S = C + T;
-    const W = this.slidingWindow;
     const positions = new BigInt64Array(B * T);
     const bias = new Float32Array(B * T * S).fill(MASK_MIN);
+    const W = this.slidingWindow;
     for (let b = 0; b < B; b++) {
       const { vis, pos } = this.grow(b, real[b]);
       for (let t = 0; t < T; t++) {
         const q = pos[P + t];
         positions[b * T + t] = BigInt(q);
         const row = (b * T + t) * S;
-        for (let j = 0; j < P; j++) if (vis[j] && q - pos[j] < W) bias[row + j] = 0;
-        for (let u = 0; u <= t; u++) if (vis[P + u] && q - pos[P + u] < W) bias[row + C + u] = 0;
-      }
-    }
-    return { positions, bias };
-  }
-
-  /**
-   * Append T slots per row; `real[b][t]` says whether slot t of row b is a real token.
-   * Returns position ids [B, T] and the bias [B, 1, T, S] for this step.
-   */
-  append(real: boolean[][]): { positions: BigInt64Array; bias: Float32Array; T: number; S: number } {
-    const B = this.batch;
-    const T = real[0].length;
-    const P = this.length;
-    const S = P + T;
-    const positions = new BigInt64Array(B * T);
-    const bias = new Float32Array(B * T * S).fill(MASK_MIN);
-    const W = this.slidingWindow;
-    for (let b = 0; b < B; b++) {
-      const { vis, pos } = this.grow(b, real[b]);
-      for (let t = 0; t < T; t++) {
-        positions[b * T + t] = BigInt(pos[P + t]);
-        const row = (b * T + t) * S;
-        const q = pos[P + t];
-        for (let j = 0; j <= P + t; j++) if (vis[j] && q - pos[j] < W) bias[row + j] = 0;
+        for (let j = 0; j <= P + t; j++) if (vis[j] && q - pos[j] < W) bias[row + (j < P ? j : C + j - P)] = 0;
       }
     }
     return { positions, bias, T, S };

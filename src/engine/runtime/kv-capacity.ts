@@ -24,8 +24,8 @@ export class KvCapacity {
     const c = new KvCapacity(batch, layers, kvHeads, headDim, P, maxSlots, grow);
     c.resize(P);
     for (let l = 0; l < layers; l++) {
-      c.place(c.keys[l], past[2 * l].data as Float32Array, P);
-      c.place(c.values[l], past[2 * l + 1].data as Float32Array, P);
+      c.copyRows(past[2 * l].data as Float32Array, P, c.keys[l], c.capacity, P);
+      c.copyRows(past[2 * l + 1].data as Float32Array, P, c.values[l], c.capacity, P);
     }
     return c;
   }
@@ -52,11 +52,6 @@ export class KvCapacity {
     }
     this.capacity = C;
     if (old > 0) droppedLongLived();
-  }
-
-  /** src [B, K, P, D] → slots 0..P−1 of dst [B, K, C, D]. */
-  private place(dst: Float32Array, src: Float32Array, P: number): void {
-    this.copyRows(src, P, dst, this.capacity, P);
   }
 
   /** The first n slots of every (row, head) from a buffer of capacity cs into one of capacity cd. */

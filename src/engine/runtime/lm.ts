@@ -75,11 +75,16 @@ export class CausalLM {
    * in-place path's ~20 nodes per layer outweighs copying a small cache.
    */
   kvInPlace(): boolean {
-    if (this.options.kvCache) return this.options.kvCache === 'capacity';
-    const g = this.options.graph;
-    return (this.options.ep ?? 'cpu') === 'cpu' && !g?.hooks?.attention && (g?.attention ?? 'fused') === 'fused' &&
-      linearKernelFor(this.model, { logits: 'last', ...g }) === 'gemm';
+    if (this.inPlace === undefined) {
+      const g = this.options.graph;
+      this.inPlace = this.options.kvCache ? this.options.kvCache === 'capacity'
+        : (this.options.ep ?? 'cpu') === 'cpu' && !g?.hooks?.attention && (g?.attention ?? 'fused') === 'fused' &&
+          linearKernelFor(this.model, { logits: 'last', ...g }) === 'gemm';
+    }
+    return this.inPlace;   // asked every step: decided once (linearKernelFor counts the parameters)
   }
+
+  private inPlace?: boolean;
 
   session(mode: 'all' | 'last' | 'capacity'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
@@ -221,11 +226,11 @@ export class CausalLM {
     // it, so a prefill chunk attends over no empty slots (C = 0 for the first, then exactly P).
     const P = state.length;
     const cap = state.capacityFor(P, this.config.maxPositions, this.options.kvGrow);
-    const { positions, bias } = state.appendCached(real, cap.capacity);
+    const { positions, bias, S } = state.append(real, cap.capacity);
     const feeds: Record<string, ort.Tensor> = {
       [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, T]),
       [io.positionIds]: new ort.Tensor('int64', positions, [B, T]),
-      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, cap.capacity + T]),
+      [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
     };
     for (let l = 0; l < this.config.numLayers; l++) [feeds[cacheIo.cacheKey(l)], feeds[cacheIo.cacheValue(l)]] = cap.tensors(l);
     const out = await session.run(feeds);

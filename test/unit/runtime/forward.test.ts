@@ -11,6 +11,7 @@ import { useTempCache } from '../../helpers/scoped-cache';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { generate } from '../../../src/engine/runtime/generate';
+import { buildGraph } from '../../../src/engine/models/graph';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');
@@ -165,6 +166,15 @@ describe('greedy decoding in an ONNX Loop (chunks of steps per run)', () => {
     const end = await generate(lm, undefined, [seq(7, 96, 11)], { maxTokens: 200, stopIds: [] });
     assert.equal(end.rows[0].finish, 'context');
     assert.equal(end.rows[0].ids.length, 58);
+  });
+});
+
+describe('the in-place KV cache graph (models/cache-attention.ts)', () => {
+  it('refuses attention hooks, which need past/present (IDP builds its own graphs)', async () => {
+    const m = await loadModel(writeTinyModel(path.join(root, 'capacity-hooks'), TINY_SPECS.llamaGqa).dir);
+    assert.throws(() => buildGraph(m, { logits: 'last', kvCache: 'capacity', hooks: { attention: { explicit: () => true } } }),
+      /attention hooks need the concat KV cache/);
+    assert.ok(buildGraph(m, { logits: 'last', kvCache: 'capacity' }).toModelProto().length > 0);
   });
 });
 
