@@ -14,11 +14,13 @@ import type { PromptInit } from '../engine/train/methods/prompt';
 import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
 import { IdpLM } from '../engine/idp/runner';
+import type { SelectionRule } from '../engine/idp/calibration';
 import { parseLengths, trainBank } from '../engine/idp/train-bank';
 import { compareMethods, compareTable } from '../engine/idp/compare';
 import { formatCount, promptParams } from '../engine/idp/params';
 import { inspectReport, inspectText } from '../engine/idp/report';
 import { reportError } from './errors';
+import { registerBankBuildCommands } from './bank-build';
 import { fmtEta, int, threadsFor } from './options';
 import { cancellable, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
 
@@ -108,7 +110,7 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
 
 interface InspectFlags {
   model?: string; tokenizer?: string; bank: string; prompt?: string; ids?: string; selectionLayer?: number; score?: SelectionScore;
-  threads?: number; json?: boolean; heads?: boolean;
+  selection?: SelectionRule; threads?: number; json?: boolean; heads?: boolean;
 }
 
 async function runInspect(f: InspectFlags): Promise<void> {
@@ -117,7 +119,7 @@ async function runInspect(f: InspectFlags): Promise<void> {
     const bank = IdpBank.load(f.bank, m, { onWarning: (w) => process.stderr.write(`idp: ${w}\n`) });
     if (f.score) bank.score = f.score;
     const threads = threadsFor(m, f.threads);
-    const idp = new IdpLM(m, bank, { threads, selectionLayer: f.selectionLayer });
+    const idp = new IdpLM(m, bank, { threads, selectionLayer: f.selectionLayer, selection: f.selection });
     if (f.prompt !== undefined && f.ids !== undefined) throw inputError('give --prompt TEXT or --ids LIST, not both');
     let ids: number[];
     if (f.ids !== undefined) {
@@ -156,6 +158,7 @@ export function registerBankCommands(program: Command): void {
     .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
     .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
     .action(runBankCompare);
+  registerBankBuildCommands(bank);
   program.command('inspect')
     .description('which prompt IDP selects for an input, the per-prompt scores and the attention maps')
     .option('--model <path>', 'the model the bank is for (default: the embedded default model)')
@@ -165,6 +168,7 @@ export function registerBankCommands(program: Command): void {
     .option('--ids <list>', 'input token ids instead of text, comma-separated')
     .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
     .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
+    .addOption(new Option('--selection <rule>', 'the bank\'s calibrated rule (default when it has one for the layer) or the paper\'s argmax of the head-mean mass').choices(['calibrated', 'paper']))
     .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
     .option('--json', 'print one JSON object (selection, scores, segments, per-layer attention maps)')
     .option('--heads', 'with --json: every head\'s map too (layers[].heads [H][T][S])')

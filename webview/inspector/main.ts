@@ -79,7 +79,7 @@ function scoresSpec(v: InspectorView): Spec {
   if (v.compare) add(v.compare.report, 'uncompressed');
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `Prompt scores (attention ${v.report.score})`, subtitle: `layer ${v.report.selectionLayer}; the highest is selected` },
+    title: { text: v.report.rule === 'calibrated' ? `Prompt scores (calibrated rule over every head's attention ${v.report.score})` : `Prompt scores (attention ${v.report.score}, the paper's rule)`, subtitle: `layer ${v.report.selectionLayer}; the highest is selected` },
     data: { values },
     width: { step: v.compare ? 32 : 48 },
     height: 160,

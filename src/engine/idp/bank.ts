@@ -4,7 +4,8 @@
 //
 // On disk (a folder):
 //   bank.json           format, version, build id, model identity (fingerprint incl. quantized layers),
-//                       N, selection layer, score, per-prompt {n, start, source, losses}, K/V graph options
+//                       N, selection layer, score, per-prompt {n, start, source, losses}, K/V graph options,
+//                       and optionally the selection's calibration per layer (calibration.ts)
 //   prompts.safetensors prompt.<i>                      [n_i, e]
 //   kv.safetensors      key.<i>.<layer>, value.<i>.<layer> [K, n_i, D]
 // The safetensors files are written first (each atomically) and bank.json last; all three carry the same
@@ -22,6 +23,7 @@ import { writeTextAtomic } from '../train/trainer';
 import { formatError, inputError, notFound } from '../errors';
 import { computePromptKVs, KvGraphOptions, PromptKV } from './kv';
 import { checkSelectionLayer } from './graph';
+import { calibrationProblem, SelectionCalibration } from './calibration';
 import type { SessionOptions } from '../runtime/session';
 
 export const BANK_FILE = 'bank.json';
@@ -64,6 +66,8 @@ export interface BankJson {
   kvGraph: KvGraphOptions;
   /** Settings the prompts were trained with (idp bank train). */
   training?: Record<string, unknown>;
+  /** Fitted selection rules, one per layer fitted (calibration.ts); the one at selectionLayer is used by default. */
+  calibration?: SelectionCalibration[];
 }
 
 const infoCache = new WeakMap<LoadedModel, BankModelInfo>();
@@ -118,6 +122,8 @@ export class IdpBank {
   kv?: PromptKV[];
   private kvKey?: string;
   training?: Record<string, unknown>;
+  /** Fitted selection rules by layer (calibration.ts); empty: the paper's rule. */
+  calibration: SelectionCalibration[] = [];
 
   constructor(readonly prompts: Float32Array[], readonly info: BankPromptInfo[], readonly positions: number,
     public selectionLayer: number, public score: SelectionScore) {}
@@ -137,6 +143,11 @@ export class IdpBank {
     checkSelectionLayer(layer, m.config.numLayers);
     const info = prompts.map((p, i) => ({ n: p.n, start: N - p.n, source: o.sources?.[i] }));
     return new IdpBank(prompts.map((p) => p.embeddings), info, N, layer, o.score ?? 'mass');
+  }
+
+  /** The calibrated rule for selection at `layer`, if one was fitted. */
+  calibrationAt(layer: number): SelectionCalibration | undefined {
+    return this.calibration.find((c) => c.layer === layer);
   }
 
   get m(): number {
@@ -182,6 +193,10 @@ export class IdpBank {
     if (bad >= 0) throw inputError(`prompt ${bad} has width ${this.prompts[bad].length / this.info[bad].n}; the model's embeddings have width ${e}`, file);
     if (this.positions >= m.config.maxPositions) throw inputError(`the bank's prompts end at position ${this.positions}, beyond the model's context of ${m.config.maxPositions}`, file);
     checkSelectionLayer(this.selectionLayer, m.config.numLayers, file);
+    for (const c of this.calibration) {
+      const bad = calibrationProblem(c, m.config.numHeads, this.m) ?? (c.layer >= m.config.numLayers ? `layer ${c.layer} does not exist` : undefined);
+      if (bad) throw inputError(`the bank's selection calibration does not fit the model (${m.config.numHeads} heads, ${this.m} prompts): ${bad}`, file);
+    }
   }
 
   /** Write the bank for model m (computing its K/V first when needed); atomic per file, bank.json last. */
@@ -206,6 +221,7 @@ export class IdpBank {
       format: 'idp-bank', version: VERSION, build, model: modelInfo(m), positions: this.positions, selectionLayer: this.selectionLayer,
       score: this.score, prompts: this.info, kvGraph: { dequantize: o.graph?.dequantize, quantAccuracyLevel: o.graph?.quantAccuracyLevel },
       ...(this.training ? { training: this.training } : {}),
+      ...(this.calibration.length ? { calibration: this.calibration } : {}),
     };
     writeTextAtomic(path.join(abs, BANK_FILE), JSON.stringify(json, null, 2) + '\n');
     return abs;
@@ -255,6 +271,15 @@ export class IdpBank {
     });
     const bank = new IdpBank(prompts, j.prompts.map((p) => ({ ...p })), N, j.selectionLayer, j.score);
     bank.training = j.training;
+    if (j.calibration !== undefined) {
+      if (!Array.isArray(j.calibration)) throw formatError(file, '"calibration" must be a list (one fitted rule per layer)');
+      for (const c of j.calibration) {
+        const rows = Array.isArray(c?.weight) ? c.weight.length : 0;
+        const bad = rows % j.prompts.length ? `"weight" has ${rows} rows, not a multiple of ${j.prompts.length} prompts` : calibrationProblem(c, rows / j.prompts.length, j.prompts.length);
+        if (bad) throw formatError(file, `selection calibration: ${bad}`);
+      }
+      bank.calibration = j.calibration;
+    }
     if (!m) return bank;
     bank.checkModel(m, file);
     const here = modelInfo(m);

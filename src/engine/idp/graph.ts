@@ -5,7 +5,8 @@
 //   layer ℓ        (the selection layer, explicit attention) — its probabilities A [B, K, G, T, S] give
 //                  each prompt's score: the attention mass on the prompt's slots, averaged over all heads
 //                  and over the input tokens that vote (idp_query_weight); ArgMax picks one prompt per
-//                  row; the probabilities that weight V are then recomputed with the other prompts masked
+//                  row (through the bank's calibration, below); the probabilities that weight V are then
+//                  recomputed with the other prompts masked
 //                  ("in the final phase of the self-attention mechanism, we use an attention mask to
 //                  discard any unintended prompts");
 //   layers > ℓ     see only the selected prompt: its slots are gathered from the past (rows whose prompts
@@ -18,8 +19,14 @@
 //
 // Extra inputs:  idp_segments [m, P] float — weight of past slot j in prompt i's score, 0 where slot j is
 //                  not prompt i's (1: attention mass; 1/n_i: mean attention per prompt token);
-//                idp_query_weight [B, T] float — 1 for input tokens that vote, 0 for padding.
-// Extra outputs: idp_scores [B, m] float, idp_selected [B] int64; with `inspect`, idp_attn.i [B, T, S]:
+//                idp_query_weight [B, T] float — 1 for input tokens that vote, 0 for padding;
+//                idp_score_weight [H·m, m], idp_score_bias [m] float — the selection's calibration: the
+//                  per-head masses f [B, H·m] (head h, prompt i at h·m + i; voted mean over the input)
+//                  become scores f·W + b and ArgMax picks; W = stacked identities / H and b = 0 is the
+//                  paper's rule (head-mean attention mass), calibration.ts fits others.
+// Extra outputs: idp_mass [B, m] float (head-mean attention mass), idp_scores [B, m] float (what ArgMax
+//                read), idp_selected [B] int64; with `features`, idp_features.i [B, H·m] for every layer
+//                i ≤ ℓ (the f that a selection at layer i would read; fitting data); with `inspect`, idp_attn.i [B, T, S]:
 //                layer i's probabilities averaged over heads (at ℓ: before masking — what the selection saw);
 //                with `heads` also idp_heads.i [B, K, G, T, S]: the same per head (query head k·G + g).
 // present_key.i / present_value.i hold [all prompts | input] up to ℓ, [selected prompt | input] after it:
@@ -35,8 +42,12 @@ import type { KvGraphOptions } from './kv';
 export const idpIo = {
   segments: 'idp_segments',
   queryWeight: 'idp_query_weight',
+  scoreWeight: 'idp_score_weight',
+  scoreBias: 'idp_score_bias',
+  mass: 'idp_mass',
   scores: 'idp_scores',
   selected: 'idp_selected',
+  features: (i: number) => `idp_features.${i}`,
   attn: (i: number) => `idp_attn.${i}`,
   heads: (i: number) => `idp_heads.${i}`,
 };
@@ -53,6 +64,8 @@ export interface IdpGraphOptions extends KvGraphOptions {
   heads?: boolean;
   /** After ℓ, gather the selected prompt's slots (default) or keep every prompt masked (default with inspect). */
   compact?: boolean;
+  /** Also output idp_features.i for every layer i ≤ ℓ (explicit attention there; for fitting a calibration). */
+  features?: boolean;
 }
 
 export function checkSelectionLayer(layer: number, layers: number, file?: string): void {
@@ -68,6 +81,7 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
   const compact = o.compact ?? !o.inspect;   // after ℓ: attend to the selected prompt's slots only (not all, masked)
   let segs: Value | undefined;       // [m, P]
   let qw: Value | undefined;         // [B, T]
+  let votes: Value | undefined;      // [B, 1]: voting tokens per row (at least 1e-30)
   let extra: Value | undefined;      // [B, S]: 0 where visible after selection, MASK_MIN on the other prompts
   let laterBias: Value | undefined;  // bias of layers > ℓ: [B, 1, T, S] masked, or [B, 1, T, n + T] compact
   let gatherAt: Value | undefined;   // compact: [B, K, n] rows of past_key.i reshaped [B·K·P, D] to keep
@@ -78,7 +92,20 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
     if (!segs) {
       segs = g.input(idpIo.segments, 'float', ['prompts', 'past']);
       qw = g.input(idpIo.queryWeight, 'float', ['batch', 'seq']);
+      votes = g.op('Max', [g.op('ReduceSum', [qw, g.ints([1])], { keepdims: 1 }, 'votes'), g.scalar(1e-30)], {}, 'votes_min');
     }
+  };
+
+  /** Per-head attention mass on each prompt, voted mean over the input: [B, H·m] (head h, prompt i at h·m + i). */
+  const headMass = (g: GraphBuilder, probs: Value, name: string): Value => {
+    declare(g);
+    const pEnd = g.op('Shape', [segs!], { start: 1, end: 2 }, `${name}/P`);                              // [1] = P
+    const onPrompts = g.op('Slice', [probs, g.ints([0]), pEnd, g.ints([4])], {}, `${name}/prompt_probs`);    // [B, K, G, T, P]
+    const mass = g.matmul(onPrompts, g.transpose(segs!, [1, 0], `${name}/segments_T`), `${name}/mass`);    // [B, K, G, T, m]
+    const voted = g.mul(mass, g.unsqueeze(qw!, [1, 2, 4]), `${name}/voted`);                              // [B, K, G, T, m]
+    const total = g.op('ReduceSum', [voted, g.ints([3])], { keepdims: 0 }, `${name}/total`);                // [B, K, G, m]
+    const mean = g.div(total, g.unsqueeze(votes!, [2, 3]), `${name}/mean`);                                // [B, K, G, m]
+    return g.reshape(mean, [0, -1], `${name}/features`);                                                   // [B, H·m]
   };
 
   /** Scores [B, m], selection [B] and what later layers need, from layer ℓ's probabilities. */
@@ -87,13 +114,13 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
     const s = segs!;
     const w = qw!;
     const pEnd = g.op('Shape', [s], { start: 1, end: 2 }, 'P');                             // [1] = P
-    const onPrompts = g.op('Slice', [probs, g.ints([0]), pEnd, g.ints([4])], {}, 'prompt_probs');   // [B, K, G, T, P]
-    const mass = g.matmul(onPrompts, g.transpose(s, [1, 0], 'segments_T'), 'mass');        // [B, K, G, T, m]
-    const perToken = g.op('ReduceMean', [mass, g.ints([1, 2])], { keepdims: 0 }, 'head_mean');      // [B, T, m]
-    const voted = g.mul(perToken, g.unsqueeze(w, [2]), 'voted');                          // [B, T, m]
-    const total = g.op('ReduceSum', [voted, g.ints([1])], { keepdims: 0 }, 'total');       // [B, m]
-    const votes = g.op('ReduceSum', [w, g.ints([1])], { keepdims: 1 }, 'votes');           // [B, 1]
-    const scores = g.div(total, g.op('Max', [votes, g.scalar(1e-30)], {}, 'votes_min'), 'scores');  // [B, m]
+    const f = headMass(g, probs, 'select');                                                 // [B, H·m]
+    const H = c.numHeads;
+    const perHead = g.reshape(f, [0, H, -1], 'per_head');                                   // [B, H, m]
+    g.output(g.op('ReduceMean', [perHead, g.ints([1])], { keepdims: 0 }, 'head_mean'), idpIo.mass, 'float', ['batch', 'prompts']);   // [B, m]
+    const W = g.input(idpIo.scoreWeight, 'float', ['features', 'prompts']);                // [H·m, m]
+    const b = g.input(idpIo.scoreBias, 'float', ['prompts']);                              // [m]
+    const scores = g.add(g.matmul(f, W, 'calibrated'), b, 'scores');                       // [B, m]
     g.output(scores, idpIo.scores, 'float', ['batch', 'prompts']);
     const chosen = g.op('ArgMax', [scores], { axis: 1, keepdims: 0 }, 'ArgMax');           // [B] int64
     g.output(chosen, idpIo.selected, 'int64', ['batch']);
@@ -135,7 +162,7 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
 
   const hooks: BuildOptions['hooks'] = {
     attention: {
-      explicit: (i) => !!o.inspect || i === sel,
+      explicit: (i) => !!o.inspect || i === sel || (!!o.features && i < sel),
       past: (g, i) => {
         if (!compact || i <= sel) return undefined;
         const D = c.headDim;
@@ -150,6 +177,7 @@ export function buildIdpGraph(m: LoadedModel, o: IdpGraphOptions): GraphBuilder 
       probs: (g, i, probs, scores) => {
         if (o.inspect) g.output(g.op('ReduceMean', [probs, g.ints([1, 2])], { keepdims: 0 }, 'idp/head_mean'), idpIo.attn(i), 'float', ['batch', 'seq', 'total']);
         if (o.inspect && o.heads) g.output(g.op('Identity', [probs], {}, 'idp/head_probs'), idpIo.heads(i), 'float', ['batch', 'kv_heads', 'group', 'seq', 'total']);
+        if (o.features && i <= sel) g.output(g.scope('idp', () => headMass(g, probs, `features_${i}`)), idpIo.features(i), 'float', ['batch', 'features']);
         if (i !== sel) return probs;
         select(g, probs);
         const masked = g.add(scores, g.unsqueeze(extra!, [1, 2, 3]), 'idp/masked_scores');   // [B, K, G, T, S]

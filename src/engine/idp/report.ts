@@ -9,7 +9,12 @@ import type { AttentionMap, IdpLM, Selection } from './runner';
 
 export interface InspectReport {
   selected: number;
+  /** What the selection compared: the calibrated scores, or under the paper's rule the head-mean attention mass. */
   scores: number[];
+  /** Head-mean attention mass of the input on each prompt at the selection layer (the paper's score). */
+  mass: number[];
+  /** 'calibrated': a linear rule fitted on each prompt's own text (calibration.ts); 'paper': argmax of the mass. */
+  rule: 'paper' | 'calibrated';
   selectionLayer: number;
   score: 'mass' | 'mean';
   /** N: where the input starts. */
@@ -49,6 +54,8 @@ export function inspectReport(idp: IdpLM, ids: number[], r: Selection & { maps: 
   return {
     selected: r.selected[0],
     scores: Array.from(r.scores[0], r6),
+    mass: Array.from(r.mass[0], r6),
+    rule: idp.rule,
     selectionLayer: idp.selectionLayer,
     score: bank.score,
     positions: bank.positions,
@@ -62,8 +69,10 @@ export function inspectReport(idp: IdpLM, ids: number[], r: Selection & { maps: 
 export function inspectText(rep: InspectReport): string {
   const lines: string[] = [];
   const names = rep.prompts.map((p) => `P${p.index} (${p.n})`);
-  lines.push(`selected prompt ${rep.selected} (${rep.prompts[rep.selected].n} tokens) at layer ${rep.selectionLayer}, score = attention ${rep.score}`);
+  lines.push(`selected prompt ${rep.selected} (${rep.prompts[rep.selected].n} tokens) at layer ${rep.selectionLayer}, ` +
+    (rep.rule === 'calibrated' ? `by the bank's calibrated rule over every head's attention ${rep.score}` : `score = attention ${rep.score} (the paper's rule)`));
   lines.push(`scores: ${rep.scores.map((s, i) => `${names[i]} ${s.toFixed(4)}${i === rep.selected ? ' *' : ''}`).join('  ')}`);
+  if (rep.rule === 'calibrated') lines.push(`attention ${rep.score} (heads averaged): ${rep.mass.map((s, i) => `${names[i]} ${s.toFixed(4)}`).join('  ')}`);
   lines.push(`input: ${rep.tokens.length} tokens at positions ${rep.positions}…${rep.positions + rep.tokens.length - 1}`);
   lines.push(`mean attention of the input tokens per layer (heads averaged): ${[...names, 'input'].join(' | ')}`);
   for (const l of rep.layers) {

@@ -6,6 +6,7 @@
 //   generate(tok, rows) → runtime/generate.ts with this prefill; selection and scores in the result
 //   score(seqs)         → logits of every position (scoring, perplexity) with the selection per sequence
 //   inspect(ids)        → selection, scores and every layer's head-averaged attention map
+//   features(seqs)      → per layer, the per-head prompt masses a selection at that layer reads (calibration.ts)
 
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../models/config';
@@ -20,6 +21,7 @@ import { buildIdpGraph, checkSelectionLayer, idpIo } from './graph';
 import type { IdpBank } from './bank';
 import type { KvGraphOptions, PromptKV } from './kv';
 import { RowSlots, stateWithSlots } from './past';
+import { calibrationWeights, paperWeights, SelectionRule } from './calibration';
 
 export interface IdpOptions extends SessionOptions {
   /** Overrides the bank's selection layer. */
@@ -32,13 +34,17 @@ export interface IdpOptions extends SessionOptions {
   compact?: boolean;
   /** How decode steps keep the cache (CausalLM: default in place for large models on the CPU). */
   kvCache?: 'concat' | 'capacity';
+  /** 'paper': argmax of the head-mean attention mass; 'calibrated' (default when the bank has a calibration for the selection layer). */
+  selection?: SelectionRule;
 }
 
 export interface Selection {
   /** Selected prompt per row. */
   selected: number[];
-  /** Per row, each prompt's score [m]. */
+  /** Per row, each prompt's score [m]: what the argmax compared (the calibrated score, or the mass under the paper's rule). */
   scores: Float32Array[];
+  /** Per row, each prompt's head-mean attention mass at the selection layer [m] (the paper's score). */
+  mass: Float32Array[];
 }
 
 export interface IdpPrefill extends Selection {
@@ -60,6 +66,9 @@ export class IdpLM {
   /** The plain runtime (decode steps, after selection). */
   readonly lm: CausalLM;
   readonly selectionLayer: number;
+  /** The rule this runner selects by, and its weights (graph.ts: idp_score_weight [H·m, m], idp_score_bias [m]). */
+  readonly rule: SelectionRule;
+  private readonly weights: { weight: Float32Array; bias: Float32Array };
   private sessions = new Map<string, Promise<ort.InferenceSession>>();
   private tiled = new Map<number, ort.Tensor[]>();
   private readonly scorerConfig: LoadedModel['config'];
@@ -68,6 +77,10 @@ export class IdpLM {
     this.selectionLayer = options.selectionLayer ?? bank.selectionLayer;
     checkSelectionLayer(this.selectionLayer, model.config.numLayers);
     bank.checkModel(model);
+    const cal = bank.calibrationAt(this.selectionLayer);
+    if (options.selection === 'calibrated' && !cal) throw inputError(`the bank has no calibrated selection for layer ${this.selectionLayer} (idp bank calibrate fits one)`);
+    this.rule = options.selection ?? (cal ? 'calibrated' : 'paper');
+    this.weights = this.rule === 'calibrated' ? calibrationWeights(cal!) : { weight: paperWeights(model.config.numHeads, bank.m), bias: new Float32Array(bank.m) };
     this.lm = new CausalLM(model, { ...options, graph: options.graph });
     this.scorerConfig = { ...model.config, maxPositions: model.config.maxPositions - bank.positions };
   }
@@ -89,13 +102,13 @@ export class IdpLM {
     return this.model.config.maxPositions - this.bank.positions;
   }
 
-  session(logits: 'all' | 'last', inspect = false, heads = false): Promise<ort.InferenceSession> {
-    const key = `${logits}:${inspect}:${heads}`;
+  session(logits: 'all' | 'last', inspect = false, heads = false, features = false): Promise<ort.InferenceSession> {
+    const key = `${logits}:${inspect}:${heads}:${features}`;
     let s = this.sessions.get(key);
     if (!s) {
       const m = this.lm.graphModel();   // with the cached [in, out] weights of large models, as CausalLM's graphs
       const g = buildIdpGraph(m, {
-        ...this.options.graph, selectionLayer: this.selectionLayer, logits, inspect, heads,
+        ...this.options.graph, selectionLayer: features ? this.model.config.numLayers - 1 : this.selectionLayer, logits, inspect, heads, features,
         attention: this.options.attention ?? attentionFor(this.options.ep),
         compact: inspect ? false : this.options.compact,
       });
@@ -146,7 +159,7 @@ export class IdpLM {
   }
 
   /** One run of the IDP graph over left-padded rows; `vote[b]` leading real tokens of row b vote (default all). */
-  private async run(ids: number[][], real: boolean[][], logits: 'all' | 'last', inspect = false, vote?: number[], heads = false) {
+  private async run(ids: number[][], real: boolean[][], logits: 'all' | 'last', inspect = false, vote?: number[], heads = false, features = false) {
     const c = this.model.config;
     const B = ids.length;
     const T = ids[0].length;
@@ -155,7 +168,7 @@ export class IdpLM {
     }
     const longest = Math.max(...real.map((r) => r.filter(Boolean).length));
     if (longest > this.maxInput) throw inputError(`${longest} tokens do not fit after the bank's ${this.bank.positions} prompt positions (context ${c.maxPositions})`);
-    const session = await this.session(logits, inspect, heads);
+    const session = await this.session(logits, inspect, heads, features);
     const kv = await this.kv();
     const state = new KvState(B, c.numLayers, c.numKvHeads, c.headDim, c.slidingWindow ?? Infinity);
     const P = this.bank.slots;
@@ -180,6 +193,9 @@ export class IdpLM {
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
       [idpIo.segments]: new ort.Tensor('float32', this.bank.segments(), [this.bank.m, P]),
       [idpIo.queryWeight]: new ort.Tensor('float32', qw, [B, T]),
+      [idpIo.scoreWeight]: features ? new ort.Tensor('float32', paperWeights(c.numHeads, this.bank.m), [c.numHeads * this.bank.m, this.bank.m])
+        : new ort.Tensor('float32', this.weights.weight, [c.numHeads * this.bank.m, this.bank.m]),
+      [idpIo.scoreBias]: new ort.Tensor('float32', features ? new Float32Array(this.bank.m) : this.weights.bias, [this.bank.m]),
     };
     for (let i = 0; i < c.numLayers; i++) {
       feeds[io.pastKey(i)] = state.past[2 * i];
@@ -188,10 +204,12 @@ export class IdpLM {
     const out = await session.run(feeds);
     const m = this.bank.m;
     const sc = out[idpIo.scores].data as Float32Array;
+    const ms = out[idpIo.mass].data as Float32Array;
     const sel = out[idpIo.selected].data as BigInt64Array;
     const selection: Selection = {
       selected: Array.from(sel, Number),
       scores: Array.from({ length: B }, (_, b) => sc.slice(b * m, (b + 1) * m)),
+      mass: Array.from({ length: B }, (_, b) => ms.slice(b * m, (b + 1) * m)),
     };
     return { out, state, selection, kv, T, P };
   }
@@ -231,12 +249,12 @@ export class IdpLM {
   async generate(tok: Tokenizer | undefined, prompts: number[][], o: GenerateOptions = {}): Promise<GenerateResult & Selection> {
     await this.session('last');
     await this.kv();
-    let selection: Selection = { selected: [], scores: [] };
+    let selection: Selection = { selected: [], scores: [], mass: [] };
     const res = await generate(this.lm, tok, prompts, {
       ...o,
       prefill: async (ids, real) => {
         const p = await this.prefill(ids, real);
-        selection = { selected: p.selected, scores: p.scores };
+        selection = { selected: p.selected, scores: p.scores, mass: p.mass };
         return p;
       },
     });
@@ -268,5 +286,21 @@ export class IdpLM {
       ...(o.heads ? { heads: out[idpIo.heads(layer)].data as Float32Array } : {}),
     }));
     return { ...selection, maps, slots: P };
+  }
+
+  /**
+   * Per sequence and per layer ℓ' (0 … L−1), the per-head prompt masses f [H·m] that a selection at ℓ' reads
+   * (all tokens vote unless `vote`): the data calibration.ts fits a selection from. Every layer attends to
+   * every prompt here (the graph's selection sits at the last layer), so layer ℓ''s features are exactly
+   * those of a bank whose selection layer is ℓ'.
+   */
+  async features(seqs: number[][], vote?: number[]): Promise<Float32Array[][]> {
+    if (seqs.length === 0 || seqs.some((s) => s.length === 0)) throw inputError('empty sequence: nothing to read');
+    const T = Math.max(...seqs.map((s) => s.length));
+    const { ids, real } = leftPad(seqs, T);
+    const { out } = await this.run(ids, real, 'last', false, vote, false, true);
+    const L = this.model.config.numLayers;
+    const F = this.model.config.numHeads * this.bank.m;
+    return seqs.map((_, b) => Array.from({ length: L }, (_, l) => (out[idpIo.features(l)].data as Float32Array).slice(b * F, (b + 1) * F)));
   }
 }

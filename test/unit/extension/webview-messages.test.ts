@@ -33,7 +33,7 @@ function tinyReport(): InspectReport {
   const row = (t: number) => Array.from({ length: S }, (_, j) => (j <= 5 + t ? 1 / (6 + t) : 0));
   const map = Array.from({ length: T }, (_, t) => row(t));
   return {
-    selected: 1, scores: [0.2, 0.5], selectionLayer: 0, score: 'mass', positions: 3,
+    selected: 1, scores: [0.2, 0.5], mass: [0.2, 0.5], rule: 'paper', selectionLayer: 0, score: 'mass', positions: 3,
     prompts: [{ index: 0, n: 2, start: 1, slots: [0, 2] }, { index: 1, n: 3, start: 0, slots: [2, 5] }],
     tokens: [{ id: 1, text: '', position: 3 }, { id: 40, text: 'let', position: 4 }, { id: 41, text: ' x', position: 5 }],
     layers: [0, 1].map((layer) => ({ layer, segments: map.map(() => [0.2, 0.3, 0.5]), map, heads: [map, map] })),

@@ -25,6 +25,8 @@ import { AdaptedLM } from '../../../src/engine/train/adapted';
 import { IdpBank, SelectionScore } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
 import { buildIdpGraph, idpIo } from '../../../src/engine/idp/graph';
+import { paperWeights } from '../../../src/engine/idp/calibration';
+import { Rng } from '../../../src/engine/train/rng';
 import { promptSlots, stateWithSlots } from '../../../src/engine/idp/past';
 
 const root = tmpDir('idp-prefill-');
@@ -149,6 +151,8 @@ describe('IDP prefill: selection, masking and equivalence with single prompts', 
         [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
         [idpIo.segments]: new ort.Tensor('float32', bank.segments(), [bank.m, P]),
         [idpIo.queryWeight]: new ort.Tensor('float32', qw, [B, T]),
+        [idpIo.scoreWeight]: new ort.Tensor('float32', paperWeights(c.numHeads, bank.m), [c.numHeads * bank.m, bank.m]),
+        [idpIo.scoreBias]: new ort.Tensor('float32', new Float32Array(bank.m), [bank.m]),
       };
       for (let i = 0; i < c.numLayers; i++) {
         const cat = (kind: 'keys' | 'values') => {
@@ -180,22 +184,42 @@ describe('IDP prefill: selection, masking and equivalence with single prompts', 
       const heads = c.numHeads;
       const offs = bank.offsets();
       const picked: number[] = [];
+      const f: number[][] = [];     // per row, per-head masses [H·m] (head h, prompt i at h·m + i)
       for (let b = 0; b < B; b++) {
-        const mine = bank.info.map((p, i) => {
-          let sum = 0;
-          for (let h = 0; h < heads; h++) for (let t = 0; t < T; t++) {
-            if (!qw[b * T + t]) continue;
-            const row = ((b * heads + h) * T + t) * S;
-            for (let j = offs[i]; j < offs[i] + p.n; j++) sum += probs[row + j];
+        f.push([]);
+        for (let h = 0; h < heads; h++) {
+          for (const [i, p] of bank.info.entries()) {
+            let sum = 0;
+            for (let t = 0; t < T; t++) {
+              if (!qw[b * T + t]) continue;
+              const row = ((b * heads + h) * T + t) * S;
+              for (let j = offs[i]; j < offs[i] + p.n; j++) sum += probs[row + j];
+            }
+            f[b].push((score === 'mean' ? sum / p.n : sum) / vote[b]);
           }
-          return (score === 'mean' ? sum / p.n : sum) / (heads * vote[b]);
-        });
+        }
+        const mine = bank.info.map((_, i) => f[b].filter((_, k) => k % bank.m === i).reduce((a, x) => a + x, 0) / heads);
         const graphScores = (out[idpIo.scores].data as Float32Array).slice(b * bank.m, (b + 1) * bank.m);
         assert.ok(maxAbsDiff(mine, graphScores) < 1e-6, `row ${b} scores ${mine} vs ${Array.from(graphScores)}`);
+        assert.ok(maxAbsDiff(mine, (out[idpIo.mass].data as Float32Array).slice(b * bank.m, (b + 1) * bank.m)) < 1e-6, 'idp_mass is the head-mean mass');
         picked.push(argmax(mine));
         assert.equal(Number((out[idpIo.selected].data as BigInt64Array)[b]), argmax(mine), `row ${b}`);
       }
       assert.ok(new Set(picked).size >= 2, `rows should not all pick one prompt: ${picked}`);
+      // a calibrated rule: the graph picks argmax(f·W + b) of the per-head masses, computed here for a random W, b
+      const rng = Rng.for(layer * 10 + (score === 'mean' ? 1 : 0), 'calibration-test');
+      const F = heads * bank.m;
+      const W = Float32Array.from({ length: F * bank.m }, () => rng.normal() * 20);
+      const b0s = Float32Array.from({ length: bank.m }, () => rng.normal());
+      const cal = await s.run({ ...feeds, [idpIo.scoreWeight]: new ort.Tensor('float32', W, [F, bank.m]), [idpIo.scoreBias]: new ort.Tensor('float32', b0s, [bank.m]) });
+      const calPicked: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const z = Array.from(b0s, (b0, i) => f[b].reduce((a, x, k) => a + x * W[k * bank.m + i], b0));
+        assert.ok(maxAbsDiff(z, (cal[idpIo.scores].data as Float32Array).slice(b * bank.m, (b + 1) * bank.m)) < 1e-4, `row ${b} calibrated scores`);
+        calPicked.push(argmax(z));
+      }
+      assert.deepEqual(Array.from(cal[idpIo.selected].data as BigInt64Array, Number), calPicked);
+      assert.notDeepEqual(calPicked, picked, 'a different rule picks differently for some row');
       // the runner (all tokens vote unless told) agrees with the same votes
       const r = await new IdpLM(m, bank, { threads: 1 }).score(seqs, vote);
       assert.deepEqual(r.selected, picked);

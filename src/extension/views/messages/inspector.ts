@@ -10,6 +10,8 @@ const numRows = arrayOf(arrayOf(num));
 export const inspectReport: Check<InspectReport> = object({
   selected: int(0),
   scores: arrayOf(num),
+  mass: arrayOf(num),
+  rule: literal('paper', 'calibrated'),
   selectionLayer: int(0),
   score: literal('mass', 'mean'),
   positions: int(0),
@@ -61,6 +63,7 @@ export function checkReportShape(r: InspectReport, at = 'report'): string | unde
   const T = r.tokens.length;
   const S = r.prompts.reduce((a, p) => a + p.n, 0) + T;
   if (r.scores.length !== m) return `${at}: ${r.scores.length} scores for ${m} prompts`;
+  if (r.mass.length !== m) return `${at}: ${r.mass.length} attention masses for ${m} prompts`;
   if (r.selected >= m) return `${at}: selected prompt ${r.selected} of ${m}`;
   for (const l of r.layers) {
     if (l.map.length !== T || l.map.some((row) => row.length !== S)) return `${at}: layer ${l.layer}'s map is not ${T}×${S}`;
