@@ -213,7 +213,7 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
   }
   return {
     prompts: bank.info.map((p) => ({ n: p.n, start: p.start, ...(p.source !== undefined ? { source: p.source } : {}) })),
-    selection: { ...idp.selectionRule, vote: job.vote ?? 'all' },
+    selection: { ...idp.selectionSettings, vote: job.vote ?? 'all' },
     maxTokens,
     files,
     documents: files.reduce((a, f) => a + f.documents, 0),

@@ -90,7 +90,7 @@ export class IdpLM {
   }
 
   /** The selection rule this runner applies (reports that say how prompts were chosen read it here). */
-  get selectionRule(): { layer: number; score: SelectionScore } {
+  get selectionSettings(): { layer: number; score: SelectionScore } {
     return { layer: this.selectionLayer, score: this.bank.score };
   }
 
