@@ -5,10 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { loadModel } from '../engine/models/load';
-import type { LoadedModel } from '../engine/models/config';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { readDocuments } from '../engine/eval/corpus';
+import { documentIds } from '../engine/train/data';
 import { PROMPT_INPUT, SoftPrompt } from '../engine/train/methods/prompt';
 import { ADAPTER_CONFIG } from '../engine/train/peft';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
@@ -21,15 +20,6 @@ import { collect, int, threadsFor } from './options';
 function adapterDir(dir: string): string {
   const sub = path.join(dir, 'adapter');
   return fs.existsSync(path.join(sub, ADAPTER_CONFIG)) ? sub : dir;
-}
-
-/** Documents of a file as token ids (BOS first where the model starts documents with one), the first `maxDocs`, each cut to `maxTokens`. */
-export function documentIds(file: string, m: LoadedModel, maxDocs: number, maxTokens: number): number[][] {
-  const tok = m.tokenizer;
-  if (!tok) throw inputError('the model has no tokenizer: give --tokenizer', m.source);
-  const bos = m.config.arch === 'gpt2' ? undefined : m.config.bosTokenId ?? tok.bosId;
-  const docs = readDocuments(file).filter((d) => d.trim().length > 0).slice(0, maxDocs);
-  return docs.map((d) => [...(bos !== undefined ? [bos] : []), ...tok.encode(d)].slice(0, maxTokens)).filter((ids) => ids.length >= 2);
 }
 
 export function calibrationTable(r: CalibrateResult): string {
@@ -72,7 +62,9 @@ async function runCalibrate(f: CalibrateFlags): Promise<void> {
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const bank = IdpBank.load(f.bank, m, { onWarning: log });
     if (f.promptData.length !== bank.m) throw inputError(`give one --prompt-data per prompt, in bank order: the bank has ${bank.m} prompts, got ${f.promptData.length}`);
-    const documents = f.promptData.map((file) => documentIds(file, m, f.maxDocs, f.maxTokens));
+    const tok = m.tokenizer;
+    if (!tok) throw inputError('the model has no tokenizer: give --tokenizer', m.source);
+    const documents = f.promptData.map((file) => documentIds(file, tok, m.config, { maxDocs: f.maxDocs, maxTokens: f.maxTokens }).ids);
     const r = await calibrateBank({
       model: m, bank, documents, layer: f.layer, session: { threads: threadsFor(m, f.threads) }, isCancelled,
       onProgress: (done, of) => log(`reading the prompts' attention: ${done}/${of} documents`),

@@ -1,5 +1,5 @@
-// `idp bank train`, `idp bank compare` and `idp inspect`: the IDP prompt bank from the command line
-// (engine/idp). Training progress goes to stderr one line per step; Ctrl-C stops after the current
+// `idp bank train`, `idp bank compare`, `idp bank eval` and `idp inspect`: the IDP prompt bank from the
+// command line (engine/idp). Training progress goes to stderr one line per step; Ctrl-C stops after the current
 // micro-batch with a checkpoint (exit 130) and the same command resumes; prompts already trained with the
 // same settings are reused.
 
@@ -19,6 +19,7 @@ import { parseLengths, trainBank } from '../engine/idp/train-bank';
 import { compareMethods, compareTable } from '../engine/idp/compare';
 import { formatCount, promptParams } from '../engine/idp/params';
 import { inspectReport, inspectText } from '../engine/idp/report';
+import { bankEvalTable, evalBank } from '../engine/idp/eval-bank';
 import { reportError } from './errors';
 import { registerBankBuildCommands } from './bank-build';
 import { fmtEta, int, threadsFor } from './options';
@@ -108,6 +109,40 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
   });
 }
 
+interface EvalFlags {
+  model?: string; tokenizer?: string; bank: string; data: string[]; expect?: string; maxDocs?: number; maxTokens?: number; vote?: number;
+  selectionLayer?: number; score?: SelectionScore; selection?: SelectionRule; threads?: number; json?: boolean; perDocument?: boolean;
+}
+
+/** --expect I,J,…: one 0-based prompt per data file, '-' for a file with no expected prompt. */
+function parseExpect(list: string): Array<number | null> {
+  return list.split(',').map((s) => {
+    const t = s.trim();
+    if (t === '-') return null;
+    const n = Number(t);
+    if (t === '' || !Number.isInteger(n) || n < 0) throw inputError(`--expect must list one prompt index (0-based) or '-' per data file, got '${list}'`);
+    return n;
+  });
+}
+
+async function runBankEval(f: EvalFlags): Promise<void> {
+  try {
+    const expect = f.expect !== undefined ? parseExpect(f.expect) : undefined;
+    const m: LoadedModel = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
+    const bank = IdpBank.load(f.bank, m, { onWarning: (w) => process.stderr.write(`idp: ${w}
+`) });
+    if (f.score) bank.score = f.score;
+    const idp = new IdpLM(m, bank, { threads: threadsFor(m, f.threads), selectionLayer: f.selectionLayer, selection: f.selection });
+    const r = await evalBank({
+      idp, data: f.data, expect, maxDocs: f.maxDocs, maxTokens: f.maxTokens, vote: f.vote, perDocument: f.perDocument,
+      onProgress: f.json ? undefined : (p) => process.stderr.write(`${p.entry}: ${p.done}/${p.of} documents\r${p.done === p.of ? '\n' : ''}`),
+    });
+    process.stdout.write(f.json ? JSON.stringify(r) + '\n' : bankEvalTable(r) + '\n');
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}
+
 interface InspectFlags {
   model?: string; tokenizer?: string; bank: string; prompt?: string; ids?: string; selectionLayer?: number; score?: SelectionScore;
   selection?: SelectionRule; threads?: number; json?: boolean; heads?: boolean;
@@ -137,7 +172,7 @@ async function runInspect(f: InspectFlags): Promise<void> {
 }
 
 export function registerBankCommands(program: Command): void {
-  const bank = program.command('bank').description('IDP prompt banks: train the prompts, compare with the baselines');
+  const bank = program.command('bank').description('IDP prompt banks: train the prompts, compare with the baselines, evaluate the routing');
   trainingOptions(bank.command('train')
     .description('train a bank of soft prompts (right-aligned layout), compute their K/V and write the bank (reuses trained prompts)'),
   { out: 'output folder', tokens: 'token budget per trained prompt' })
@@ -158,6 +193,23 @@ export function registerBankCommands(program: Command): void {
     .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
     .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
     .action(runBankCompare);
+  bank.command('eval')
+    .description('per data file: how many documents IDP sends to each prompt, and the mean NLL under IDP, each prompt alone, no prompt and the per-document best prompt')
+    .option('--model <path>', 'the model the bank is for (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file')
+    .requiredOption('--bank <dir>', 'the prompt bank')
+    .requiredOption('--data <file...>', 'one row per file: plain text (one document) or JSONL (one document per "text"); a quoted glob makes one row of its files')
+    .option('--expect <list>', 'the prompt (0-based) each data file belongs to, comma-separated in --data order (\'-\': none): routing accuracy')
+    .option('--max-docs <n>', 'score the first n documents of each file', int('--max-docs', 1))
+    .option('--max-tokens <n>', 'cut each document to its first n tokens, BOS included (default: the context left after the bank)', int('--max-tokens', 2))
+    .option('--vote <n>', 'only the first n tokens of a document choose its prompt (default: all)', int('--vote', 1))
+    .option('--selection-layer <l>', 'override the bank\'s selection layer', int('--selection-layer', 0))
+    .addOption(new Option('--score <s>', 'override the bank\'s prompt score').choices(['mass', 'mean']))
+    .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
+    .addOption(new Option('--selection <rule>', 'the bank\'s calibrated rule (default when it has one for the layer) or the paper\'s argmax of the head-mean mass').choices(['calibrated', 'paper']))
+    .option('--json', 'print one JSON object: {prompts, selection, files: [...], routingAccuracy, nll}')
+    .option('--per-document', 'with --json: every document\'s figures too (files[].docs)')
+    .action(runBankEval);
   registerBankBuildCommands(bank);
   program.command('inspect')
     .description('which prompt IDP selects for an input, the per-prompt scores and the attention maps')

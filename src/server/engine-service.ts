@@ -12,7 +12,7 @@ import { inputError } from '../engine/errors';
 import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
 import { findFimTokens, completionIds, FimTokens } from './fim';
 import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
-import type { Tokenizer } from '../engine/tokenizers/tokenizer';
+import { bosFor, Tokenizer } from '../engine/tokenizers/tokenizer';
 import type { InspectParams, InspectReply } from './protocol';
 import { checkInspectParams, Inspector } from './inspect';
 import { WORKFLOW_CAPABILITIES, Workflows } from './workflows';
@@ -121,7 +121,7 @@ export class EngineService {
       if (p.ids) ids = p.ids;
       else if (p.fim && tok) {
         // a completion: whatever fits the context (after a bank's prompt positions), leaving room for the tokens asked for
-        const bos = lm.config.arch === 'gpt2' ? undefined : lm.config.bosTokenId ?? tok.bosId;
+        const bos = bosFor(lm.config, tok);
         const context = lm.config.maxPositions - (idp?.bank.positions ?? 0);
         const budget = Math.max(8, context - Math.min(maxTokens, context >> 1));
         ids = completionIds(tok, cur.fim, p.fim.prefix, p.fim.suffix, budget, bos);

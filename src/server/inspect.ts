@@ -12,6 +12,7 @@ import { IdpBank } from '../engine/idp/bank';
 import { IdpLM } from '../engine/idp/runner';
 import { inspectReport, InspectReport } from '../engine/idp/report';
 import { promptIds } from '../engine/runtime/generate';
+import { bosFor } from '../engine/tokenizers/tokenizer';
 import { inputError, notFound } from '../engine/errors';
 import type { InspectParams, InspectReply } from './protocol';
 
@@ -112,7 +113,7 @@ export class Inspector {
   private async one(model: LoadedModel, p: InspectParams, threads: number | undefined, ids?: number[]): Promise<{ report: InspectReport; ids: number[]; dropped: number }> {
     const idp = this.idpFor(model, p, model === this.loaded ? threads : (parameterCount(model) < 10e6 ? 1 : undefined));
     const all = ids ?? p.ids ?? promptIds(idp.lm, model.tokenizer, p.text ?? '');
-    const bos = idp.lm.config.arch === 'gpt2' ? undefined : idp.lm.config.bosTokenId ?? model.tokenizer?.bosId;
+    const bos = bosFor(idp.lm.config, model.tokenizer);
     const fit = fitInput(all, Math.min(p.maxTokens ?? DEFAULT_INSPECT_TOKENS, idp.maxInput), bos);
     const r = await idp.inspect(fit.ids, { heads: p.heads });
     const report = inspectReport(idp, fit.ids, r, model.tokenizer);

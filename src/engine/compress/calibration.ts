@@ -14,6 +14,7 @@ import { isJsonl } from '../formats/json-lines';
 import { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
 import { Rng } from '../runtime/sampling';
+import { startTokenFor } from '../tokenizers/tokenizer';
 
 export interface CalibrationSpec {
   /** Files / globs, or 'model' to sample from the model. */
@@ -67,7 +68,7 @@ export async function calibrationSet(m: LoadedModel, spec: CalibrationSpec, thre
 }
 
 async function sampleFromModel(m: LoadedModel, samples: number, seqlen: number, seed: number, threads?: number): Promise<number[][]> {
-  const bos = m.config.arch === 'gpt2' ? m.config.eosTokenId ?? m.config.bosTokenId : m.config.bosTokenId ?? m.tokenizer?.bosId;
+  const bos = startTokenFor(m.config, m.tokenizer);
   if (bos === undefined) throw inputError('sampling calibration data needs a BOS (or, for GPT-2, an end-of-text) token id in the config', m.source);
   const lm = new CausalLM(m, { threads });
   const out: number[][] = [];

@@ -10,7 +10,7 @@
 // Anything with logits(seqs) works as the scorer — a CausalLM, or a model wrapped with adapters.
 
 import { inputError } from '../errors';
-import type { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
 import { readCorpus } from './corpus';
 import { isJsonl } from '../formats/json-lines';
 
@@ -33,7 +33,7 @@ export function evalCorpus(patterns: string[], tok: Tokenizer, cfg: LogitsScorer
   const jsonl = files.every(isJsonl);
   const text = jsonl ? docs.slice(0, opts.maxDocs ?? 1100).join(' ') : docs.join('\n\n');
   const ids = tok.encode(text);
-  const bos = cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok.bosId;
+  const bos = bosFor(cfg, tok);
   return { ids: bos !== undefined ? [bos, ...ids] : ids, files, maxWindows: jsonl ? 256 : undefined };
 }
 

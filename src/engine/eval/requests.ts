@@ -15,7 +15,7 @@
 // contexts, rolling windows) is BOS where there is one, else EOS (lm-eval's prefix_token_id).
 
 import { inputError } from '../errors';
-import type { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
 import { pyRstrip } from './pystr';
 
 export interface LoglikelihoodRequest { type: 'loglikelihood'; context: string; continuation: string }
@@ -58,7 +58,7 @@ export interface ModelIds { arch: string; bosTokenId?: number; eosTokenId?: numb
 
 export function encodingFor(cfg: ModelIds, tok: Tokenizer | undefined): Encoding {
   if (!tok) throw inputError('the model has no tokenizer: benchmark tasks are text (give --tokenizer)');
-  const bos = cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok.bosId;
+  const bos = bosFor(cfg, tok);
   const prefixToken = bos ?? cfg.eosTokenId ?? tok.eosId;
   if (prefixToken === undefined) throw inputError('the model has neither a BOS nor an EOS token to stand in for an empty context');
   return { tokenizer: tok, bos, prefixToken };

@@ -6,9 +6,14 @@
 //   prefix          trained keys/values as the past, text from position t
 //   LoRA            factors as graph constants (y + x·Aᵀ·(s·B)ᵀ); on a quantized model they cannot be merged
 //                   into the packed weights, so they run as extra products per adapted layer
-// and the wrapper that lets a method train on a GPTQ model (its graph on the dequantized weights).
+// a cached prompt as a scorer (every position's logits, for NLL), and the wrapper that lets a method
+// train on a GPTQ model (its graph on the dequantized weights).
 
 import type { LoadedModel } from '../models/config';
+import { type CausalLM, leftPad } from '../runtime/lm';
+import type { LogitsScorer } from '../eval/perplexity';
+import { inputError } from '../errors';
+import { promptSlots, stateWithSlots } from './past';
 import type { BuildHooks } from '../models/blocks';
 import type { TrainMethod } from '../train/methods/method';
 import type { TrainGraphOptions } from '../train/graph';
@@ -28,6 +33,28 @@ export function trainableOn(m: LoadedModel, method: TrainMethod): TrainMethod {
     return { ...o, build: { ...o.build, dequantize: true } };
   };
   return wrapped;
+}
+
+/**
+ * A cached prompt (single prompt, concatenation, prefix) as a scorer: logits of every position of text
+ * that follows the prompt's K/V through the plain runtime — the single-prompt method as it runs at
+ * inference. The text starts at the prompt's end (start + n), so a bank prompt keeps its trained layout.
+ */
+export function cachedPromptScorer(lm: CausalLM, kv: PromptKV): LogitsScorer {
+  const slots = promptSlots(kv);
+  const c = lm.config;
+  return {
+    config: { ...c, maxPositions: c.maxPositions - slots.next },
+    logits: async (seqs) => {
+      if (seqs.length === 0 || seqs.some((s) => s.length === 0)) throw inputError('empty sequence: nothing to score');
+      const T = Math.max(...seqs.map((s) => s.length));
+      if (slots.next + T > c.maxPositions) throw inputError(`${T} tokens after ${slots.next} prompt positions exceed the model's context of ${c.maxPositions}`);
+      const V = c.vocabSize;
+      const { ids, real } = leftPad(seqs, T);
+      const r = await lm.step(stateWithSlots(c, seqs.map(() => slots)), ids, real, 'all');
+      return seqs.map((s, b) => r.logits.slice((b * T + T - s.length) * V, (b + 1) * T * V));
+    },
+  };
 }
 
 /** The bank's prompts concatenated into one prompt [Σn, e] (bank order). */

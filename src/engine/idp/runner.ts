@@ -18,7 +18,7 @@ import { generate, GenerateOptions, GenerateResult } from '../runtime/generate';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { inputError } from '../errors';
 import { buildIdpGraph, checkSelectionLayer, idpIo } from './graph';
-import type { IdpBank } from './bank';
+import type { IdpBank, SelectionScore } from './bank';
 import type { KvGraphOptions, PromptKV } from './kv';
 import { RowSlots, stateWithSlots } from './past';
 import { calibrationWeights, paperWeights, SelectionRule } from './calibration';
@@ -100,6 +100,11 @@ export class IdpLM {
 
   get maxInput(): number {
     return this.model.config.maxPositions - this.bank.positions;
+  }
+
+  /** The selection rule this runner applies (reports that say how prompts were chosen read it here). */
+  get selectionSettings(): { layer: number; score: SelectionScore; rule: SelectionRule } {
+    return { layer: this.selectionLayer, score: this.bank.score, rule: this.rule };
   }
 
   session(logits: 'all' | 'last', inspect = false, heads = false, features = false): Promise<ort.InferenceSession> {

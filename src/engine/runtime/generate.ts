@@ -5,7 +5,7 @@ import type { CausalLM } from './lm';
 import { leftPad } from './lm';
 import { Rng, sample, SamplingOptions } from './sampling';
 import { inputError } from '../errors';
-import type { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
 import type { KvState } from './kv-cache';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -50,7 +50,7 @@ export interface GenerateResult {
 /** Prompt text → ids, with BOS first when the family uses one (Llama, OPT; GPT-2 does not). */
 export function promptIds(lm: CausalLM, tok: Tokenizer | undefined, text: string): number[] {
   const c = lm.config;
-  const bos = c.arch === 'gpt2' ? undefined : c.bosTokenId ?? tok?.bosId;
+  const bos = bosFor(c, tok);
   const ids = text.length > 0 ? requireTokenizer(tok).encode(text) : [];
   const all = bos !== undefined ? [bos, ...ids] : ids;
   if (all.length === 0) throw inputError('empty prompt: the model has no BOS token, so there is nothing to condition on');

@@ -26,6 +26,23 @@ export interface Tokenizer {
   tokenBytes?(prev: number, id: number): Uint8Array;
 }
 
+/** What the BOS rule reads from a model config. */
+interface BosConfig { arch: string; bosTokenId?: number; eosTokenId?: number }
+
+/**
+ * The one rule for BOS: the token put before a document or prompt where the family uses one (Llama, OPT,
+ * Mistral …: the config's bos_token_id, else the tokenizer's); GPT-2 puts none (its documents are
+ * separated by <|endoftext|> after them instead).
+ */
+export function bosFor(cfg: BosConfig, tok: { bosId?: number } | undefined): number | undefined {
+  return cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok?.bosId;
+}
+
+/** The token a sample from the model starts at: BOS, or for GPT-2 its end-of-text token (what precedes a document). */
+export function startTokenFor(cfg: BosConfig, tok: { bosId?: number; eosId?: number } | undefined): number | undefined {
+  return cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok?.eosId : bosFor(cfg, tok);
+}
+
 /** Reads a tokenizer file; a missing path or a folder is an IdpError naming the file. */
 export function readTokenizerFile(file: string): Buffer {
   try {

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import { expandPaths, readDocuments } from '../eval/corpus';
 import { formatError, inputError } from '../errors';
 import type { ModelConfig } from '../models/config';
-import type { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor, startTokenFor, Tokenizer } from '../tokenizers/tokenizer';
 import type { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
 
@@ -64,15 +64,31 @@ export function readTrainingDocs(patterns: string[], cwd?: string): { docs: stri
   return { docs, files };
 }
 
-/** Token stream of documents (BOS before each, or EOS after each for GPT-2). */
-export function tokenizeDocs(docs: string[], tok: Tokenizer, cfg: ModelConfig): Int32Array {
-  const bos = cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok.bosId;
+/** One document's ids as the training stream holds it: BOS first (bosFor), or for GPT-2 EOS after it. */
+export function encodeDocument(text: string, tok: Tokenizer, cfg: Pick<ModelConfig, 'arch' | 'bosTokenId' | 'eosTokenId'>): number[] {
+  const bos = bosFor(cfg, tok);
   const eos = cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok.eosId : undefined;
+  return [...(bos !== undefined ? [bos] : []), ...tok.encode(text), ...(eos !== undefined ? [eos] : [])];
+}
+
+/**
+ * The documents of one data entry (a file or a quoted glob: plain text = one document, JSONL = one per "text")
+ * as token ids (encodeDocument), the first `maxDocs`, each cut to `maxTokens`; `skipped`: those left under 2 tokens.
+ */
+export function documentIds(entry: string, tok: Tokenizer, cfg: Pick<ModelConfig, 'arch' | 'bosTokenId' | 'eosTokenId'>,
+  o: { maxDocs?: number; maxTokens: number; cwd?: string }): { ids: number[][]; index: number[]; files: string[]; skipped: number } {
+  const { docs, files } = readTrainingDocs([entry], o.cwd);
+  const all = docs.slice(0, o.maxDocs).map((d) => encodeDocument(d, tok, cfg).slice(0, o.maxTokens));
+  const index = all.map((_, i) => i).filter((i) => all[i].length >= 2);
+  return { ids: index.map((i) => all[i]), index, files, skipped: all.length - index.length };
+}
+
+/** Token stream of documents (each as encodeDocument makes it). */
+export function tokenizeDocs(docs: string[], tok: Tokenizer, cfg: ModelConfig): Int32Array {
   const parts: number[][] = [];
   let n = 0;
   for (const d of docs) {
-    const ids = tok.encode(d);
-    const p = [...(bos !== undefined ? [bos] : []), ...ids, ...(eos !== undefined ? [eos] : [])];
+    const p = encodeDocument(d, tok, cfg);
     parts.push(p);
     n += p.length;
   }
@@ -137,7 +153,7 @@ export interface SampleOptions {
  */
 export async function sampleCorpus(lm: CausalLM, tok: Tokenizer | undefined, o: SampleOptions): Promise<Blocks> {
   const cfg = lm.config;
-  const start = cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok?.eosId : cfg.bosTokenId ?? tok?.bosId;
+  const start = startTokenFor(cfg, tok);
   if (start === undefined) throw inputError('data-free training needs a model with a BOS (or EOS) token to start samples from');
   if (o.seqLen > cfg.maxPositions) throw inputError(`sequence length ${o.seqLen} exceeds the model's context of ${cfg.maxPositions}`);
   const nBlocks = Math.max(1, Math.ceil(o.tokens / o.seqLen));

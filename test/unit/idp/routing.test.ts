@@ -16,7 +16,7 @@ import { loadModel } from '../../../src/engine/models/load';
 import type { LoadedModel } from '../../../src/engine/models/config';
 import { IdpBank } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
-import { documentIds } from '../../../src/cli/bank-build';
+import { documentIds } from '../../../src/engine/train/data';
 import { SoftPrompt, PROMPT_INPUT } from '../../../src/engine/train/methods/prompt';
 
 const CLI = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
@@ -80,7 +80,7 @@ describe('IDP by content: a calibrated bank of per-variant prompts (stories260K,
     let paperRight = 0;
     let docs = 0;
     for (const [k, v] of VARIANTS.entries()) {
-      for (const ids of documentIds(path.join(data, `${v}.heldout.jsonl`), m, 20, 200)) {
+      for (const ids of documentIds(path.join(data, `${v}.heldout.jsonl`), m.tokenizer!, m.config, { maxDocs: 20, maxTokens: 200 }).ids) {
         const r = await calibrated.score([ids]);
         const p = await paper.score([ids]);
         const per = await Promise.all(singles.map(async (s) => nll((await s.score([ids])).logits[0], ids, V).sum));
