@@ -20,6 +20,16 @@ import { compareSource, requestPaths, RequestContext, RequestPaths } from './req
 import { Methods } from './protocol';
 import type { InitializeParams } from './protocol';
 
+/** Is there anything at `p` (a dangling symbolic link too: it is not ours to replace)? */
+function present(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A path with its longest existing prefix resolved through symbolic links (the rest as written). */
 export function realPath(p: string): string {
   const abs = path.resolve(p);
@@ -99,14 +109,14 @@ export class Confinement {
     const paths = requestPaths(method, params, ctx);
     const problem = accessProblem(this.access, paths, method);
     if (problem) throw problem;
-    const existing = paths.writes.filter((w) => fs.existsSync(w));
+    const existing = paths.writes.filter(present);
     const foreign = existing.find((w) => !this.created.has(realPath(w)));
     if (foreign !== undefined) throw denied(foreign, `${method.replace(/^idp\//, '')}: already exists and was not written by this engine: it is not overwritten (choose a new output)`);
     try {
       return await run();
     } finally {
       // partial outputs of a failed request are ours too (the client removes its staging folder)
-      for (const w of paths.writes) if (!existing.includes(w) && fs.existsSync(w)) this.created.add(realPath(w));
+      for (const w of paths.writes) if (!existing.includes(w) && present(w)) this.created.add(realPath(w));
     }
   }
 
