@@ -9,6 +9,7 @@ import { Lab } from './lab';
 import { modelLoadParams } from './settings';
 import type { ModelInfo } from '../server/protocol';
 import { sameFile } from './paths';
+import type { TrustState } from './trust';
 
 export interface Ctx {
   ext: vscode.ExtensionContext;
@@ -31,6 +32,11 @@ export function lab(ctx: Ctx): Lab {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (folder && folder.uri.scheme === 'file' && vscode.workspace.isTrusted) return new Lab(path.join(folder.uri.fsPath, '.idp'));
   return new Lab(ctx.ext.globalStorageUri.fsPath);
+}
+
+/** Whether the workspace is trusted, and its lab: what trust.ts decides the engine may use. */
+export function trustState(ctx: Ctx): TrustState {
+  return { trusted: vscode.workspace.isTrusted, labRoot: lab(ctx).root };
 }
 
 /** The model the settings ask for, loaded (only when it is not already). */

@@ -16,9 +16,11 @@ import { CancellationTokenSource, createMessageConnection, MessageConnection, Pr
 import { IdpError, runtimeError } from '../engine/errors';
 import { withHugePages } from '../engine/runtime/huge-pages';
 import {
-  ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeResult, InspectParams, InspectReply,
+  ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeParams, InitializeResult, InspectParams, InspectReply,
   LoadParams, Methods, ModelInfo, PROTOCOL_VERSION, WireError,
 } from '../server/protocol';
+import { accessProblem } from '../server/confinement';
+import { requestPaths } from '../server/request-paths';
 
 export interface CancelToken {
   readonly isCancellationRequested: boolean;
@@ -36,6 +38,11 @@ export interface EngineClientOptions {
   /** The engine came back after a crash (model reloaded if there was one). */
   onRestarted?: (info: ModelInfo | null) => void;
   cancelGraceMs?: number;
+  /**
+   * The folders the engine may use (idp/initialize), asked at every start; none: full access. Every
+   * request is checked against them here too, before it is sent (a refusal is a DENIED IdpError).
+   */
+  access?: () => InitializeParams | undefined;
 }
 
 export const MAX_RESTARTS = 3;
@@ -73,6 +80,9 @@ export class EngineClient {
   /** The newest process, and those that finished starting (only their deaths are crashes). */
   private current?: cp.ChildProcess;
   private ready = new WeakSet<cp.ChildProcess>();
+  /** Requests in flight, and why the engine must restart once there are none (reconfigure). */
+  private pending = 0;
+  private restartWhenIdle?: string;
 
   constructor(private readonly o: EngineClientOptions) {}
 
@@ -115,7 +125,7 @@ export class EngineClient {
     const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(runtimeError(`cannot start the engine process: ${e.message}`))));
     conn.listen();
     const startupExit = () => runtimeError(`the engine process exited during start-up${stderrTail ? `: ${stderrTail.trim().split('\n').pop()}` : ''}`);
-    const init = await Promise.race([conn.sendRequest(Methods.initialize), spawnError, exited.then(() => { throw startupExit(); })])
+    const init = await Promise.race([conn.sendRequest(Methods.initialize, this.o.access?.() ?? null), spawnError, exited.then(() => { throw startupExit(); })])
       .catch(async (e: unknown) => {
         // the connection closing is the symptom; the process's exit (and its last words) the cause
         const gone = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
@@ -154,8 +164,40 @@ export class EngineClient {
     }
   }
 
+  /**
+   * Refuses a request whose paths (request-paths.ts) the declared folders do not allow: the same check
+   * the engine makes, made before anything is sent.
+   */
+  private vet(method: string, params: unknown): void {
+    const problem = accessProblem(this.o.access?.(), requestPaths(method, params, { loadedModel: this.loaded?.path }), method);
+    if (problem) throw problem;
+  }
+
+  /**
+   * The folders changed (the workspace was trusted, its folders changed): the engine is started again
+   * with the new ones, at once when idle, else when its requests have finished (a job is not killed).
+   */
+  reconfigure(why: string): void {
+    if (!this.proc) return; // the next start declares the new folders
+    if (this.pending === 0) void this.restart(why).catch((e: unknown) => this.log(`engine restart failed: ${(e as Error).message}`));
+    else this.restartWhenIdle = why;
+  }
+
   /** Sends a request; a death of the process while it is pending rejects it with the reason. */
   private async call<R>(fn: (conn: MessageConnection) => Promise<R>): Promise<R> {
+    this.pending++;
+    try {
+      return await this.callNow(fn);
+    } finally {
+      if (--this.pending === 0 && this.restartWhenIdle) {
+        const why = this.restartWhenIdle;
+        this.restartWhenIdle = undefined;
+        this.reconfigure(why);
+      }
+    }
+  }
+
+  private async callNow<R>(fn: (conn: MessageConnection) => Promise<R>): Promise<R> {
     if (this.deadReason) {
       // a deliberate call after the engine gave up: try again from scratch
       this.deadReason = undefined;
@@ -185,6 +227,7 @@ export class EngineClient {
   }
 
   async load(p: LoadParams): Promise<ModelInfo> {
+    this.vet(Methods.load.method, p);
     const info = await this.call((c) => c.sendRequest(Methods.load, p));
     this.wanted = p;
     this.loaded = info;
@@ -200,7 +243,8 @@ export class EngineClient {
   }
 
   /** IDP's selection, scores and attention maps for one input with a bank (capability 'inspect'). */
-  inspect(p: InspectParams): Promise<InspectReply> {
+  async inspect(p: InspectParams): Promise<InspectReply> {
+    this.vet(Methods.inspect.method, p);
     return this.call((c) => c.sendRequest(Methods.inspect, p));
   }
 
@@ -230,6 +274,11 @@ export class EngineClient {
     type: RequestType<P, R, void>, progress: ProgressType<V>, p: Omit<P, 'progressToken'>, onProgress: ((v: V) => void) | undefined,
     token: CancelToken | undefined, graceMs: number,
   ): Promise<R> {
+    try {
+      this.vet(type.method, p);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.call(async (conn) => {
       const progressToken = onProgress ? `${type.method.replace(/^idp\//, '')}-${++this.progressSeq}` : undefined;
       const sub = progressToken ? conn.onProgress(progress, progressToken, onProgress!) : undefined;

@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { EngineClient } from './engine-client';
 import { Jobs } from './jobs';
-import { Ctx, lab } from './context';
+import { Ctx, lab, trustState } from './context';
+import { engineAccess, EngineRole } from './trust';
 import { StatusBar } from './status-bar';
 import { affectsModel } from './settings';
 import { selectModel, showModelInfo } from './commands/model';
@@ -39,8 +40,11 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   const modelChanged = new vscode.EventEmitter<ModelInfo | null>();
   const status = new StatusBar();
   let ctx: Ctx | undefined;
+  // the folders each engine may use, as the workspace's trust is when it starts (trust.ts)
+  const access = (role: EngineRole) => () => (ctx ? engineAccess(trustState(ctx), role) : { writable: [], readable: [] });
   const engine = new EngineClient({
     serverScript: ext.asAbsolutePath('dist/server.js'),
+    access: access('editor'),
     log: (line) => log.info(line),
     onCrash: (reason, restarting) => {
       status.setEngineDown();
@@ -53,6 +57,7 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   });
   const work = new EngineClient({
     serverScript: ext.asAbsolutePath('dist/server.js'),
+    access: access('jobs'),
     log: (line) => log.info(`[jobs] ${line}`),
     onCrash: (reason, restarting) => {
       log.error(`job engine: ${reason}`);
@@ -95,7 +100,14 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
       if (affectsModel(e)) log.info('model settings changed: the model is loaded again on next use');
       if (e.affectsConfiguration('idp.inlineCompletion')) status.setCompletion(completionEnabled());
     }),
-    vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: settings may now choose the model')),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      log.info('workspace trusted: settings may now choose the model');
+      // the engines declared Restricted Mode's folders at start-up: start them again with the trusted ones
+      engine.reconfigure('the workspace was trusted');
+      work.reconfigure('the workspace was trusted');
+    }),
+    // the lab is in the first folder: the job engine's writable folder moves with it
+    vscode.workspace.onDidChangeWorkspaceFolders(() => work.reconfigure('the workspace folders changed')),
     { dispose: () => { void engine.dispose(); void work.dispose(); } },
   );
   const views = registerViews(c);

@@ -7,6 +7,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter, Resp
 import { isIdpError } from '../engine/errors';
 import { EngineService, CAPABILITIES } from './engine-service';
 import { registerWorkflows } from './workflows';
+import { Confinement } from './confinement';
 import { ENGINE_ERROR, GenerateProgressType, Methods, PROTOCOL_VERSION, WireError } from './protocol';
 
 // nothing but protocol messages may reach stdout
@@ -29,13 +30,22 @@ export function toResponseError(e: unknown): ResponseError<WireError> {
 function main(): void {
   const started = Date.now();
   const service = new EngineService();
+  const confinement = new Confinement();
   const conn = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
-  const guard = <T>(p: Promise<T>) => p.catch((e: unknown) => { throw toResponseError(e); });
+  /** Every request that names paths runs inside the client's declared folders (confinement.ts); errors cross typed. */
+  const guard = <T>(method: string, params: unknown, run: () => Promise<T>): Promise<T> =>
+    confinement.run(method, params, { loadedModel: service.modelPath }, run).catch((e: unknown) => { throw toResponseError(e); });
 
-  conn.onRequest(Methods.initialize, () => ({
-    protocolVersion: PROTOCOL_VERSION, pid: process.pid, node: process.version, capabilities: CAPABILITIES,
-  }));
-  conn.onRequest(Methods.load, (p) => guard(service.load(p)));
+  conn.onRequest(Methods.initialize, (p) => {
+    try {
+      confinement.declare(p);
+    } catch (e) {
+      throw toResponseError(e);
+    }
+    if (confinement.confined) process.stderr.write(`confined to the declared folders: ${JSON.stringify(p)}\n`);
+    return { protocolVersion: PROTOCOL_VERSION, pid: process.pid, node: process.version, capabilities: CAPABILITIES };
+  });
+  conn.onRequest(Methods.load, (p) => guard(Methods.load.method, p, () => service.load(p)));
   conn.onRequest(Methods.info, () => service.info());
   conn.onRequest(Methods.health, () => ({
     pid: process.pid, uptimeMs: Date.now() - started, rssBytes: process.memoryUsage.rss(), model: service.modelPath,
@@ -45,9 +55,9 @@ function main(): void {
     const onProgress = typeof progressToken === 'string'
       ? (v: Parameters<NonNullable<Parameters<EngineService['generate']>[2]>>[0]) => void conn.sendProgress(GenerateProgressType, progressToken, v)
       : undefined;
-    return guard(service.generate(p, token, onProgress));
+    return guard(Methods.generate.method, p, () => service.generate(p, token, onProgress));
   });
-  conn.onRequest(Methods.inspect, (p) => guard(service.inspect(p)));
+  conn.onRequest(Methods.inspect, (p) => guard(Methods.inspect.method, p, () => service.inspect(p)));
   registerWorkflows(conn, service.workflows, guard);
   conn.onRequest(Methods.shutdown, () => {
     setImmediate(() => process.exit(0));

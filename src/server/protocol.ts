@@ -24,13 +24,25 @@ import type {
 
 export * from './workflow-protocol';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: `idp/initialize` takes the client's folders (InitializeParams). */
+export const PROTOCOL_VERSION = 2;
 
 /** What this engine build can do (the extension greys out the rest). */
 export type Capability = 'generate' | 'info' | 'logits' | 'inspect' | WorkflowCapability;
 
 /** The long workflows (workflow-protocol.ts): one request and one capability each. */
 export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study';
+
+/**
+ * `idp/initialize`'s parameters: the folders this client lets the engine use, declared once at
+ * start-up (confinement.ts). Absolute paths. Without them (null) the engine has full access.
+ */
+export interface InitializeParams {
+  /** Outputs (compress, train, bench and study `out`) must be strictly inside one of these. */
+  writable: string[];
+  /** When given, every path a request reads (request-paths.ts) must be inside one of these. */
+  readable?: string[];
+}
 
 export interface InitializeResult {
   protocolVersion: number;
@@ -124,7 +136,7 @@ export interface InspectReply {
 }
 
 export const Methods = {
-  initialize: new RequestType0<InitializeResult, void>('idp/initialize'),
+  initialize: new RequestType<InitializeParams | null, InitializeResult, void>('idp/initialize'),
   load: new RequestType<LoadParams, ModelInfo, void>('idp/load'),
   info: new RequestType0<ModelInfo | null, void>('idp/info'),
   generate: new RequestType<GenerateParams, GenerateReply, void>('idp/generate'),

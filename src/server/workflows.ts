@@ -40,14 +40,18 @@ export class Workflows {
     start(() => runStudyRequest(p, token, onProgress));
 }
 
-/** Registers every workflow request; progress goes out under the request's progressToken (throttled by each workflow). */
-export function registerWorkflows(conn: MessageConnection, w: Workflows, guard: <T>(p: Promise<T>) => Promise<T>): void {
+/**
+ * Registers every workflow request; progress goes out under the request's progressToken (throttled by each
+ * workflow). `guard` runs each request (checking its paths against the client's folders) and types its errors.
+ */
+export function registerWorkflows(conn: MessageConnection, w: Workflows, guard: <T>(method: string, params: unknown, run: () => Promise<T>) => Promise<T>): void {
   const tok = (p: unknown) => (p && typeof p === 'object' ? (p as { progressToken?: unknown }).progressToken : undefined);
   const progress = <V>(type: ProgressType<V>, token: unknown): ((v: V) => void) | undefined =>
     typeof token === 'string' ? (v: V) => void conn.sendProgress(type, token, v as never) : undefined;
-  conn.onRequest(Methods.compress, (p, ct) => guard(w.compress(p, ct, progress(WorkflowProgress.compress, tok(p)))));
-  conn.onRequest(Methods.trainBank, (p, ct) => guard(w.trainBank(p, ct, progress(WorkflowProgress.trainBank, tok(p)))));
-  conn.onRequest(Methods.trainBaseline, (p, ct) => guard(w.trainBaseline(p, ct, progress(WorkflowProgress.trainBaseline, tok(p)))));
-  conn.onRequest(Methods.bench, (p, ct) => guard(w.bench(p, ct, progress(WorkflowProgress.bench, tok(p)))));
-  conn.onRequest(Methods.study, (p, ct) => guard(w.study(p, ct, progress(WorkflowProgress.study, tok(p)))));
+  const m = Methods;
+  conn.onRequest(m.compress, (p, ct) => guard(m.compress.method, p, () => w.compress(p, ct, progress(WorkflowProgress.compress, tok(p)))));
+  conn.onRequest(m.trainBank, (p, ct) => guard(m.trainBank.method, p, () => w.trainBank(p, ct, progress(WorkflowProgress.trainBank, tok(p)))));
+  conn.onRequest(m.trainBaseline, (p, ct) => guard(m.trainBaseline.method, p, () => w.trainBaseline(p, ct, progress(WorkflowProgress.trainBaseline, tok(p)))));
+  conn.onRequest(m.bench, (p, ct) => guard(m.bench.method, p, () => w.bench(p, ct, progress(WorkflowProgress.bench, tok(p)))));
+  conn.onRequest(m.study, (p, ct) => guard(m.study.method, p, () => w.study(p, ct, progress(WorkflowProgress.study, tok(p)))));
 }

@@ -3,7 +3,7 @@
 // the tests (smoke-test-driver payload), relays the host's test output, and exits with the
 // tests' exit code. Counts go to $IDP_STAGE_COUNTS for scripts/test.mjs.
 //
-//   node out/test/integration/run.js            (IDP_TEST_GREP=pattern to run some)
+//   node out/test/integration/run.js            (IDP_TEST_GREP=pattern to run some; IDP_TEST_SESSIONS=untrusted for one session)
 
 import * as fs from 'fs';
 import * as os from 'os';
@@ -86,7 +86,9 @@ async function main(): Promise<number> {
   // a trusted workspace (every flow), then one in Restricted Mode (workspace trust)
   const total: Counts = { passed: 0, failed: 0, skipped: 0 };
   let code = 0;
-  for (const suite of ['suite', 'untrusted'] as const) {
+  // IDP_TEST_SESSIONS=untrusted (or suite) runs one session only
+  const only = (process.env.IDP_TEST_SESSIONS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const suite of (['suite', 'untrusted'] as const).filter((s) => !only.length || only.includes(s))) {
     const r = await session(suite);
     for (const k of ['passed', 'failed', 'skipped'] as const) total[k] += r.counts[k];
     if (r.code !== 0) code = r.code;

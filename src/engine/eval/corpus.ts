@@ -25,7 +25,18 @@ export function readDocuments(file: string): string[] {
   });
 }
 
-const hasGlob = (p: string) => /[*?[]/.test(p);
+export const hasGlob = (p: string) => /[*?[]/.test(p);
+
+/**
+ * A glob's fixed leading folder (`base`, the only folder its walk reads, recursively; symbolic links
+ * inside are not followed) and the pattern below it. Restricted Mode checks `base` (request-paths.ts).
+ */
+export function splitGlob(p: string, cwd = process.cwd()): { base: string; rest: string } {
+  const parts = p.split('/');
+  const fixed: string[] = [];
+  while (parts.length && !hasGlob(parts[0])) fixed.push(parts.shift()!);
+  return { base: path.resolve(cwd, fixed.join('/') || '.'), rest: parts.join('/') };
+}
 
 function globToRegExp(glob: string): RegExp {
   let re = '';
@@ -51,11 +62,8 @@ export function expandPaths(patterns: string[], cwd = process.cwd()): string[] {
       out.push(abs);
       continue;
     }
-    const parts = p.split('/');
-    const fixed: string[] = [];
-    while (parts.length && !hasGlob(parts[0])) fixed.push(parts.shift()!);
-    const base = path.resolve(cwd, fixed.join('/') || '.');
-    const re = globToRegExp(parts.join('/'));
+    const { base, rest } = splitGlob(p, cwd);
+    const re = globToRegExp(rest);
     const found: string[] = [];
     const walk = (dir: string, rel: string) => {
       let entries: fs.Dirent[];

@@ -1,11 +1,12 @@
 // The active IDP prompt bank: the one trained last (or chosen), remembered per workspace. The status
 // bar shows it with the prompt IDP picked last; Run Benchmark and the Inspector default to it. A bank
-// whose folder is gone is not active.
+// whose folder is gone is not active, nor one Restricted Mode does not let the engine read (trust.ts).
 
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Ctx } from '../context';
+import { Ctx, trustState } from '../context';
+import { readAllowed } from '../trust';
 
 export interface ActiveBank {
   bank: string;
@@ -23,7 +24,7 @@ export const onActiveBankChanged = changed.event;
 
 export function activeBank(ctx: Ctx): ActiveBank | undefined {
   const b = ctx.ext.workspaceState.get<ActiveBank>(KEY);
-  return b && fs.existsSync(path.join(b.bank, 'bank.json')) ? b : undefined;
+  return b && readAllowed(trustState(ctx), b.bank) && fs.existsSync(path.join(b.bank, 'bank.json')) ? b : undefined;
 }
 
 export async function setActiveBank(ctx: Ctx, b: ActiveBank | undefined): Promise<void> {

@@ -9,7 +9,7 @@ import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { TrainBankReply } from '../../server/protocol';
-import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 import { setActiveBank } from './active-bank';
 
@@ -62,12 +62,14 @@ export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOut
   const prompts = args.prompts ?? DEFAULT_PROMPTS;
   const data = args.data ?? 'model';
   const tokens = args.tokens ?? DEFAULT_TOKENS;
-  if (!checkPaths(ctx, 'Train Prompt Bank', [model, ...(Array.isArray(data) ? data : []), ...(args.eval ?? [])])) return undefined;
+  const request = {
+    ...trainingParams(args, model, data, tokens), prompts, positions: args.positions, selectionLayer: args.selectionLayer, score: args.score,
+  };
+  if (!checkRequest(ctx, 'Train Prompt Bank', Methods.trainBank.method, request)) return undefined;
   const r = await runStaged(ctx, `Training an IDP bank (${prompts.join(', ')}) on ${modelLabel(model).label}`, 'bank', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'bank', report);
     const reply = await ctx.work.workflow(Methods.trainBank, WorkflowProgress.trainBank, {
-      ...trainingParams(args, model, data, tokens), prompts, positions: args.positions, selectionLayer: args.selectionLayer, score: args.score,
-      out: path.join(stage.dir, 'bank'),
+      ...request, out: path.join(stage.dir, 'bank'),
     }, (v) => progress(trainSample(v)), token);
     if (reply.status !== 'done' || token.isCancellationRequested) return undefined;
     const bank = path.join(stage.final, 'bank');

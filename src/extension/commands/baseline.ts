@@ -8,7 +8,7 @@ import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BaselineMethod, TrainBaselineReply } from '../../server/protocol';
-import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 
 export interface BaselineArgs extends TrainingArgs {
@@ -63,14 +63,16 @@ export const trainBaselineCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Bas
   const data = args.data ?? 'model';
   const tokens = args.tokens ?? DEFAULT_TOKENS;
   const promptTokens = method === 'lora' ? undefined : args.promptTokens ?? 100;
-  if (!checkPaths(ctx, 'Train Baseline', [model, ...(Array.isArray(data) ? data : []), ...(args.eval ?? [])])) return undefined;
+  const request = {
+    ...trainingParams(args, model, data, tokens), method, promptTokens,
+    rank: method === 'lora' ? args.rank : undefined, alpha: method === 'lora' ? args.alpha : undefined, targets: method === 'lora' ? args.targets : undefined,
+  };
+  if (!checkRequest(ctx, 'Train Baseline', Methods.trainBaseline.method, request)) return undefined;
   const what = describeBaseline({ ...args, method, promptTokens });
   const r = await runStaged(ctx, `Training ${what} on ${modelLabel(model).label}`, 'baseline', async (stage, report, token) => {
     const progress = loggedProgress(ctx, what, report);
     const reply = await ctx.work.workflow(Methods.trainBaseline, WorkflowProgress.trainBaseline, {
-      ...trainingParams(args, model, data, tokens), method, promptTokens,
-      rank: method === 'lora' ? args.rank : undefined, alpha: method === 'lora' ? args.alpha : undefined, targets: method === 'lora' ? args.targets : undefined,
-      out: path.join(stage.dir, 'train'),
+      ...request, out: path.join(stage.dir, 'train'),
     }, (v) => progress(trainSample(v)), token);
     if (reply.status !== 'done' || token.isCancellationRequested) return undefined;
     const adapter = path.join(stage.final, 'train', 'adapter');

@@ -12,7 +12,7 @@ import { dataDir } from '../../engine/defaults';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BenchReply } from '../../server/protocol';
 import { activeBank } from './active-bank';
-import { commandInputs, askInt, checkPaths, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
 
 export interface BenchArgs {
   model?: string;
@@ -86,14 +86,14 @@ export const runBenchmarkCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Benc
     void vscode.window.showErrorMessage('IDP: Run Benchmark: the held-out text tasks need text — open a trusted folder with text or code files, or give heldout files.');
     return undefined;
   }
-  if (!checkPaths(ctx, 'Run Benchmark', [model, args.bank, args.adapter, ...(heldout ?? [])])) return undefined;
   const withWhat = args.bank ? ' + IDP' : args.adapter ? ' + adapter' : '';
   const label = args.label ?? `${modelLabel(model).label}${withWhat}`;
+  const request = { model, bank: args.bank, adapter: args.adapter, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT, seed: args.seed, label };
+  if (!checkRequest(ctx, 'Run Benchmark', Methods.bench.method, request)) return undefined;
   const r = await runStaged(ctx, `Benchmarking ${label}`, 'bench', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'bench', report);
     const reply = await ctx.work.workflow(Methods.bench, WorkflowProgress.bench, {
-      model, bank: args.bank, adapter: args.adapter, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT, seed: args.seed, label,
-      out: path.join(stage.dir, 'bench.json'),
+      ...request, out: path.join(stage.dir, 'bench.json'),
     }, (v) => progress({ fraction: v.fraction, message: `${v.task} ${v.done}/${v.total} (${v.requestsPerSecond.toFixed(1)} req/s)` }), token);
     if (reply.status !== 'complete' || token.isCancellationRequested) return undefined;
     const at = (f: string) => path.join(stage.final, path.basename(f));

@@ -10,7 +10,7 @@ import { modelLabel, pushRecent } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { CompressParams, CompressReply, DataSource } from '../../server/protocol';
-import { commandInputs, checkPaths, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, checkRequest, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 
 export interface CompressArgs {
   model?: string;
@@ -79,15 +79,15 @@ export const compressCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Compress
   const bits = args.bits ?? (method === 'gptq' || method === 'rtn' ? 4 : undefined);
   const calib = args.calib ?? (method === 'gptq' || method === 'sparsegpt' ? 'model' : undefined);
   const sparsity = args.sparsity ?? (args.pattern === undefined && (method === 'sparsegpt' || method === 'magnitude') ? 0.5 : undefined);
-  if (!checkPaths(ctx, 'Compress Model', [model, ...(Array.isArray(calib) ? calib : [])])) return undefined;
+  const request = {
+    model: path.resolve(model), method, bits, groupSize: args.groupSize, sparsity, pattern: args.pattern, calib,
+    samples: args.samples ?? (calib ? 32 : undefined), seqlen: args.seqlen ?? (calib ? 256 : undefined), seed: args.seed,
+  };
+  if (!checkRequest(ctx, 'Compress Model', Methods.compress.method, request)) return undefined;
   const what = `${describeCompression({ method, bits, sparsity, pattern: args.pattern })} of ${modelLabel(model).label}`;
   const r = await runStaged(ctx, `Compressing ${what}`, 'compress', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'compress', report);
-    const params = {
-      model: path.resolve(model), method, bits, groupSize: args.groupSize, sparsity, pattern: args.pattern, calib,
-      samples: args.samples ?? (calib ? 32 : undefined), seqlen: args.seqlen ?? (calib ? 256 : undefined), seed: args.seed,
-      out: path.join(stage.dir, 'model'),
-    };
+    const params = { ...request, out: path.join(stage.dir, 'model') };
     const reply = await ctx.work.workflow(Methods.compress, WorkflowProgress.compress, params,
       (v) => progress({ fraction: v.layers ? v.layersDone / v.layers : 0, message: v.message }), token);
     if (reply.cancelled || token.isCancellationRequested) return undefined;

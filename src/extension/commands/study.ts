@@ -10,7 +10,7 @@ import { modelLabel } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { StudyParams, StudyReply } from '../../server/protocol';
-import { commandInputs, askInt, checkPaths, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkRequest, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
 import { DEFAULT_LIMIT, DEFAULT_TASKS } from './bench';
 
 export type StudyArgs = Partial<Omit<StudyParams, 'out' | 'progressToken'>>;
@@ -78,16 +78,16 @@ export const runStudyCmd = (ctx: Ctx) => async (arg?: unknown): Promise<StudyOut
     void vscode.window.showErrorMessage('IDP: Run Study: the held-out text tasks need text — open a trusted folder with text or code files, or give heldout files.');
     return undefined;
   }
-  if (!checkPaths(ctx, 'Run Study', [model, ...heldout, ...(args.data ?? []).filter((d) => d !== 'model')])) return undefined;
   const compress = args.compress ?? DEFAULT_COMPRESS;
   const methods = args.methods ?? DEFAULT_METHODS;
   const tokens = args.tokens ?? DEFAULT_STUDY_TOKENS;
+  // every path option (tokenizer, data, heldout, dataDir, name=FILE tasks) is checked: the request as sent
+  const request = { ...args, model, compress, methods, tokens, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT };
+  if (!checkRequest(ctx, 'Run Study', Methods.study.method, request)) return undefined;
   const r = await runStaged(ctx, `Study: ${compress} of ${modelLabel(model).label}, ${methods.length} methods`, 'study', async (stage, report, token) => {
     const progress = loggedProgress(ctx, 'study', report);
     const out = path.join(stage.dir, 'study');
-    const reply = await ctx.work.workflow(Methods.study, WorkflowProgress.study, {
-      ...args, model, compress, methods, tokens, tasks, heldout, limit: args.limit ?? DEFAULT_LIMIT, out,
-    }, (v) => progress({ fraction: v.fraction, message: `${v.stage}: ${v.message}` }), token);
+    const reply = await ctx.work.workflow(Methods.study, WorkflowProgress.study, { ...request, out }, (v) => progress({ fraction: v.fraction, message: `${v.stage}: ${v.message}` }), token);
     if (reply.status === 'cancelled' || token.isCancellationRequested) return undefined;
     const dir = path.join(stage.final, 'study');
     return {

@@ -3,9 +3,9 @@
 // a model and for data (remembered, with sensible defaults), workspace-trust checks on paths, and
 // progress lines in the log.
 
-import * as path from 'path';
 import * as vscode from 'vscode';
-import { Ctx, lab, memory } from '../context';
+import { Ctx, lab, memory, trustState } from '../context';
+import { requestProblem } from '../trust';
 import type { StagedRun } from '../lab';
 import type { ProgressSample } from '../progress-format';
 import { modelLabel, sameFile } from '../paths';
@@ -59,21 +59,14 @@ export function loggedProgress(ctx: Ctx, what: string, report: (p: ProgressSampl
 }
 
 /**
- * May the engine be pointed at this path? Always in a trusted workspace; in an untrusted one only
- * the default model and what the extension itself wrote (its lab folder in global storage).
+ * Refuses (with a message) a request the workspace's trust does not allow (trust.ts: every path it
+ * reads, by the same check EngineClient makes on every request); true when it is allowed. Run before
+ * a job starts, so a refused request leaves no failed job behind.
  */
-export function pathAllowed(ctx: Ctx, p: string): boolean {
-  if (vscode.workspace.isTrusted) return true;
-  if (sameFile(p, defaultModelPath())) return true;
-  const rel = path.relative(lab(ctx).root, path.resolve(p));
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
-/** Refuses (with a message) paths an untrusted workspace may not use; true when all are allowed. */
-export function checkPaths(ctx: Ctx, title: string, paths: Array<string | undefined>): boolean {
-  const bad = paths.find((p) => p !== undefined && !pathAllowed(ctx, p));
-  if (bad === undefined) return true;
-  void vscode.window.showWarningMessage(`IDP: ${title}: this workspace is not trusted, so only the default model and the lab's own results can be used (not ${bad}). Trust the workspace to use other files.`);
+export function checkRequest(ctx: Ctx, title: string, method: string, params: object): boolean {
+  const problem = requestProblem(trustState(ctx), method, params);
+  if (!problem) return true;
+  void vscode.window.showWarningMessage(`IDP: ${title}: this workspace is not trusted, so only the default model, the lab's own results and the staged data can be used (${problem.message}). Trust the workspace to use other files.`);
   return false;
 }
 

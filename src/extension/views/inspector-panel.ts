@@ -8,7 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { activeBank } from '../commands/active-bank';
-import { Ctx, ensureModel, lab, memory } from '../context';
+import { Ctx, ensureModel, lab, memory, trustState } from '../context';
+import { readAllowed, requestProblem } from '../trust';
+import { Methods } from '../../server/protocol';
 import { findBanks } from './banks';
 import { inspectorInput } from './inspector-input';
 import { FromInspector, fromInspector, InspectorView, ToInspector } from './messages/inspector';
@@ -117,8 +119,14 @@ export class InspectorPanel implements vscode.Disposable {
     const compareOn = this.compareOn;
     this.post({ type: 'busy', text: req.source });
     try {
-      // the bank's own model (loaded for the inspection only), else the editor's
-      const model = bankModel(req.bank);
+      // bank.json is read here: in Restricted Mode only a bank the engine could read too (trust.ts)
+      const trust = trustState(this.ctx);
+      const refused = requestProblem(trust, Methods.inspect.method, { bank: req.bank });
+      if (refused) throw refused;
+      // the bank's own model (loaded for the inspection only), else the editor's; one Restricted Mode does
+      // not allow is sent as named, so the request's check refuses it (it is not even looked for)
+      const named = bankSource(req.bank);
+      const model = named !== undefined && (!readAllowed(trust, named) || fs.existsSync(named)) ? named : undefined;
       if (!model) await ensureModel(this.ctx);
       if (!(await this.ctx.engine.capabilities()).includes('inspect')) throw new Error('this engine cannot inspect (no \'inspect\' capability)');
       const p: InspectParams = { bank: req.bank, ...(model ? { model } : {}), text: req.text, heads: true, ...(compareOn ? { compare: req.compare ?? true } : {}) };
@@ -150,11 +158,11 @@ export class InspectorPanel implements vscode.Disposable {
   }
 }
 
-/** The model a bank was made for (bank.json's model.source), when it is still there. */
-export function bankModel(bank: string): string | undefined {
+/** The model a bank was made for (bank.json's model.source), as it names it. */
+export function bankSource(bank: string): string | undefined {
   try {
     const src = (JSON.parse(fs.readFileSync(path.join(bank, 'bank.json'), 'utf8')) as { model?: { source?: unknown } }).model?.source;
-    return typeof src === 'string' && fs.existsSync(src) ? src : undefined;
+    return typeof src === 'string' && src.trim() !== '' ? src : undefined;
   } catch {
     return undefined;
   }
@@ -175,7 +183,8 @@ async function chooseBank(ctx: Ctx, given?: string): Promise<string | undefined>
   const root = lab(ctx).root;
   type Item = vscode.QuickPickItem & { dir?: string };
   const items: Item[] = banks.map((b) => ({ label: path.relative(root, b.dir) || b.dir, description: b.prompts ? `prompts ${b.prompts.join(', ')}` : undefined, detail: b.dir, dir: b.dir }));
-  items.push({ label: '$(folder-opened) Browse…', description: 'a folder with bank.json (IDP: Train Prompt Bank writes one)' });
+  // Restricted Mode: only the lab's banks
+  if (vscode.workspace.isTrusted) items.push({ label: '$(folder-opened) Browse…', description: 'a folder with bank.json (IDP: Train Prompt Bank writes one)' });
   const pick = await vscode.window.showQuickPick(items, { title: 'IDP Inspector: prompt bank', placeHolder: banks.length ? 'Which bank?' : 'No bank in the lab folder yet: pick a folder' });
   if (!pick) return undefined;
   let dir = pick.dir;
@@ -216,6 +225,10 @@ export const openInspector = (ctx: Ctx) => async (arg?: unknown): Promise<Inspec
   }
   const bank = await chooseBank(ctx, arg?.bank);
   if (!bank) return undefined;
+  if (!readAllowed(trustState(ctx), bank)) {
+    void vscode.window.showWarningMessage(`IDP Inspector: this workspace is not trusted, so only the lab's own banks can be inspected (not ${bank}). Trust the workspace to use other files.`);
+    return undefined;
+  }
   const panel = InspectorPanel.show(ctx);
   return panel.inspect(text, source, bank, arg?.compare);
 };
