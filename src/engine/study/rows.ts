@@ -66,7 +66,9 @@ function adaptedRow(base: Omit<RowRuntime, 'bench' | 'scorer' | 'generate' | 'pr
 /** The study's rows in table order: base, compressed, then the methods as given ('none' is the compressed row). */
 export async function buildRows(base: LoadedModel, compressed: LoadedModel, compress: CompressSpec, methods: MethodSpec[],
   trained: TrainedMethods, targets: string[], session: SessionOptions): Promise<RowRuntime[]> {
-  const short = `${compress.method.toUpperCase()}-${compress.bits}bit`;
+  const short = compress.sparsity !== undefined
+    ? `${compress.method === 'sparsegpt' ? 'SparseGPT' : 'Magnitude'}-${Math.round(compress.sparsity * 100)}%${compress.bits ? `-${compress.bits}bit` : ''}`
+    : `${compress.method.toUpperCase()}-${compress.bits}bit`;
   const m = compressed;
   const c = m.config;
   const lm = new CausalLM(m, session);   // the compressed model's runtime, shared by every row that runs on it

@@ -147,6 +147,11 @@ describe('study end to end (tiny random Llama)', function () {
 
   it('bad specs are typed INPUT errors', async () => {
     await expectIdpError(() => parseCompress('gptq:5'), 'INPUT', undefined, /method:bits/);
+    await expectIdpError(() => parseCompress('sparsegpt:1.5'), 'INPUT', undefined, /method:sparsity/);
+    await expectIdpError(() => parseCompress('magnitude:0.5:4'), 'INPUT', undefined, /does not quantize/);
+    assert.deepEqual(
+      [parseCompress('sparsegpt:0.5'), parseCompress('sparsegpt:0.5:4:g64'), parseCompress('magnitude:.7')].map((c) => [c.method, c.sparsity, c.bits, c.groupSize, c.dense]),
+      [['sparsegpt', 0.5, undefined, 128, true], ['sparsegpt', 0.5, 4, 64, false], ['magnitude', 0.7, undefined, 128, true]]);
     await expectIdpError(() => parseMethods(['idp']), 'INPUT', undefined, /prompt:N/);
     await expectIdpError(() => parseMethods(['lora']), 'INPUT', undefined, /needs a size/);
     await expectIdpError(() => parseMethods(['prompt:4', 'prompt:4']), 'INPUT', undefined, /twice/);
