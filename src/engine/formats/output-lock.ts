@@ -101,13 +101,11 @@ export function lockOutput(target: string): OutputLock {
   for (let attempt = 0; ; attempt++) {
     if (createExclusive(file, text)) break;
     const other = readLock(file);
-    if (other && other.pid === process.pid && other.start === rec.start && other.host === rec.host && held.has(file)) {
-      throw inputError(`this output is already being written by this process (${describe(other)})`, abs);
-    }
     // an unreadable lock is one being created right now (fallback path) or damaged: judge it by age
     const stale = other ? ownerGone(other) : lockAgeMs(file) > 10_000;
     if (!stale || attempt >= 20) {
-      throw inputError(`the output is locked by ${other ? describe(other) : 'another process'} (lock file ${file}); ` +
+      const self = other && other.pid === rec.pid && other.start === rec.start && other.host === rec.host ? ', another job of this process' : '';
+      throw inputError(`the output is locked by ${other ? describe(other) : 'another process'}${self} (lock file ${file}); ` +
         'wait for that job or choose another output', abs);
     }
     breakStale(file, other);
