@@ -60,7 +60,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     if (f.bank && f.adapter) throw inputError('give --adapter or --bank, not both');
     if (!f.bank && (f.selectionLayer !== undefined || f.score)) throw inputError('--selection-layer and --score need --bank');
     const paths = reportPaths(f.out);
-    claim = claimReportFiles(paths.json, [paths.md, paths.samples], 'idp-bench/');   // before any compute
+    claim = claimReportFiles(paths.json, [paths.md, paths.samples]);   // before any compute
     const specs = parseTaskList(f.tasks);
     const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });

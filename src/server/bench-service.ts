@@ -52,7 +52,7 @@ export function checkBenchParams(p: BenchParams): void {
 export async function runBench(p: BenchParams, token: Cancellation, onProgress?: (v: BenchProgressValue) => void): Promise<BenchReply> {
   checkBenchParams(p);
   const paths = reportPaths(p.out);
-  const claim = claimReportFiles(paths.json, [paths.md, paths.samples], 'idp-bench/');   // before any compute
+  const claim = claimReportFiles(paths.json, [paths.md, paths.samples]);   // before any compute
   try {
     return await benchClaimed(p, token, onProgress);
   } finally {

@@ -193,23 +193,13 @@ export function replaceOwnFolder(staging: string, target: string, kind: OutputKi
 
 /**
  * Claims the files of a benchmark report (`json`, and the `others` written beside it): none may be a
- * folder, and existing ones are replaced only when `json` is a report IDP Lab wrote (its "schema" starts
- * with `schemaPrefix`). The lock is taken before any compute, as for folders.
+ * folder, and the lock is taken before any compute, as for folders. Whether an existing report file may
+ * be replaced is the engine process's confinement rule (server/confinement); the CLI replaces it.
  */
-export function claimReportFiles(json: string, others: string[], schemaPrefix: string): { release(): void } {
+export function claimReportFiles(json: string, others: string[]): { release(): void } {
   const abs = path.resolve(json);
   const check = () => {
-    const present = [abs, ...others].filter((f) => fs.existsSync(f));
-    for (const f of present) if (fs.statSync(f).isDirectory()) throw inputError('the output path is a folder, not a file', f);
-    if (!present.length) return;
-    let ours = false;
-    try {
-      const schema = (JSON.parse(fs.readFileSync(abs, 'utf8')) as { schema?: unknown }).schema;
-      ours = typeof schema === 'string' && schema.startsWith(schemaPrefix);
-    } catch {
-      // absent or not JSON: not a report of ours
-    }
-    if (!ours) throw inputError('the output file exists and is not an IDP Lab report; it is not replaced (choose another name)', present[0]);
+    for (const f of [abs, ...others]) if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw inputError('the output path is a folder, not a file', f);
   };
   check();
   const lock = lockOutput(abs);
