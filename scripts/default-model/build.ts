@@ -28,8 +28,7 @@ import { generate, promptIds } from '../../src/engine/runtime/generate';
 import { bpeTokenizerJson, trainBpe, WordCounter } from '../../src/engine/tokenizers/bpe-train';
 import { Blocks, tokenizeDocs } from '../../src/engine/train/data';
 import { FullWeights } from '../../src/engine/train/methods/full';
-import { replaceDir } from '../../src/engine/train/peft';
-import { tempFolderBeside } from '../../src/engine/formats/atomic-folder';
+import { renameIntoPlace, tempFolderBeside } from '../../src/engine/formats/atomic-folder';
 import { DEFAULT_SETTINGS, runTraining, TrainProgress, TrainSettings, writeTextAtomic } from '../../src/engine/train/trainer';
 import { reportError } from '../../src/cli/errors';
 import { buildCorpus } from './corpus';
@@ -232,7 +231,7 @@ export async function buildDefaultModel(f: Flags, isCancelled: () => boolean): P
     fs.rmSync(tmp, { recursive: true, force: true });
     throw inputError(`the model folder would be ${mb(bytes)}, over the ${mb(MAX_BYTES)} limit: make the model smaller`, out);
   }
-  replaceDir(tmp, out);
+  renameIntoPlace(tmp, out);   // this script owns models/default: replaced whatever it holds
   log(`[6/6] wrote ${out} (${mb(bytes)}) in ${Math.round(record.seconds.total)} s`);
   return 'done';
 }

@@ -12,6 +12,7 @@ import { PROMPT_INPUT, SoftPrompt } from '../engine/train/methods/prompt';
 import { ADAPTER_CONFIG } from '../engine/train/peft';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
 import { calibrateBank, CalibrateResult } from '../engine/idp/calibrate-bank';
+import { claimOutput, MARKER, OutputClaim } from '../engine/formats/output-folder';
 import { reportError } from './errors';
 import { cancellable } from './training';
 import { collect, int, threadsFor } from './options';
@@ -34,20 +35,26 @@ export function calibrationTable(r: CalibrateResult): string {
 interface AssembleFlags { model?: string; tokenizer?: string; out: string; positions?: number; selectionLayer: number; score: SelectionScore; threads?: number; overwrite?: boolean }
 
 async function runAssemble(adapters: string[], f: AssembleFlags): Promise<void> {
+  let claim: OutputClaim | undefined;
   try {
     if (!adapters.length) throw inputError('give the adapter folders of the prompts, in bank order');
     const out = path.resolve(f.out);
+    // output-folder.ts: never the working / home folder, an IDP Lab folder or an empty one, locked before any compute
+    claim = claimOutput(out, { kind: 'bank', mode: 'in-place' });
     if (fs.existsSync(path.join(out, 'bank.json')) && !f.overwrite) throw inputError(`${out} already holds a bank: give --overwrite to replace it`);
-    if (fs.existsSync(out) && !fs.existsSync(path.join(out, 'bank.json')) && fs.readdirSync(out).length) throw inputError(`${out} is not empty and holds no bank: choose another --out`);
+    if (fs.existsSync(out) && !fs.existsSync(path.join(out, 'bank.json')) && fs.readdirSync(out).filter((n) => n !== MARKER).length) throw inputError(`${out} is not empty and holds no bank: choose another --out`);
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const prompts = adapters.map((d) => SoftPrompt.load(m, adapterDir(d)));
     const bank = IdpBank.fromPrompts(m, prompts.map((p) => ({ embeddings: p.params.get(PROMPT_INPUT)!.data, n: p.n })), {
       positions: f.positions, selectionLayer: f.selectionLayer, score: f.score, sources: adapters.map((d) => path.resolve(d)),
     });
+    claim.open();
     await bank.save(out, m, { threads: threadsFor(m, f.threads) });
     process.stdout.write(`IDP bank of ${prompts.length} prompts (${prompts.map((p) => p.n).join(', ')} tokens, right-aligned to position ${bank.positions}); wrote ${out}\n`);
   } catch (e) {
     process.exitCode = reportError(e);
+  } finally {
+    claim?.release();
   }
 }
 

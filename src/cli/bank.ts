@@ -20,6 +20,7 @@ import { compareMethods, compareTable } from '../engine/idp/compare';
 import { formatCount, promptParams } from '../engine/idp/params';
 import { inspectReport, inspectText } from '../engine/idp/report';
 import { bankEvalTable, evalBank } from '../engine/idp/eval-bank';
+import { withClaim } from '../engine/formats/output-folder';
 import { reportError } from './errors';
 import { registerBankBuildCommands } from './bank-build';
 import { fmtEta, int, threadsFor } from './options';
@@ -48,7 +49,7 @@ interface BankTrainFlags extends TrainingFlags {
 }
 
 async function runBankTrain(f: BankTrainFlags): Promise<void> {
-  await cancellable(async (isCancelled) => {
+  await cancellable((isCancelled) => withClaim(undefined, f.out, { kind: 'bank', mode: 'in-place' }, async (claim) => {   // before any compute
     const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
     const prompts = parseLengths(f.prompts);
     const N = f.positions ?? Math.max(...prompts);
@@ -56,7 +57,7 @@ async function runBankTrain(f: BankTrainFlags): Promise<void> {
     log(`bank: prompts ${prompts.join(', ')} right-aligned to position ${N}; ${settings.tokens} tokens each, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
     const r = await trainBank({
       model: m, lengths: prompts, positions: f.positions, data, settings, init: f.promptInit, initText: f.promptInitText, tokenizer: m.tokenizer,
-      selectionLayer: f.selectionLayer, score: f.score, out: f.out, session: { threads }, isCancelled,
+      selectionLayer: f.selectionLayer, score: f.score, out: f.out, session: { threads }, isCancelled, claim,
       onProgress: (p) => {
         const what = `prompt ${p.prompt + 1}/${p.of} (${p.n} tokens)`;
         if (p.phase === 'reused') log(`${what}: reused (trained before with these settings)`);
@@ -75,7 +76,7 @@ async function runBankTrain(f: BankTrainFlags): Promise<void> {
         `with the K/V cache ${params.stored} floats stored); wrote ${r.dir}\n`);
     }
     if (r.status === 'cancelled') process.exitCode = 130;
-  });
+  }));
 }
 
 interface CompareFlags extends TrainingFlags {
@@ -83,7 +84,7 @@ interface CompareFlags extends TrainingFlags {
 }
 
 async function runBankCompare(f: CompareFlags): Promise<void> {
-  await cancellable(async (isCancelled) => {
+  await cancellable((isCancelled) => withClaim(undefined, f.out, { kind: 'compare', mode: 'in-place' }, async (claim) => {   // before any compute
     const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
     const prefix = f.prefix ? parseLengths(f.prefix, '--prefix') : [];
     const ranks = f.ranks ? parseLengths(f.ranks, '--ranks') : [];
@@ -96,7 +97,7 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
     if (f.selectionLayer !== undefined) bank.selectionLayer = f.selectionLayer;
     if (f.score) bank.score = f.score;
     const r = await compareMethods({
-      model: m, bank, data, settings, prefix, ranks, targets: targets as LoraTarget[], out: f.out, session: { threads }, isCancelled,
+      model: m, bank, data, settings, prefix, ranks, targets: targets as LoraTarget[], out: f.out, session: { threads }, isCancelled, claim,
       onProgress: (p) => {
         if (p.phase === 'reused') log(`${p.what}: reused`);
         else if (p.phase === 'eval') log(`scoring ${p.what} on ${data.eval.count} held-out blocks …`);
@@ -106,7 +107,7 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
     if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
     else process.stdout.write(`${compareTable(r)}\n(${r.evalBlocks} held-out blocks, ${r.evalTokens} tokens; params: appendix A's count, what this engine trains, and what it stores)\n`);
     if (r.status === 'cancelled') process.exitCode = 130;
-  });
+  }));
 }
 
 interface EvalFlags {

@@ -17,7 +17,8 @@ import { encodingFor } from '../engine/eval/requests';
 import { parseTaskList } from '../engine/eval/tasks';
 import { loadBenchTasks } from '../engine/eval/bench';
 import { runTasks } from '../engine/eval/harness';
-import { buildReport, ModelInfo, toMarkdown, writeReport } from '../engine/eval/report';
+import { buildReport, ModelInfo, reportPaths, toMarkdown, writeReport } from '../engine/eval/report';
+import { claimReportFiles } from '../engine/formats/output-folder';
 import type { ScoringModel } from '../engine/eval/scoring';
 import { IdpScoringModel } from '../engine/eval/idp-model';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
@@ -54,9 +55,12 @@ function progress(json: boolean | undefined) {
 async function runBench(f: BenchFlags): Promise<void> {
   const c = cancellation('\nidp: cancelling after this forward pass (finished tasks are written)…\n');
   const t0 = performance.now();
+  let claim: { release(): void } | undefined;
   try {
     if (f.bank && f.adapter) throw inputError('give --adapter or --bank, not both');
     if (!f.bank && (f.selectionLayer !== undefined || f.score)) throw inputError('--selection-layer and --score need --bank');
+    const paths = reportPaths(f.out);
+    claim = claimReportFiles(paths.json, [paths.md, paths.samples]);   // before any compute
     const specs = parseTaskList(f.tasks);
     const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
@@ -102,6 +106,7 @@ async function runBench(f: BenchFlags): Promise<void> {
   } catch (e) {
     process.exitCode = reportError(e);
   } finally {
+    claim?.release();
     c.dispose();
   }
 }

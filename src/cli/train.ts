@@ -13,6 +13,7 @@ import { Lora, LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { FullWeights } from '../engine/train/methods/full';
 import type { TrainMethod } from '../engine/train/methods/method';
 import { countParams } from '../engine/train/tensors';
+import { withClaim } from '../engine/formats/output-folder';
 import { fmtEta, int, num, threadsFor } from './options';
 import { cancellable, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
 
@@ -32,7 +33,7 @@ function progressLine(p: TrainProgress): string | undefined {
 }
 
 async function runTrain(f: TrainFlags): Promise<void> {
-  await cancellable(async (isCancelled) => {
+  await cancellable((isCancelled) => withClaim(undefined, f.out, { kind: 'train', mode: 'in-place' }, async (claim) => {   // before any compute
     if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model for a corpus sampled from the model');
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const threads = threadsFor(m, f.threads);
@@ -60,7 +61,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
     log(`${f.method}: ${countParams(method.params)} trainable parameters; ${settings.tokens} tokens, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
 
     const r = await runTraining({
-      method, data, out: f.out, settings, session: { threads }, isCancelled,
+      method, data, out: f.out, settings, session: { threads }, isCancelled, claim,
       onProgress: (p) => { const line = progressLine(p); if (line) log(line); },
     });
     if (f.json) {
@@ -71,7 +72,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
         `${r.initialEvalLoss?.toFixed(4)} → ${r.evalLoss?.toFixed(4)}; wrote ${r.output}\n`);
     }
     if (r.status === 'cancelled') process.exitCode = 130;
-  });
+  }));
 }
 
 export function registerTrainCommand(program: Command): void {

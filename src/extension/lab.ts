@@ -5,9 +5,10 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import * as crypto from 'crypto';
+import { stagingPath, sweepStaging } from '../engine/formats/atomic-folder';
 
-const tmpName = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${crypto.randomBytes(4).toString('hex')}.tmp`);
+// staging names carry their owner process (atomic-folder.ts), so a sweep never removes a live write
+const tmpName = stagingPath;
 
 /** Writes `data` to `file` atomically (temp file in the same folder, then rename). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -133,23 +134,11 @@ export class Lab {
     return runs;
   }
 
-  /** Removes leftovers of writes interrupted by a crash (hidden *.tmp entries). */
+  /**
+   * Removes leftovers of writes interrupted by a crash: hidden staging entries whose owner process is
+   * gone. A job another window (or engine process) is staging right now is left alone.
+   */
   sweep(): number {
-    let n = 0;
-    for (const dir of [this.root, this.runsDir]) {
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (name.startsWith('.') && name.endsWith('.tmp')) {
-          fs.rmSync(path.join(dir, name), { recursive: true, force: true });
-          n++;
-        }
-      }
-    }
-    return n;
+    return sweepStaging(this.root) + sweepStaging(this.runsDir);
   }
 }

@@ -16,7 +16,8 @@ import { encodingFor } from '../engine/eval/requests';
 import { parseTaskList } from '../engine/eval/tasks';
 import { loadBenchTasks } from '../engine/eval/bench';
 import { runTasks } from '../engine/eval/harness';
-import { buildReport, ModelInfo as BenchModelInfo, writeReport } from '../engine/eval/report';
+import { buildReport, ModelInfo as BenchModelInfo, reportPaths, writeReport } from '../engine/eval/report';
+import { claimReportFiles } from '../engine/formats/output-folder';
 import type { ScoringModel } from '../engine/eval/scoring';
 import { IdpBank } from '../engine/idp/bank';
 import { IdpLM } from '../engine/idp/runner';
@@ -50,6 +51,16 @@ export function checkBenchParams(p: BenchParams): void {
 
 export async function runBench(p: BenchParams, token: Cancellation, onProgress?: (v: BenchProgressValue) => void): Promise<BenchReply> {
   checkBenchParams(p);
+  const paths = reportPaths(p.out);
+  const claim = claimReportFiles(paths.json, [paths.md, paths.samples]);   // before any compute
+  try {
+    return await benchClaimed(p, token, onProgress);
+  } finally {
+    claim.release();
+  }
+}
+
+async function benchClaimed(p: BenchParams, token: Cancellation, onProgress?: (v: BenchProgressValue) => void): Promise<BenchReply> {
   const t0 = performance.now();
   const specs = parseTaskList(p.tasks.join(','));
   const seed = p.seed ?? 1234;

@@ -12,6 +12,7 @@ import { inputError } from '../engine/errors';
 import type { CompressParams, CompressProgressValue, CompressReply } from './workflow-protocol';
 import { isNonEmptyString, ParamChecker } from './params';
 import type { Cancellation } from './engine-service';
+import { OutputClaim, withClaim } from '../engine/formats/output-folder';
 
 const KEYS = ['model', 'method', 'out', 'bits', 'groupSize', 'sym', 'actOrder', 'sparsity', 'pattern', 'calib', 'samples', 'seqlen', 'seed',
   'dense', 'skipUnfit', 'threads', 'progressToken'] as const;
@@ -51,7 +52,11 @@ export function autoGroupSize(m: LoadedModel): number {
 
 export async function runCompress(p: CompressParams, token: Cancellation, onProgress?: (v: CompressProgressValue) => void): Promise<CompressReply> {
   checkCompressParams(p);
-  if (fs.existsSync(p.out)) throw inputError('compress: the output folder exists already (choose a new one)', p.out);
+  // claimed before the model is loaded: a refused or busy folder fails at once (output-folder.ts)
+  return withClaim(undefined, p.out, { kind: 'compress', mode: 'replace' }, (claim) => compressClaimed(p, claim, token, onProgress));
+}
+
+async function compressClaimed(p: CompressParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: CompressProgressValue) => void): Promise<CompressReply> {
   const t0 = performance.now();
   let layersDone = 0;
   let layers = 0;
@@ -62,7 +67,7 @@ export async function runCompress(p: CompressParams, token: Cancellation, onProg
   const r = await compressModel(m, {
     method: p.method, out: p.out, bits: p.bits as QuantBits | undefined, groupSize, sym: p.sym, actOrder: p.actOrder,
     sparsity: p.sparsity, pattern: pat ? { n: pat[0], m: pat[1] } : undefined, calib: p.calib, samples: p.samples, seqlen: p.seqlen,
-    seed: p.seed, output: p.dense ? 'dense' : 'gptq', skipUnfit: p.skipUnfit, threads: p.threads,
+    seed: p.seed, output: p.dense ? 'dense' : 'gptq', skipUnfit: p.skipUnfit, threads: p.threads, claim,
     isCancelled: () => token.isCancellationRequested,
     onProgress: (e) => {
       layers = e.layers;

@@ -8,6 +8,7 @@ import { ParamChecker } from './params';
 import { autoGroupSize } from './compress-service';
 import { loadModel } from '../engine/models/load';
 import type { Cancellation } from './engine-service';
+import { OutputClaim, withClaim } from '../engine/formats/output-folder';
 
 /** StudyOptions' keys (src/engine/study/options.ts); runStudy checks the values. */
 const KEYS = ['model', 'tokenizer', 'compress', 'methods', 'tokens', 'tasks', 'heldout', 'data', 'out', 'dataDir', 'limit', 'seed', 'seqLen',
@@ -42,6 +43,10 @@ export function checkStudyParams(p: StudyParams): void {
 
 export async function runStudyRequest(p: StudyParams, token: Cancellation, onProgress?: (v: StudyProgressValue) => void): Promise<StudyReply> {
   checkStudyParams(p);
+  return withClaim(undefined, p.out, { kind: 'study', mode: 'in-place' }, (claim) => studyClaimed(p, claim, token, onProgress));   // before any compute
+}
+
+async function studyClaimed(p: StudyParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: StudyProgressValue) => void): Promise<StudyReply> {
   const { progressToken: _t, ...options } = p;
   // "gptq:4" without a group: the largest group size the model's layers allow (as idp/compress does)
   if (/^[a-z]+:\d+$/.test(options.compress)) {
@@ -52,7 +57,7 @@ export async function runStudyRequest(p: StudyParams, token: Cancellation, onPro
   const poll = setInterval(() => { if (token.isCancellationRequested) abort.abort(); }, 50);
   try {
     const report = await runStudy(options, {
-      signal: abort.signal,
+      signal: abort.signal, claim,
       onProgress: (e) => {
         const i = Math.max(0, STAGES.indexOf(e.stage));
         onProgress?.({ stage: e.stage, fraction: (i + Math.min(1, Math.max(0, e.fraction ?? 0))) / STAGES.length, message: e.message, row: e.row, reused: e.reused });

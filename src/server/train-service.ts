@@ -23,6 +23,7 @@ import type {
 } from './workflow-protocol';
 import { isPositiveInt, ParamChecker } from './params';
 import type { Cancellation } from './engine-service';
+import { OutputClaim, withClaim } from '../engine/formats/output-folder';
 
 const TRAINING_KEYS = ['model', 'data', 'eval', 'tokens', 'seqlen', 'batch', 'lr', 'seed', 'sampleTokens', 'threads', 'progressToken', 'out'] as const;
 const isAbsGlob = (x: unknown) => typeof x === 'string' && x.trim() !== '' && (x.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(x));
@@ -95,12 +96,16 @@ function progressValue(t: TrainProgress, fraction: number, what: string): TrainP
 
 export async function runTrainBank(p: TrainBankParams, token: Cancellation, onProgress?: (v: TrainProgressValue) => void): Promise<TrainBankReply> {
   checkTrainBankParams(p);
+  return withClaim(undefined, p.out, { kind: 'bank', mode: 'in-place' }, (claim) => trainBankClaimed(p, claim, token, onProgress));   // before any compute
+}
+
+async function trainBankClaimed(p: TrainBankParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: TrainProgressValue) => void): Promise<TrainBankReply> {
   const report = (v: TrainProgressValue) => onProgress?.(v);
   const N = p.positions ?? Math.max(...p.prompts);
   const { m, threads, settings, data } = await prepare(p, N, token, report);
   const r = await trainBank({
     model: m, lengths: p.prompts, positions: p.positions, data, settings, init: p.init, tokenizer: m.tokenizer,
-    selectionLayer: p.selectionLayer, score: p.score, out: p.out, session: { threads }, isCancelled: () => token.isCancellationRequested,
+    selectionLayer: p.selectionLayer, score: p.score, out: p.out, session: { threads }, isCancelled: () => token.isCancellationRequested, claim,
     onProgress: (b) => {
       const what = `prompt ${b.prompt + 1}/${b.of} (${b.n} tokens): `;
       const within = b.train && b.train.steps > 0 ? b.train.step / b.train.steps : b.phase === 'reused' ? 1 : 0;
@@ -127,6 +132,10 @@ async function baselineMethod(m: LoadedModel, p: TrainBaselineParams): Promise<T
 
 export async function runTrainBaseline(p: TrainBaselineParams, token: Cancellation, onProgress?: (v: TrainProgressValue) => void): Promise<TrainBaselineReply> {
   checkTrainBaselineParams(p);
+  return withClaim(undefined, p.out, { kind: 'train', mode: 'in-place' }, (claim) => trainBaselineClaimed(p, claim, token, onProgress));   // before any compute
+}
+
+async function trainBaselineClaimed(p: TrainBaselineParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: TrainProgressValue) => void): Promise<TrainBaselineReply> {
   const report = (v: TrainProgressValue) => onProgress?.(v);
   const slots = p.method === 'lora' ? 0 : p.promptTokens ?? 16;
   const { m, threads, settings, data } = await prepare(p, slots, token, report);
@@ -135,7 +144,7 @@ export async function runTrainBaseline(p: TrainBaselineParams, token: Cancellati
   const params = p.method === 'lora' ? loraParams(m.config, p.rank ?? 4, p.targets ?? [...LORA_TARGETS])
     : p.method === 'prefix' ? prefixParams(m.config, slots) : promptParams(m.config, [slots], 'prompt');
   const r = await runTraining({
-    method: trainableOn(m, method), data, out: p.out, settings, session: { threads }, isCancelled: () => token.isCancellationRequested,
+    method: trainableOn(m, method), data, out: p.out, settings, session: { threads }, isCancelled: () => token.isCancellationRequested, claim,
     onProgress: (t) => report(progressValue(t, t.steps > 0 ? t.step / t.steps : 0, '')),
   });
   return {

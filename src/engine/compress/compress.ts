@@ -26,6 +26,7 @@ import { Linalg } from './linalg';
 import { calibrationSet } from './calibration';
 import { CalibChunk, layerPrefix, LayerRunner } from './layer-graph';
 import { SparsityInfo, writeQuantizedModel } from './write-model';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export type CompressMethod = 'rtn' | 'gptq' | 'sparsegpt' | 'magnitude';
 
@@ -55,6 +56,8 @@ export interface CompressOptions {
   /** Leave layers whose shape the GPTQ layout cannot store unquantized instead of failing. */
   skipUnfit?: boolean;
   overwrite?: boolean;
+  /** The caller's claim on `out` (output-folder.ts); without one, compressModel claims it before loading the model. */
+  claim?: OutputClaim;
   threads?: number;
   onProgress?: (p: CompressProgress) => void;
   isCancelled?: () => boolean;
@@ -134,6 +137,11 @@ function storedLayout(mod: LinearModule, w: Float32Array): Float32Array {
 const zeroFraction = (w: Float32Array) => w.reduce((a, x) => a + (x === 0 ? 1 : 0), 0) / w.length;
 
 export async function compressModel(model: string | LoadedModel, o: CompressOptions): Promise<CompressResult> {
+  // the folder is claimed (rules checked, lock taken) before any compute: a refused or concurrent run fails at once
+  return withClaim(o.claim, o.out, { kind: 'compress', mode: 'replace', overwrite: o.overwrite }, (claim) => compressClaimed(model, { ...o, claim }));
+}
+
+async function compressClaimed(model: string | LoadedModel, o: CompressOptions & { claim: OutputClaim }): Promise<CompressResult> {
   const t0 = now();
   const m = typeof model === 'string' ? await loadModel(model) : model;
   o = { ...o, threads: o.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined) };   // a thread pool costs more than it saves on tiny models
@@ -207,7 +215,7 @@ export async function compressModel(model: string | LoadedModel, o: CompressOpti
     source: m.source, skipped: result.skipped, modules: result.modules,
     seconds: { calibration: result.calibrationSeconds, layers: result.layerSeconds, total: now() - t0 },
   };
-  const ok = writeQuantizedModel(result.out, m, quantized, gcfg, { dense, sparsity, report, overwrite: o.overwrite, isCancelled: o.isCancelled });
+  const ok = writeQuantizedModel(result.out, m, quantized, gcfg, { dense, sparsity, report, overwrite: o.overwrite, claim: o.claim, isCancelled: o.isCancelled });
   if (!ok) { result.cancelled = true; result.totalSeconds = now() - t0; return result; }
   result.totalSeconds = now() - t0;
   return result;

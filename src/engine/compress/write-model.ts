@@ -14,12 +14,12 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { inputError } from '../errors';
 import type { DType } from '../formats/dtypes';
 import { f32ToF16 } from '../formats/dtypes';
 import { asBytes, StreamEntry as Entry, writeSafetensorsStreamed } from '../formats/st-stream';
 import { readTensorBytes, TensorRef } from '../formats/safetensors';
 import { tempFolderBeside } from '../formats/atomic-folder';
+import { claimOutput, OutputClaim } from '../formats/output-folder';
 import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '../formats/gguf';
 import type { LoadedModel } from '../models/config';
 import { expectedWeights } from '../models/weights';
@@ -44,8 +44,10 @@ export interface WriteModelOptions {
   sparsity?: SparsityInfo;
   /** Written as idp-compress.json. */
   report?: Record<string, unknown>;
-  /** Replace an existing non-empty folder (default: refuse). */
+  /** Replace an existing non-empty folder IDP Lab wrote (default: refuse; a foreign folder is always refused). */
   overwrite?: boolean;
+  /** The caller's claim on the folder (output-folder.ts), taken before its compute; else one is taken here. */
+  claim?: OutputClaim;
   /** Polled between tensors: true abandons the write (nothing is left behind). */
   isCancelled?: () => boolean;
 }
@@ -131,10 +133,18 @@ export function writeQuantizedModel(folder: string, model: LoadedModel, quantize
   const abs = path.resolve(folder);
   if (quantized.size && !config) throw new Error('writeQuantizedModel: quantized modules need a GptqConfig');
   for (const [name, q] of quantized) checkQuantizable(name, q.inFeatures, q.outFeatures, q.bits, q.groupSize, abs);   // the layout's word rules
-  if (fs.existsSync(abs)) {
-    if (!fs.statSync(abs).isDirectory()) throw inputError('output path exists and is not a folder', abs);
-    if (fs.readdirSync(abs).length && !opts.overwrite) throw inputError('output folder exists and is not empty (pass overwrite to replace it)', abs);
+  if (opts.claim && opts.claim.target !== abs) throw new Error(`writeQuantizedModel: the claim is on ${opts.claim.target}, not ${abs}`);
+  const claim = opts.claim ?? claimOutput(abs, { kind: 'compress', mode: 'replace', overwrite: opts.overwrite });
+  try {
+    return writeClaimed(claim, model, quantized, config, opts);
+  } finally {
+    if (!opts.claim) claim.release();
   }
+}
+
+function writeClaimed(claim: OutputClaim, model: LoadedModel, quantized: Map<string, QuantizedLinear>,
+  config: GptqConfig | undefined, opts: WriteModelOptions): boolean {
+  const abs = claim.target;
   const mods = new Map(linearModules(model.config).map((x) => [x.name, x]));
   for (const name of [...quantized.keys(), ...(opts.dense?.keys() ?? [])]) {
     if (!mods.has(name)) throw new Error(`writeQuantizedModel: '${name}' is not a linear module of this model`);
@@ -181,14 +191,7 @@ export function writeQuantizedModel(folder: string, model: LoadedModel, quantize
       fs.rmSync(tmp, { recursive: true, force: true });
       return false;
     }
-    if (fs.existsSync(abs)) {
-      const old = `${tmp}-old`;
-      fs.renameSync(abs, old);
-      fs.renameSync(tmp, abs);
-      fs.rmSync(old, { recursive: true, force: true });
-    } else {
-      fs.renameSync(tmp, abs);
-    }
+    claim.commit(tmp);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;

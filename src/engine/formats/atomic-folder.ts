@@ -1,26 +1,109 @@
-// Writing a folder atomically: fill a temporary folder beside it (`.tmp-NAME-XXXXXX`), then rename it
-// into place. Temporary folders left by a process that died mid-write are removed after an hour.
+// Writing a folder (or file) atomically: fill a staging entry beside it, then rename it into place.
+//
+// Staging names carry their owner: `.NAME.PID-START-HHHHRRRR.tmp` (PID and START from
+// runtime/process-identity, HHHH the first hex digits of a hash of the host name, RRRR random). A sweep
+// removes only staging entries whose owner is gone (same host, pid dead or started at another time), so
+// a second process — another `idp`, another VS Code window — never removes a write still in progress.
+// Names from before this scheme (`.tmp-NAME-XXXXXX`) are removed when older than an hour, as they were.
 
+import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { currentOwner, ownerGone } from '../runtime/process-identity';
 
-/** Temporary folders of `base` in `parent` older than an hour (left by a process that died mid-write). */
-function removeStaleTemps(parent: string, base: string): void {
-  for (const e of fs.readdirSync(parent)) {
-    if (!e.startsWith(`.tmp-${base}-`)) continue;
-    const p = path.join(parent, e);
+const hostTag = () => crypto.createHash('sha1').update(os.hostname()).digest('hex').slice(0, 4);
+const STAGING = /^\.(.+)\.(\d+)-([0-9a-z]*)-([0-9a-f]{4})[0-9a-f]{4}\.tmp$/;
+// the extension's staging names before the owner's start time was recorded: `.NAME.PID-XXXXXXXX.tmp`
+const STAGING_PID_ONLY = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/;
+
+/** The staging name for `target` (a path beside it), owned by this process. */
+export function stagingPath(target: string): string {
+  const o = currentOwner();
+  const name = `.${path.basename(target)}.${o.pid}-${o.start}-${hostTag()}${crypto.randomBytes(2).toString('hex')}.tmp`;
+  return path.join(path.dirname(target), name);
+}
+
+interface StagingName { base: string; pid: number; start: string; host: string }
+
+function parseStaging(name: string): StagingName | undefined {
+  const m = STAGING.exec(name);
+  if (m) return { base: m[1], pid: Number(m[2]), start: m[3], host: m[4] };
+  const l = STAGING_PID_ONLY.exec(name);
+  return l ? { base: l[1], pid: Number(l[2]), start: '', host: hostTag() } : undefined;
+}
+
+/** For a staging entry's name: whether its owner is gone (undefined: not a staging name). */
+export function stagingOwnerGone(name: string): boolean | undefined {
+  const s = parseStaging(name);
+  if (!s) return undefined;
+  if (s.host !== hostTag()) return false;   // written from another machine (a shared folder): not ours to judge
+  return ownerGone({ pid: s.pid, start: s.start });
+}
+
+/**
+ * Removes the staging entries in `dir` whose owner is gone (and legacy `.tmp-*` ones older than an hour);
+ * `base` limits it to those of one target name. Returns how many were removed.
+ */
+export function sweepStaging(dir: string, base?: string): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const e of names) {
+    const s = parseStaging(e);
+    const legacy = e.startsWith(base === undefined ? '.tmp-' : `.tmp-${base}-`);
+    if (s ? base !== undefined && s.base !== base : !legacy) continue;
+    const p = path.join(dir, e);
     try {
-      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
+      const gone = s ? stagingOwnerGone(e) : Date.now() - fs.statSync(p).mtimeMs > 3600_000;
+      if (!gone) continue;
+      fs.rmSync(p, { recursive: true, force: true });
+      n++;
     } catch {
       // another process may be removing it too
     }
   }
+  return n;
 }
 
-/** Create a fresh temporary folder beside `folder` (its parent is created; stale temporaries removed). */
+/** Create a fresh staging folder beside `folder` (its parent is created; staging left by dead owners removed). */
 export function tempFolderBeside(folder: string): string {
   const parent = path.dirname(folder);
   fs.mkdirSync(parent, { recursive: true });
-  removeStaleTemps(parent, path.basename(folder));
-  return fs.mkdtempSync(path.join(parent, `.tmp-${path.basename(folder)}-`));
+  sweepStaging(parent, path.basename(folder));
+  for (;;) {
+    const tmp = stagingPath(folder);
+    try {
+      fs.mkdirSync(tmp);
+      return tmp;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
+ * Moves the complete staging folder `staging` to `target`. A `target` already there is first moved
+ * aside under a staging name of its own (so a crash between the renames leaves something a sweep
+ * removes, never a half-replaced folder), then removed. Callers decide beforehand whether `target`
+ * may be replaced (output-folder.ts).
+ */
+export function renameIntoPlace(staging: string, target: string): void {
+  if (!fs.existsSync(target)) {
+    fs.renameSync(staging, target);
+    return;
+  }
+  const old = stagingPath(target);
+  fs.renameSync(target, old);
+  try {
+    fs.renameSync(staging, target);
+  } catch (e) {
+    fs.renameSync(old, target);   // put the previous folder back
+    throw e;
+  }
+  fs.rmSync(old, { recursive: true, force: true });
 }

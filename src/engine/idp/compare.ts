@@ -20,6 +20,7 @@ import { AdaptedLM } from '../train/adapted';
 import { CausalLM } from '../runtime/lm';
 import type { SessionOptions } from '../runtime/session';
 import { windowNll, LogitsScorer } from '../eval/perplexity';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 import { inputError } from '../errors';
 import type { IdpBank } from './bank';
 import { modelInfo } from './bank';
@@ -42,6 +43,8 @@ export interface CompareJob {
   session?: SessionOptions;
   onProgress?: (p: CompareProgress) => void;
   isCancelled?: () => boolean;
+  /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else one is taken here. */
+  claim?: OutputClaim;
 }
 
 export interface CompareProgress {
@@ -80,12 +83,17 @@ async function heldOutLoss(scorer: LogitsScorer, blocks: Blocks, batch: number, 
   return total / blocks.count;
 }
 
+/** Writes in place into `job.out`: an absent or empty folder, or a comparison IDP Lab wrote (trained runs reused). */
 export async function compareMethods(job: CompareJob): Promise<CompareResult> {
+  return withClaim(job.claim, job.out, { kind: 'compare', mode: 'in-place' }, (claim) => compareClaimed(job, claim));
+}
+
+async function compareClaimed(job: CompareJob, claim: OutputClaim): Promise<CompareResult> {
   const { model: m, bank, settings: s } = job;
   const c = m.config;
   const ev = job.data.eval;
   if (ev.count < 1) throw inputError('no held-out blocks to compare on');
-  const out = path.resolve(job.out);
+  const out = claim.open();
   fs.mkdirSync(path.join(out, 'runs'), { recursive: true });
   const session = { threads: 1, ...job.session, sharedWeights: true };
   const batch = s.batchSize;

@@ -24,6 +24,7 @@ import { loadTensors } from '../train/tensors';
 import { ADAPTER_WEIGHTS } from '../train/peft';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import type { SessionOptions } from '../runtime/session';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 import { inputError, formatError } from '../errors';
 import { IdpBank, modelInfo, SelectionScore } from './bank';
 import { trainableOn } from './baselines';
@@ -47,6 +48,8 @@ export interface BankTrainJob {
   isCancelled?: () => boolean;
   /** Stop each prompt's run after this many steps (tests, interruptions). */
   maxSteps?: number;
+  /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else one is taken here. */
+  claim?: OutputClaim;
 }
 
 export interface BankProgress {
@@ -91,7 +94,12 @@ export function parseLengths(list: string, flag = '--prompts'): number[] {
   return out;
 }
 
+/** Trains in place into `job.out`: an absent or empty folder, or a bank IDP Lab wrote (finished runs reused). */
 export async function trainBank(job: BankTrainJob): Promise<BankTrainResult> {
+  return withClaim(job.claim, job.out, { kind: 'bank', mode: 'in-place' }, (claim) => bankClaimed(job, claim));
+}
+
+async function bankClaimed(job: BankTrainJob, claim: OutputClaim): Promise<BankTrainResult> {
   const m = job.model;
   if (job.lengths.length === 0) throw inputError('no prompt lengths: give --prompts, e.g. 26,100');
   const maxN = Math.max(...job.lengths);
@@ -100,7 +108,7 @@ export async function trainBank(job: BankTrainJob): Promise<BankTrainResult> {
   if (N + job.settings.seqLen > m.config.maxPositions) {
     throw inputError(`prompts up to position ${N} + ${job.settings.seqLen} tokens per row exceed the model's context of ${m.config.maxPositions}`);
   }
-  const out = path.resolve(job.out);
+  const out = claim.open();
   fs.mkdirSync(path.join(out, 'runs'), { recursive: true });
   const common = { data: dataKey(job.data), model: modelInfo(m).weights, settings: job.settings, init: job.init ?? 'vocab', initText: job.initText ?? null };
   const seen = new Map<number, number>();

@@ -29,6 +29,7 @@ import { similarity } from './similarity';
 import { studyTable } from './table';
 import { meanAccuracy, writeCharts } from './charts';
 import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis } from './schema';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'report';
 
@@ -46,23 +47,30 @@ export interface StudyProgress {
 export interface StudyHooks {
   onProgress?: (p: StudyProgress) => void;
   signal?: AbortSignal;
+  /** The caller's claim on the study folder (output-folder.ts); else runStudy claims it before any compute. */
+  claim?: OutputClaim;
 }
 
 export type { StudyOptions } from './options';
 
+/** Writes in place into `options.out`: an absent or empty folder, or a study IDP Lab wrote (finished parts reused). */
 export async function runStudy(options: StudyOptions, hooks: StudyHooks = {}): Promise<StudyReport> {
-  const t0 = performance.now();
   checkOptions(options);
+  return withClaim(hooks.claim, options.out, { kind: 'study', mode: 'in-place' }, (claim) => studyClaimed(options, hooks, claim));
+}
+
+async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: OutputClaim): Promise<StudyReport> {
+  const t0 = performance.now();
   const compress = parseCompress(options.compress);
   const methods = parseMethods(options.methods);
-  const out = path.resolve(options.out);
+  const out = claim.target;
   const store = new StudyStore(out);
   const progress = (p: StudyProgress) => hooks.onProgress?.(p);
   const isCancelled = () => !!hooks.signal?.aborted;
   const seed = options.seed ?? 1234;
   const tasks = parseTaskList(options.tasks.join(','));
   const heldout = options.heldout ?? [];
-  fs.mkdirSync(out, { recursive: true });
+  claim.open();
 
   progress({ stage: 'load', message: `loading ${options.model}` });
   const base = await loadModel(options.model, { tokenizer: options.tokenizer });

@@ -10,7 +10,8 @@ import * as path from 'path';
 import type { LoadedModel } from '../models/config';
 import { formatError, inputError } from '../errors';
 import { loadTensors, saveTensors, TensorSet, expectShape } from './tensors';
-import { replaceDir } from './peft';
+import { tempFolderBeside } from '../formats/atomic-folder';
+import { replaceOwnFolder } from '../formats/output-folder';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 const STATE = 'state.json';
@@ -81,13 +82,16 @@ export function hasCheckpoint(out: string): boolean {
 
 export function saveCheckpoint(out: string, state: CheckpointState, params: TensorSet, m: TensorSet, v: TensorSet): void {
   const dir = checkpointDir(out);
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp, { recursive: true });
-  saveTensors(path.join(tmp, 'params.safetensors'), params);
-  saveTensors(path.join(tmp, 'adam_m.safetensors'), m);
-  saveTensors(path.join(tmp, 'adam_v.safetensors'), v);
-  fs.writeFileSync(path.join(tmp, STATE), JSON.stringify(state, null, 1) + '\n');   // written last: marks the folder complete
-  replaceDir(tmp, dir);
+  const tmp = tempFolderBeside(dir);
+  try {
+    saveTensors(path.join(tmp, 'params.safetensors'), params);
+    saveTensors(path.join(tmp, 'adam_m.safetensors'), m);
+    saveTensors(path.join(tmp, 'adam_v.safetensors'), v);
+    fs.writeFileSync(path.join(tmp, STATE), JSON.stringify(state, null, 1) + '\n');   // written last: marks the folder complete
+    replaceOwnFolder(tmp, dir, 'checkpoint');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export interface LoadedCheckpoint {

@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatError, notFound, unsupported } from '../errors';
 import { loadTensors, saveTensors, TensorSet } from './tensors';
+import { tempFolderBeside } from '../formats/atomic-folder';
+import { replaceOwnFolder } from '../formats/output-folder';
 import type { LoadedModel } from '../models/config';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -27,23 +29,20 @@ export function baseConfig(peftType: PeftType, m: LoadedModel): Record<string, u
   };
 }
 
-/** Write an adapter folder atomically (a temp folder renamed into place). */
+/**
+ * Write an adapter folder atomically (a staging folder renamed into place); a previous adapter there is
+ * replaced, a folder IDP Lab did not write is refused (output-folder.ts).
+ */
 export function writeAdapter(dir: string, config: Record<string, unknown>, tensors: TensorSet, rename?: (n: string) => string): void {
   const abs = path.resolve(dir);
-  const tmp = `${abs}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp, { recursive: true });
-  fs.writeFileSync(path.join(tmp, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
-  saveTensors(path.join(tmp, ADAPTER_WEIGHTS), tensors, { format: 'pt' }, rename);
-  replaceDir(tmp, abs);
-}
-
-/** Move `from` to `to`, replacing a previous `to` (old copy removed only after the move). */
-export function replaceDir(from: string, to: string): void {
-  const old = `${to}.old-${process.pid}-${Date.now()}`;
-  const had = fs.existsSync(to);
-  if (had) fs.renameSync(to, old);
-  fs.renameSync(from, to);
-  if (had) fs.rmSync(old, { recursive: true, force: true });
+  const tmp = tempFolderBeside(abs);
+  try {
+    fs.writeFileSync(path.join(tmp, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
+    saveTensors(path.join(tmp, ADAPTER_WEIGHTS), tensors, { format: 'pt' }, rename);
+    replaceOwnFolder(tmp, abs, 'adapter');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export interface AdapterFiles {

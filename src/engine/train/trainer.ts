@@ -24,6 +24,7 @@ import { Rng } from './rng';
 import { zerosLike } from './tensors';
 import { CheckpointState, fingerprint, hasCheckpoint, HistoryEntry, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import type { TrainMethod } from './methods/method';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export interface TrainSettings {
   /** Tokens per row (block length T; soft-prompt slots come on top). */
@@ -81,6 +82,8 @@ export interface TrainJob {
   isCancelled?: () => boolean;
   /** Stop (with a checkpoint) after this many steps in this call: an interruption, for tests and benchmarks. */
   maxSteps?: number;
+  /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else runTraining claims it. */
+  claim?: OutputClaim;
 }
 
 export interface TrainResult {
@@ -122,7 +125,12 @@ export function planSteps(s: TrainSettings): { rows: number; rowsPerStep: number
   return { rows, rowsPerStep, steps, warmupSteps };
 }
 
+/** Trains in place into `job.out`: an absent or empty folder, or a training run IDP Lab wrote (resumed). */
 export async function runTraining(job: TrainJob): Promise<TrainResult> {
+  return withClaim(job.claim, job.out, { kind: 'train', mode: 'in-place' }, (claim) => trainClaimed(job, claim));
+}
+
+async function trainClaimed(job: TrainJob, claim: OutputClaim): Promise<TrainResult> {
   const { method, settings: s } = job;
   const m = method.model;
   const cfg = m.config;
@@ -135,8 +143,7 @@ export async function runTraining(job: TrainJob): Promise<TrainResult> {
   const nTrain = job.data.train.count;
   if (nTrain < 1) throw inputError('no training blocks');
   if (job.data.train.T !== s.seqLen) throw inputError(`the data is packed in blocks of ${job.data.train.T} tokens, the settings say ${s.seqLen}`);
-  const out = path.resolve(job.out);
-  fs.mkdirSync(out, { recursive: true });
+  const out = claim.open();
 
   const sessionOpts: SessionOptions = { ...job.session, sharedWeights: true };
   const trainGraph = buildTrainGraph(m, method.graphOptions(true));

@@ -65,6 +65,6 @@ describe('cli: idp compress / ppl', function () {
     assert.equal(code, 130, err);
     assert.match(err, /cancelled; no output written/);
     assert.equal(fs.existsSync(out), false);
-    assert.deepEqual(fs.readdirSync(root).filter((f) => f.startsWith('.tmp-interrupted')), []);
+    assert.deepEqual(fs.readdirSync(root).filter((f) => f.startsWith('.') && f.includes('interrupted')), []);
   });
 });

@@ -102,7 +102,7 @@ describe('writeQuantizedModel', () => {
     const out = path.join(root, 'q4');
     assert.equal(writeQuantizedModel(out, m, quantized, cfg), true);
     const files = fs.readdirSync(out).sort();
-    assert.deepEqual(files, ['config.json', 'model.safetensors', 'quantize_config.json', 'tokenizer_config.json']);
+    assert.deepEqual(files, ['.idp-lab-output.json', 'config.json', 'model.safetensors', 'quantize_config.json', 'tokenizer_config.json']);
     const qc = readGptqConfig(out)!;
     assert.deepEqual(qc.config, cfg);
     const hf = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
@@ -130,6 +130,6 @@ describe('writeQuantizedModel', () => {
     let calls = 0;
     assert.equal(writeQuantizedModel(cancelled, m, quantized, cfg, { isCancelled: () => ++calls > 5 }), false);
     assert.equal(fs.existsSync(cancelled), false);
-    assert.deepEqual(fs.readdirSync(root).filter((f) => f.startsWith('.tmp')), []);
+    assert.deepEqual(fs.readdirSync(root).filter((f) => f.startsWith('.')), []);
   });
 });

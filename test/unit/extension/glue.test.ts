@@ -2,6 +2,7 @@
 // completion prompts within a context budget.
 
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { eta, formatDuration, IncrementTracker, progressMessage } from '../../../src/extension/progress-format';
@@ -63,12 +64,15 @@ describe('extension glue: lab folder', () => {
   });
   it('sweeps leftovers of interrupted writes and skips incomplete runs', () => {
     const lab = new Lab(path.join(tmpDir('idp-lab-'), '.idp'));
-    fs.mkdirSync(path.join(lab.runsDir, '.x.123-ab.tmp'), { recursive: true });
+    // leftovers of a process that has exited (names as the extension wrote them before start times were recorded)
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    fs.mkdirSync(path.join(lab.runsDir, `.x.${dead}-0123abcd.tmp`), { recursive: true });
     fs.mkdirSync(path.join(lab.runsDir, 'broken'));
-    fs.writeFileSync(path.join(lab.root, '.y.json.1-cd.tmp'), '');
+    fs.writeFileSync(path.join(lab.root, `.y.json.${dead}-4567cdef.tmp`), '');
+    const live = lab.stageRun('generate');   // this process's, still being written: kept
     assert.equal(lab.listRuns().length, 0);
     assert.equal(lab.sweep(), 2);
-    assert.deepEqual(fs.readdirSync(lab.runsDir), ['broken']);
+    assert.deepEqual(fs.readdirSync(lab.runsDir).sort(), [path.basename(live.dir), 'broken']);
   });
   it('run ids sort by time and are safe file names', () => {
     assert.equal(runId('gen/../x', new Date(Date.UTC(2025, 0, 31, 12, 0, 0))), '2025-01-31T12-00-00-000Z-gen____x');

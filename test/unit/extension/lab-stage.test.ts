@@ -2,6 +2,7 @@
 // appear as a run (with run.json) only on commit; discard and crash leftovers leave nothing listed.
 
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Lab } from '../../../src/extension/lab';
@@ -38,6 +39,11 @@ describe('extension glue: staged lab runs', () => {
     assert.deepEqual(fs.readdirSync(lab.runsDir), []);
     const crashed = lab.stageRun('bench');
     fs.writeFileSync(path.join(crashed.dir, 'bench.json'), '{');
+    assert.equal(lab.sweep(), 0, 'a live process\'s staging is kept');
+    // the same folder as a process that has exited leaves it: its name's owner pid is dead
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const name = path.basename(crashed.dir);
+    fs.renameSync(crashed.dir, path.join(lab.runsDir, name.replace(`.${process.pid}-`, `.${dead}-`)));
     assert.equal(lab.sweep(), 1);
     assert.deepEqual(fs.readdirSync(lab.runsDir), []);
     assert.deepEqual(lab.listRuns(), []);

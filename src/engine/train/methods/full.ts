@@ -10,7 +10,8 @@ import type { LoadedModel } from '../../models/config';
 import { readTensorF32 } from '../../formats/safetensors';
 import { unsupported } from '../../errors';
 import { saveTensors, TensorSet } from '../tensors';
-import { replaceDir } from '../peft';
+import { tempFolderBeside } from '../../formats/atomic-folder';
+import { replaceOwnFolder } from '../../formats/output-folder';
 import { addInto, RowLayout, TrainMethod } from './method';
 import type { TrainGraphOptions } from '../graph';
 
@@ -57,15 +58,18 @@ export class FullWeights implements TrainMethod {
   /** Write an HF model folder (config.json from the loaded model, trained weights, tokenizer files). */
   export(dir: string, extra: Record<string, string> = {}): void {
     const abs = path.resolve(dir);
-    const tmp = `${abs}.tmp-${process.pid}-${Date.now()}`;
-    fs.mkdirSync(tmp, { recursive: true });
-    fs.copyFileSync(path.join(this.model.weightsDir, 'config.json'), path.join(tmp, 'config.json'));
-    saveTensors(path.join(tmp, 'model.safetensors'), this.params, { format: 'pt' });
-    for (const f of TOKENIZER_FILES) {
-      const src = path.join(this.model.weightsDir, f);
-      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
+    const tmp = tempFolderBeside(abs);
+    try {
+      fs.copyFileSync(path.join(this.model.weightsDir, 'config.json'), path.join(tmp, 'config.json'));
+      saveTensors(path.join(tmp, 'model.safetensors'), this.params, { format: 'pt' });
+      for (const f of TOKENIZER_FILES) {
+        const src = path.join(this.model.weightsDir, f);
+        if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
+      }
+      for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(tmp, name), text);
+      replaceOwnFolder(tmp, abs, 'model');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
-    for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(tmp, name), text);
-    replaceDir(tmp, abs);
   }
 }
