@@ -1,12 +1,14 @@
 // `idp compress` and `idp ppl`.
 //
 // compress: progress per layer on stderr; Ctrl-C (SIGINT/SIGTERM) cancels between steps and leaves no
-// output folder (exit 130); a summary line per module with --verbose; --json prints the result.
+// output folder (exit 130); a summary line per module with --verbose; --json prints the result; the
+// summary says which GPTQ loaders (AutoGPTQ, GPTQModel, transformers) read the folder.
 // ppl: perplexity with the GPTQ papers' convention (eval/perplexity.ts).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compressModel, CompressMethod } from '../engine/compress/compress';
 import { QuantBits } from '../engine/compress/gptq-format';
+import { describeLoaders } from '../engine/compress/gptq-loaders';
 import { loadModel } from '../engine/models/load';
 import { CausalLM } from '../engine/runtime/lm';
 import { evalCorpus, perplexity } from '../engine/eval/perplexity';
@@ -37,7 +39,7 @@ async function runCompress(f: CompressFlags): Promise<void> {
     if (f.bits !== undefined && ![2, 3, 4, 8].includes(f.bits)) throw inputError(`--bits must be 2, 3, 4 or 8, got ${f.bits}`);
     const calib = f.calib.length === 1 && f.calib[0] === 'model' ? 'model' as const : f.calib.length ? f.calib : undefined;
     const r = await compressModel(f.model ?? defaultModelPath(), {
-      method: f.method, out: f.out, bits: f.bits as QuantBits | undefined, groupSize: f.groupSize, sym: !!f.sym, actOrder: !!f.actOrder,
+      method: f.method, out: f.out, bits: f.bits as QuantBits | undefined, groupSize: f.groupSize, sym: f.sym, actOrder: !!f.actOrder,
       staticGroups: !!f.staticGroups, trueSequential: f.trueSequential, dampPercent: f.damp, sparsity: f.sparsity, pattern: f.pattern,
       calib, samples: f.samples, seqlen: f.seqlen, seed: f.seed, output: f.dense ? 'dense' : 'gptq', format: f.format,
       skipUnfit: !!f.skipUnfit, overwrite: !!f.overwrite, threads: f.threads, isCancelled: c.isCancelled,
@@ -54,6 +56,7 @@ async function runCompress(f: CompressFlags): Promise<void> {
       const q = r.modules.filter((x) => x.quantized).length;
       process.stdout.write(`${r.out}: ${r.modules.length} layers compressed (${q} quantized${r.skipped.length ? `, ${r.skipped.length} left unquantized` : ''}) ` +
         `in ${r.totalSeconds.toFixed(1)} s\n`);
+      if (r.loaders) process.stdout.write(`GPTQ loaders: ${describeLoaders(r.loaders)}\n`);
     }
   } catch (e) {
     process.exitCode = reportError(e);
@@ -98,7 +101,8 @@ export function registerCompressCommands(program: Command): void {
     .option('--group-size <g>', 'columns per quantization group (-1: per channel)', (v) => { const n = Number(v); if (!(n === -1 || (Number.isInteger(n) && n >= 1))) throw new InvalidArgumentError('--group-size must be -1 or a positive integer'); return n; }, 128)
     .option('--act-order', 'GPTQ: process columns by decreasing activation (desc_act)')
     .option('--static-groups', 'GPTQ: choose group grids before any update (with --act-order)')
-    .option('--sym', 'symmetric quantization (default asymmetric)')
+    .option('--sym', 'symmetric quantization (the default: every GPTQ loader reads it)')
+    .option('--no-sym', 'asymmetric quantization (GPTQModel reads it only with --format gptq_v2, AutoGPTQ only without)')
     .option('--no-true-sequential', 'GPTQ/SparseGPT: calibrate all layers of a block on the uncompressed block')
     .option('--damp <p>', 'dampening, fraction of the mean Hessian diagonal', (v) => { const n = Number(v); if (!(n >= 0)) throw new InvalidArgumentError('--damp must be ≥ 0'); return n; }, 0.01)
     .option('--sparsity <p>', 'unstructured sparsity in [0, 1)', (v) => { const n = Number(v); if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('--sparsity must be in [0, 1)'); return n; })

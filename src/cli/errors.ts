@@ -9,6 +9,7 @@ export function reportError(e: unknown): number {
     process.stderr.write(`idp: ${e.message}\n`);
     if (e.code === 'INPUT') return EXIT.INPUT;
     if (e.code === 'RUNTIME') return EXIT.RUNTIME;
+    if (e.code === 'INTERNAL') return EXIT.INTERNAL;
     return EXIT.FILE;
   }
   process.stderr.write(`idp: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);

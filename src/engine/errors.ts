@@ -9,7 +9,8 @@ export type IdpErrorCode =
   | 'NOT_FOUND'     // a path that does not exist
   | 'INPUT'         // bad user input (empty prompt, prompt longer than the context, bad option)
   | 'DENIED'        // a path outside the folders the caller may read or write, or a file this process may not overwrite
-  | 'RUNTIME';      // an execution provider or session failure
+  | 'RUNTIME'       // an execution provider or session failure
+  | 'INTERNAL';     // an invariant the engine itself guarantees was broken (a bug, never the user's input)
 
 export class IdpError extends Error {
   readonly code: IdpErrorCode;
@@ -29,6 +30,7 @@ export const unsupported = (problem: string, file?: string) => new IdpError('UNS
 export const notFound = (file: string, what = 'no such file or folder') => new IdpError('NOT_FOUND', what, file);
 export const inputError = (problem: string, file?: string) => new IdpError('INPUT', problem, file);
 export const runtimeError = (problem: string) => new IdpError('RUNTIME', problem);
+export const internalError = (problem: string, file?: string) => new IdpError('INTERNAL', problem, file);
 export const denied = (file: string, problem: string) => new IdpError('DENIED', problem, file);
 
 export function isIdpError(e: unknown): e is IdpError {

@@ -17,7 +17,8 @@ import { inputError } from '../errors';
 import { LoadedModel, parameterCount } from '../models/config';
 import { loadModel } from '../models/load';
 import { dequantize, QuantBits, QuantizedLinear, whyNotQuantizable } from './gptq-format';
-import { DEFAULT_GPTQ, GptqConfig } from './gptq-config';
+import { DEFAULT_GPTQ, GptqConfig, gptqConfigFiles } from './gptq-config';
+import { gptqLoaders, LoaderVerdict } from './gptq-loaders';
 import { linearModules, LinearModule, weightOf } from './modules';
 import { quantizeRtn } from './rtn';
 import { gptqQuantize, reconstructionError } from './gptq';
@@ -25,7 +26,7 @@ import { checkSparsity, magnitudePrune, sparseGpt } from './sparsegpt';
 import { Linalg } from './linalg';
 import { calibrationSet } from './calibration';
 import { CalibChunk, layerPrefix, LayerRunner } from './layer-graph';
-import { SparsityInfo, writeQuantizedModel } from './write-model';
+import { PRODUCER, SparsityInfo, writeQuantizedModel } from './write-model';
 import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export type CompressMethod = 'rtn' | 'gptq' | 'sparsegpt' | 'magnitude';
@@ -37,7 +38,8 @@ export interface CompressOptions {
   /** Quantization bits (rtn, gptq; sparsegpt: joint quantization when given). */
   bits?: QuantBits;
   groupSize?: number;          // default 128
-  sym?: boolean;               // default false (asymmetric)
+  /** Default true: symmetric v1 is the one GPTQ checkpoint every loader reads (gptq-loaders.ts). */
+  sym?: boolean;
   actOrder?: boolean;
   staticGroups?: boolean;
   trueSequential?: boolean;    // default true
@@ -93,6 +95,8 @@ export interface CompressResult {
   modules: ModuleStat[];
   /** Modules left float because the GPTQ layout cannot store their shape (skipUnfit). */
   skipped: string[];
+  /** Which GPTQ loaders read the folder written (absent for a float model: --dense or pruning only). */
+  loaders?: LoaderVerdict[];
   layerSeconds: number[];
   calibrationSeconds: number;
   totalSeconds: number;
@@ -148,7 +152,7 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
   const mods = linearModules(m.config);
   const { quantize, unfit } = validate(m, o, mods);
   const gs = o.groupSize ?? DEFAULT_GPTQ.groupSize;
-  const sym = o.sym ?? false;
+  const sym = o.sym ?? true;
   const format = o.format ?? 'gptq';
   const minZero = format === 'gptq' ? 1 : 0;
   const L = m.config.numLayers;
@@ -207,12 +211,18 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
     ...DEFAULT_GPTQ, bits: o.bits!, groupSize: gs, sym, descAct: !!o.actOrder && o.method === 'gptq', staticGroups: !!o.staticGroups,
     trueSequential: o.trueSequential ?? true, dampPercent: o.dampPercent ?? DEFAULT_GPTQ.dampPercent, checkpointFormat: format,
   } : undefined;
+  if (gcfg) {
+    // judged on the same config objects the writer puts in the folder
+    const names = mods.map((x) => x.name);
+    const files = gptqConfigFiles(gcfg, PRODUCER, names, new Set(quantized.keys()));
+    result.loaders = gptqLoaders({ ...files, quantized: names.filter((x) => quantized.has(x)), float: names.filter((x) => !quantized.has(x)) });
+  }
   const report = {
-    method: o.method, bits: o.bits ?? null, group_size: quantize ? gs : null, sym: quantize ? sym : null, act_order: !!o.actOrder,
+    method: o.method, bits: o.bits ?? null, group_size: quantize ? gs : null, sym: quantize ? sym : null, checkpoint_format: gcfg ? format : null, act_order: !!o.actOrder,
     static_groups: !!o.staticGroups, true_sequential: o.trueSequential ?? true, damp_percent: o.dampPercent ?? DEFAULT_GPTQ.dampPercent,
     sparsity: o.sparsity ?? null, pattern: o.pattern ? `${o.pattern.n}:${o.pattern.m}` : null, output: o.output ?? 'gptq',
     calibration: o.calib === undefined ? null : { sources: isTokenWindows(o.calib) ? 'token windows' : o.calib, samples: o.samples ?? 128, seqlen: o.seqlen ?? null, seed: o.seed ?? 0 },
-    source: m.source, skipped: result.skipped, modules: result.modules,
+    source: m.source, skipped: result.skipped, loaders: result.loaders ?? null, modules: result.modules,
     seconds: { calibration: result.calibrationSeconds, layers: result.layerSeconds, total: now() - t0 },
   };
   const ok = writeQuantizedModel(result.out, m, quantized, gcfg, { dense, sparsity, report, overwrite: o.overwrite, claim: o.claim, isCancelled: o.isCancelled });

@@ -84,8 +84,52 @@ export function readGptqConfig(folder: string, configJson?: unknown): { config: 
   return { config: parseGptqConfig(q, cfgFile), file: cfgFile };
 }
 
-/** quantize_config.json as AutoGPTQ/GPTQModel write it. */
-export function quantizeConfigJson(c: GptqConfig, producer: string): Json {
+/**
+ * GPTQModel's `dynamic` rules that leave `float` modules unquantized: one "-:<regex>" key per module
+ * name relative to its layer (value {}). GPTQModel tries each key with Python's re.match (anchored at
+ * the start only) on the full module name as the model object names it, first match wins, and a
+ * match of a "-:" key skips the module. The regex ends in `$` so that it names exactly these modules,
+ * lists the layers (or \d+ when the module is float in every layer), and lets any prefix precede
+ * the stored name ("transformer.h.0…" where a GPT-2 checkpoint stores "h.0…").
+ */
+export function dynamicSkipRules(float: string[], quantized: Iterable<string>): Json | undefined {
+  if (!float.length) return undefined;
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const split = (name: string) => /^(.*?\.)(\d+)\.(.+)$/.exec(name);
+  const quantizedKeys = new Set<string>();
+  for (const q of quantized) { const m = split(q); if (m) quantizedKeys.add(`${m[1]}|${m[3]}`); }
+  const groups = new Map<string, { prefix: string; rel: string; layers: string[] }>();
+  const rules: Json = {};
+  for (const f of float) {
+    const m = split(f);
+    if (!m) { rules[`-:(?:.*\\.)?${esc(f)}$`] = {}; continue; }
+    const key = `${m[1]}|${m[3]}`;
+    const g = groups.get(key) ?? { prefix: m[1], rel: m[3], layers: [] };
+    g.layers.push(m[2]);
+    groups.set(key, g);
+  }
+  for (const [key, g] of groups) {
+    const layers = quantizedKeys.has(key) ? `(?:${g.layers.join('|')})` : '\\d+';
+    rules[`-:(?:.*\\.)?${esc(g.prefix)}${layers}\\.${esc(g.rel)}$`] = {};
+  }
+  return rules;
+}
+
+/**
+ * transformers' modules_in_block_to_quantize: null when every linear module of every layer is
+ * quantized, else the quantized module names relative to their layer (one list: optimum keeps a block's
+ * module when its name ends with any listed name, the same rule for every layer — so a set that differs
+ * between layers cannot be expressed, and gptq-loaders.ts says so).
+ */
+export function modulesInBlockToQuantize(all: string[], quantized: Set<string>): string[][] | undefined {
+  if (all.every((x) => quantized.has(x))) return undefined;
+  const rel = new Set<string>();
+  for (const x of all) if (quantized.has(x)) rel.add(x.replace(/^.*?\.\d+\./, ''));
+  return [[...rel]];
+}
+
+/** quantize_config.json as AutoGPTQ/GPTQModel write it (+ GPTQModel's `dynamic` when modules stay float). */
+export function quantizeConfigJson(c: GptqConfig, producer: string, dynamic?: Json): Json {
   return {
     bits: c.bits,
     group_size: c.groupSize,
@@ -100,6 +144,7 @@ export function quantizeConfigJson(c: GptqConfig, producer: string): Json {
     quant_method: 'gptq',
     checkpoint_format: c.checkpointFormat,
     meta: { quantizer: [producer] },
+    ...(dynamic ? { dynamic } : {}),
   };
 }
 
@@ -116,5 +161,17 @@ export function hfQuantizationConfig(c: GptqConfig, modulesInBlock?: string[][])
     true_sequential: c.trueSequential,
     checkpoint_format: c.checkpointFormat,
     modules_in_block_to_quantize: modulesInBlock ?? null,
+  };
+}
+
+/**
+ * The two config objects of a GPTQ folder (quantize_config.json; config.json "quantization_config")
+ * for `all` linear modules of which `quantized` are stored as GPTQ and the rest stay float.
+ */
+export function gptqConfigFiles(c: GptqConfig, producer: string, all: string[], quantized: Set<string>): { quantizeConfig: Json; hfQuantizationConfig: Json } {
+  const float = all.filter((x) => !quantized.has(x));
+  return {
+    quantizeConfig: quantizeConfigJson(c, producer, dynamicSkipRules(float, quantized)),
+    hfQuantizationConfig: hfQuantizationConfig(c, modulesInBlockToQuantize(all, quantized)),
   };
 }

@@ -10,6 +10,11 @@
 //   m.qzeros   int32 [groups, out·bits/32] zero points packed the same way along the output dim.
 //                                         Format "gptq" (v1) stores zero − 1 (so the loader adds 1);
 //                                         "gptq_v2" (GPTQModel) stores the zero itself.
+//                                         What we write: v1 zeros 1 … 2^bits − 1, v2 zeros 0 … 2^bits − 1
+//                                         (storedZeroRange). A v1 zero of 2^bits (stored 2^bits − 1) fits
+//                                         the bits but the readers disagree on it: AutoGPTQ's two CUDA
+//                                         layers and GPTQModel's v1→v2 converter (which adds 1 to each
+//                                         packed field, carrying into the next) give three different weights.
 //   m.scales   fp16  [groups, out]
 //   m.g_idx    int32 [in]                 the group of each input column (act-order permutes it)
 //   m.bias     as the float model had it
@@ -18,7 +23,7 @@
 // (1 for group_size −1). Shapes must make the packing integral: in·bits and out·bits multiples of 32,
 // and a group size that divides in (all groups full, as the runtime's block kernels need).
 
-import { formatError, inputError } from '../errors';
+import { formatError, inputError, internalError } from '../errors';
 import { f16ToF32, f32ToF16 } from '../formats/dtypes';
 
 export type QuantBits = 2 | 3 | 4 | 8;
@@ -36,7 +41,7 @@ export interface QuantizedLinear {
   codes: Uint8Array;
   /** Scales [groups, out], fp16-representable (the file stores fp16). */
   scales: Float32Array;
-  /** Zero points [groups, out]: integers; 0 … 2^bits − 1 from our quantizers (v1 files may give 2^bits). */
+  /** Zero points [groups, out]: integers; our quantizers keep them in storedZeroRange (v1 files read may give 2^bits). */
   zeros: Int32Array;
   /** Group of each input column [in]. */
   gIdx: Int32Array;
@@ -61,6 +66,17 @@ export function defaultGIdx(inFeatures: number, groupSize: number): Int32Array {
 }
 
 const wordsFor = (n: number, bits: number) => (n * bits) / 32;
+
+/**
+ * The zero points we write in each layout: the range every reader (AutoGPTQ, GPTQModel, transformers)
+ * turns into the same weights. v1 cannot store 0 (it stores zero − 1) and 2^bits is read three ways
+ * (header); v2 stores 0 … 2^bits − 1 as is. The quantizers respect it (quant-grid.ts minZero; the
+ * largest zero they choose is 2^bits − 1), so a zero outside it reaching the packer is a bug.
+ */
+export function storedZeroRange(bits: QuantBits, format: CheckpointFormat): { min: number; max: number } {
+  const maxq = (1 << bits) - 1;
+  return format === 'gptq' ? { min: 1, max: maxq } : { min: 0, max: maxq };
+}
 
 /**
  * Why a layer of this shape cannot be quantized with these settings, or undefined when it can.
@@ -126,15 +142,15 @@ export function packGptq(q: QuantizedLinear, format: CheckpointFormat = 'gptq', 
   }
   const zw = wordsFor(N, bits);
   const qzeros = new Uint32Array(G * zw);
+  const zr = storedZeroRange(bits, format);
   for (let g = 0; g < G; g++) {
     for (let o = 0; o < N; o++) {
       const z = q.zeros[g * N + o];
-      const stored = format === 'gptq' ? z - 1 : z;
-      if (!(Number.isInteger(stored) && stored >= 0 && stored <= maxq)) {
-        throw inputError(`'${module}': zero point ${z} (group ${g}, column ${o}) cannot be stored in the ${format} layout ` +
-          `(${format === 'gptq' ? `1 … ${maxq + 1}` : `0 … ${maxq}`})`);
+      if (!(Number.isInteger(z) && z >= zr.min && z <= zr.max)) {
+        throw internalError(`packGptq: '${module}': zero point ${z} (group ${g}, column ${o}) is outside ${zr.min} … ${zr.max}, ` +
+          `the ${format} zero points every GPTQ reader agrees on`);
       }
-      putBits(qzeros, g * zw, 1, o * bits, bits, stored);
+      putBits(qzeros, g * zw, 1, o * bits, bits, format === 'gptq' ? z - 1 : z);
     }
   }
   const scales = new Uint16Array(G * N);

@@ -5,7 +5,8 @@
 //   config.json            the source's config.json (+ "quantization_config" when quantized)
 //   tokenizer files        copied from an HF source; llama2.c / GGUF sources get a llama2.c
 //                          tokenizer.bin (the loader reads it when there is no tokenizer.json)
-//   quantize_config.json   AutoGPTQ / GPTQModel fields (when quantized)
+//   quantize_config.json   AutoGPTQ / GPTQModel fields (when quantized; GPTQModel's `dynamic` skip rules
+//                          for linear modules left float)
 //   sparsity_config.json   method, target, N:M pattern and the measured sparsity per module (when pruned)
 //   model.safetensors      quantized modules as qweight / qzeros / scales / g_idx (+ bias as it was);
 //                          pruned float modules dense with their zeros, in the source dtype; every
@@ -25,7 +26,7 @@ import type { LoadedModel } from '../models/config';
 import { expectedWeights } from '../models/weights';
 import { llamaConfigJson } from '../models/hf-config';
 import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
-import { GptqConfig, hfQuantizationConfig, quantizeConfigJson } from './gptq-config';
+import { GptqConfig, gptqConfigFiles } from './gptq-config';
 import { linearModules } from './modules';
 
 export const PRODUCER = 'idp-lab:0.1.0';
@@ -177,9 +178,9 @@ function writeClaimed(claim: OutputClaim, model: LoadedModel, quantized: Map<str
   try {
     const cfg = sourceConfigJson(model);
     if (config) {
-      const inBlock = modulesInBlock(model, quantized);
-      cfg.quantization_config = hfQuantizationConfig(config, inBlock);
-      fs.writeFileSync(path.join(tmp, 'quantize_config.json'), JSON.stringify(quantizeConfigJson(config, PRODUCER), null, 2) + '\n');
+      const files = gptqConfigFiles(config, PRODUCER, [...mods.keys()], new Set(quantized.keys()));
+      cfg.quantization_config = files.hfQuantizationConfig;
+      fs.writeFileSync(path.join(tmp, 'quantize_config.json'), JSON.stringify(files.quantizeConfig, null, 2) + '\n');
     }
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
     writeTokenizer(model, tmp);
@@ -197,17 +198,4 @@ function writeClaimed(claim: OutputClaim, model: LoadedModel, quantized: Map<str
     throw e;
   }
   return true;
-}
-
-/**
- * transformers' modules_in_block_to_quantize: null when every linear module of every layer is
- * quantized, else the quantized module names relative to their layer (one list, the same for all layers
- * when the set is uniform — which is what that field can express; otherwise the union).
- */
-function modulesInBlock(model: LoadedModel, quantized: Map<string, QuantizedLinear>): string[][] | undefined {
-  const all = linearModules(model.config);
-  if (all.every((x) => quantized.has(x.name))) return undefined;
-  const rel = new Set<string>();
-  for (const x of all) if (quantized.has(x.name)) rel.add(x.name.replace(/^.*?\.\d+\./, ''));
-  return [[...rel]];
 }
