@@ -93,7 +93,7 @@ function autoGptq(f: GptqFolderConfigs): LoaderVerdict {
   const no = (note: string): LoaderVerdict => ({ loader: 'AutoGPTQ', reads: false, note });
   const bad = fieldProblem(c);
   if (bad) return no(bad);
-  if (c.checkpoint_format !== undefined && c.checkpoint_format !== 'gptq') return no(`checkpoint_format ${JSON.stringify(c.checkpoint_format)} is unknown to it (gptq only)`);
+  if (c.checkpoint_format !== undefined && c.checkpoint_format !== 'gptq') return no(`checkpoint_format ${JSON.stringify(c.checkpoint_format)} is unknown to it (it reads gptq and marlin)`);
   if (f.float.length) return no(`${f.float.length} linear module(s) left float: it quantizes every linear layer of a block`);
   return { loader: 'AutoGPTQ', reads: true };
 }

@@ -77,7 +77,7 @@ describe('gptq-format: pack/unpack', () => {
     const back = unpackGptq(v2, { bits: 4, groupSize: 32, inFeatures: 64, outFeatures: 32, format: 'gptq_v2', file: 'mem', module: 'm',
       shapes: { qweight: [8, 32], qzeros: [2, 4], scales: [2, 32] } });
     assert.deepEqual(back.zeros, q.zeros);
-    await expectIdpError(() => packGptq(q, 'gptq', 'model.layers.0.mlp.up_proj'), 'INPUT', undefined, /up_proj.*zero point 0/);
+    await expectIdpError(() => packGptq(q, 'gptq', 'model.layers.0.mlp.up_proj'), 'INTERNAL', undefined, /up_proj.*zero point 0/);
   });
 
   it('shapes that cannot be packed and group sizes that do not divide in_features are typed errors', async () => {
