@@ -82,6 +82,7 @@ async function compressClaimed(p: CompressParams, claim: OutputClaim, token: Can
     meanRelError: mean(rel.map((m) => m.relError!)),
     meanBaselineRelError: mean(rel.filter((m) => m.baselineError !== undefined && m.error !== undefined && m.error > 0)
       .map((m) => (m.relError! * m.baselineError!) / m.error!)),
+    loaders: r.loaders,
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -7,6 +7,7 @@
 // where `out` says; the extension points `out` into a staging folder of its lab and renames it
 // when the request succeeds, so a cancelled or failed request leaves nothing behind.
 
+import type { LoaderVerdict } from '../engine/compress/gptq-loaders';
 import type { ParamCount } from '../engine/idp/params';
 import type { BenchReport } from '../engine/eval/report';
 import type { StudyOptions, StudyProgress } from '../engine/study/run';
@@ -62,6 +63,8 @@ export interface CompressReply {
   /** Mean ‖ΔWX‖²/‖WX‖² over the modules (calibrated methods), and the RTN / magnitude baseline's. */
   meanRelError?: number;
   meanBaselineRelError?: number;
+  /** Which GPTQ loaders (AutoGPTQ, GPTQModel, transformers) read the folder; absent for a float model. */
+  loaders?: LoaderVerdict[];
   seconds: number;
 }
 

@@ -10,6 +10,7 @@ import { modelLabel, pushRecent } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { CompressParams, CompressReply, DataSource } from '../../server/protocol';
+import { describeLoaders } from '../../engine/compress/gptq-loaders';
 import { commandInputs, checkRequest, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 
 export interface CompressArgs {
@@ -106,7 +107,8 @@ export const compressCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Compress
   if (!r) return undefined;
   const v = r.value;
   ctx.log.info(`compressed: ${v.description}: ${v.quantized}/${v.modules} layers quantized in ${v.seconds.toFixed(1)} s` +
-    `${v.meanRelError !== undefined ? `, mean ‖ΔWX‖²/‖WX‖² ${v.meanRelError.toExponential(2)} (RTN ${v.meanBaselineRelError?.toExponential(2)})` : ''} → ${r.run}`);
+    `${v.meanRelError !== undefined ? `, mean ‖ΔWX‖²/‖WX‖² ${v.meanRelError.toExponential(2)} (RTN ${v.meanBaselineRelError?.toExponential(2)})` : ''}` +
+    `${v.loaders ? `; GPTQ loaders: ${describeLoaders(v.loaders)}` : ''} → ${r.run}`);
   await memory.set(ctx, 'recentModels', pushRecent(memory.get<string[]>(ctx, 'recentModels', []), v.model));
   if (!given) {
     void vscode.window.showInformationMessage(`IDP: ${v.description} is ready (${v.seconds.toFixed(1)} s).`, 'Load It', 'Train Prompt Bank').then((b) => {

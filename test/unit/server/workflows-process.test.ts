@@ -44,6 +44,8 @@ describe('server: workflow requests in the engine process', function () {
     assert.equal(c.quantized, c.modules);
     assert.ok(c.meanRelError! > 0 && c.meanRelError! < c.meanBaselineRelError!, `GPTQ ${c.meanRelError} beats RTN ${c.meanBaselineRelError}`);
     assert.ok(fs.existsSync(path.join(c.out, 'quantize_config.json')));
+    // the extension passes no symmetry: the engine's default is the checkpoint every GPTQ loader reads
+    assert.deepEqual(c.loaders?.map((x) => [x.loader, x.reads]), [['AutoGPTQ', true], ['GPTQModel', true], ['transformers', true]]);
     assert.ok(cp.some((v) => v.stage === 'layer' && v.layersDone === v.layers && v.layers === 4), JSON.stringify(cp.slice(-2)));
 
     const tp: TrainProgressValue[] = [];
