@@ -1,10 +1,11 @@
 // The engine process: `node dist/server.js` speaks JSON-RPC (vscode-jsonrpc) on stdin/stdout and
 // hosts the engine directly (it is its own process, so a long native call blocks nobody else).
 // stdout carries protocol messages only: everything else (console output, diagnostics) goes to
-// stderr, which the client shows in its log. The process exits when its client goes away.
+// stderr, which the client shows in its log. The process exits when its client goes away (however it went).
 
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
 import { isIdpError } from '../engine/errors';
+import { dieWithCaller } from '../engine/runtime/caller';
 import { EngineService, CAPABILITIES } from './engine-service';
 import { registerWorkflows } from './workflows';
 import { Confinement } from './confinement';
@@ -64,7 +65,9 @@ function main(): void {
   });
   // the client is gone: nothing left to serve
   conn.onClose(() => process.exit(0));
-  process.stdin.on('end', () => process.exit(0));
+  // stdin is the pipe from the client: its end (or our re-parenting, if the client was killed) means the
+  // client is gone, and a job it started must neither go on nor write its output (runtime/caller.ts)
+  dieWithCaller(process.stdin, 0);
   conn.listen();
 }
 

@@ -9,6 +9,7 @@ import type { HarnessResult, SampleLog, TaskResult } from './harness';
 import type { MetricValue } from './metrics';
 import { HIGHER_IS_BETTER } from './metrics';
 import { isPaperTask, PaperTask } from './tasks';
+import { assertCallerAlive } from '../runtime/caller';
 
 export interface ModelInfo {
   path: string;
@@ -151,6 +152,7 @@ export function toMarkdown(r: BenchReport): string {
 function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
+  assertCallerAlive(file);
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
 }

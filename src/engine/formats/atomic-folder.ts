@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { currentOwner, ownerGone } from '../runtime/process-identity';
+import { assertCallerAlive } from '../runtime/caller';
 
 const hostTag = () => crypto.createHash('sha1').update(os.hostname()).digest('hex').slice(0, 4);
 const STAGING = /^\.(.+)\.(\d+)-([0-9a-z]*)-([0-9a-f]{4})[0-9a-f]{4}\.tmp$/;
@@ -90,9 +91,11 @@ export function tempFolderBeside(folder: string): string {
  * Moves the complete staging folder `staging` to `target`. A `target` already there is first moved
  * aside under a staging name of its own (so a crash between the renames leaves something a sweep
  * removes, never a half-replaced folder), then removed. Callers decide beforehand whether `target`
- * may be replaced (output-folder.ts).
+ * may be replaced (output-folder.ts). Refused when the process that started this job has gone
+ * (runtime/caller.ts): a killed caller's job never puts its output in place.
  */
 export function renameIntoPlace(staging: string, target: string): void {
+  assertCallerAlive(target);
   if (!fs.existsSync(target)) {
     fs.renameSync(staging, target);
     return;

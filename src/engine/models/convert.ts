@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { configError, formatError, unsupported } from '../errors';
+import { assertCallerAlive } from '../runtime/caller';
 import type { ModelConfig } from './config';
 import { llamaConfigJson } from './hf-config';
 import { expectedWeights } from './weights';
@@ -125,6 +126,7 @@ export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheD
     const st = fs.statSync(file);
     const info = { source: path.resolve(file), format, size: st.size, mtimeMs: st.mtimeMs, converterVersion: CONVERTER_VERSION };
     fs.writeFileSync(path.join(tmp, 'idp-source.json'), JSON.stringify(info, null, 2) + '\n');
+    assertCallerAlive(folder);
     try {
       fs.renameSync(tmp, folder);
     } catch (e) {

@@ -10,6 +10,7 @@
 // scripts, which relaunch themselves once with it (relaunchWithHugePages). IDP_HUGE_PAGES=0 turns it off.
 
 import * as cp from 'child_process';
+import { CALLER_FD_ENV, dieWithCallerFromEnv } from './caller';
 
 export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 
@@ -42,10 +43,16 @@ export function withoutHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * already set or not wanted. The child runs in its own process group and the parent passes SIGINT,
  * SIGTERM and SIGHUP on: a terminal's Ctrl-C then reaches the child once, as if it were the process the
  * user started (the CLI reads a second Ctrl-C as "stop now"). Nothing in the CLI reads the terminal.
+ * A signal that cannot be passed on (SIGKILL of the parent) must still end the child: it gets the read end
+ * of a pipe (fd 3) that only the parent can write to, and exits when that closes (caller.ts).
  */
 export function relaunchWithHugePages(): boolean {
-  if (!wanted(process.env) || hugePagesOn()) return false;
-  const child = cp.spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: withHugePages(), detached: true });
+  if (!wanted(process.env) || hugePagesOn()) {
+    dieWithCallerFromEnv();
+    return false;
+  }
+  const env = { ...withHugePages(), [CALLER_FD_ENV]: '3' };
+  const child = cp.spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, detached: true });
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, () => { child.kill(sig); }] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
   child.on('error', (e) => {

@@ -11,10 +11,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatError } from '../errors';
+import { assertCallerAlive } from '../runtime/caller';
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  assertCallerAlive(file);
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }

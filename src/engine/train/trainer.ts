@@ -16,6 +16,7 @@ import * as path from 'path';
 import type * as ort from 'onnxruntime-node';
 import { createSession, SessionOptions } from '../runtime/session';
 import { inputError, runtimeError } from '../errors';
+import { assertCallerAlive } from '../runtime/caller';
 import type { Blocks } from './data';
 import { buildTrainGraph, trainIo } from './graph';
 import { batchFeeds } from './batch';
@@ -104,6 +105,7 @@ export interface TrainResult {
 /** Write a text file atomically (temp file + rename). */
 export function writeTextAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  assertCallerAlive(file);
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
 }
