@@ -162,7 +162,7 @@ export async function scoreLoglikelihood(model: ScoringModel, pairs: TokenPair[]
   const V = model.config.vocabSize;
   const packable = model instanceof CausalLM;
   const budget = o.batchTokens ?? defaultBatchTokens(V);
-  // a packed row never exceeds the context either: ORT's RotaryEmbedding refuses sequences longer than its tables
+  // a packed row never exceeds the context either (positions past it are outside what the model was trained on)
   const plan = planRows(pairs, model.config.maxPositions, (o.pack ?? true) && packable, Math.min(budget, model.config.maxPositions));
   const results: LoglikelihoodResult[] = new Array(pairs.length);
   for (const i of plan.empty) results[i] = { ll: 0, isGreedy: true, tokens: 0 };

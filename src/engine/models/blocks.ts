@@ -240,22 +240,20 @@ export function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: nu
   return g.op('LayerNormalization', [x, w, b], { axis: -1, epsilon: { float: eps } });
 }
 
-/** cos/sin tables [maxPos, D/2] for rotate-half RoPE, computed in float64 and stored as float32. */
-export function rotaryTables(g: GraphBuilder, maxPos: number, headDim: number, theta: number): { cos: Value; sin: Value } {
+/**
+ * cos/sin [B, T, D/2] of rotate-half RoPE for the positions this run actually has, computed in the graph
+ * (angle = position · θ^(−2i/D) in float32, as transformers computes it). A table over every position the
+ * config declares would be sized by max_position_embeddings — a number from a file: 1e12 cannot be
+ * allocated, and real long-context models (131,072 or ~1,000,000 positions) would pay hundreds of MB for
+ * positions no run reaches.
+ */
+export function rotaryAngles(g: GraphBuilder, positions: Value, headDim: number, theta: number): { cos: Value; sin: Value } {
   const half = headDim / 2;
-  const cos = new Float32Array(maxPos * half);
-  const sin = new Float32Array(maxPos * half);
-  for (let p = 0; p < maxPos; p++) {
-    for (let i = 0; i < half; i++) {
-      const a = p * theta ** (-(2 * i) / headDim);
-      cos[p * half + i] = Math.cos(a);
-      sin[p * half + i] = Math.sin(a);
-    }
-  }
-  return {
-    cos: g.constant('float', [maxPos, half], cos, 'rope_cos'),
-    sin: g.constant('float', [maxPos, half], sin, 'rope_sin'),
-  };
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = theta ** (-(2 * i) / headDim);
+  const pos = g.unsqueeze(g.cast(positions, 'float'), [2]);                                  // [B, T, 1]
+  const angles = g.op('Mul', [pos, g.constant('float', [half], invFreq, 'rope_inv_freq')], {}, 'rope/angles');  // [B, T, D/2]
+  return { cos: g.op('Cos', [angles], {}, 'rope/cos'), sin: g.op('Sin', [angles], {}, 'rope/sin') };
 }
 
 export interface AttentionSpec {
@@ -264,7 +262,7 @@ export interface AttentionSpec {
   kvHeads: number;
   headDim: number;
   q: Value; k: Value; v: Value;              // projections, [B, T, H·D], [B, T, K·D], [B, T, K·D]
-  rotary?: { cos: Value; sin: Value; positions: Value };
+  rotary?: { cos: Value; sin: Value };   // [B, T, D/2] each (rotaryAngles)
   inputs: GraphInputs;
 }
 
@@ -282,11 +280,11 @@ export function attention(g: GraphBuilder, a: AttentionSpec): Value {
   let q = a.q;                                                                          // [B, T, H·D]
   let k = a.k;                                                                          // [B, T, K·D]
   if (a.rotary) {
-    const { cos, sin, positions } = a.rotary;
-    q = g.op('RotaryEmbedding', [q, cos, sin, positions], { num_heads: H }, 'q/Rotary');
+    const { cos, sin } = a.rotary;   // per token already: no position_ids input
+    q = g.op('RotaryEmbedding', [q, cos, sin], { num_heads: H }, 'q/Rotary');
     // capacity graphs return the rotated keys as they are (models/cache-attention.ts)
     const names = inputs.kvCache === 'capacity' ? [cacheIo.newKey(a.layer)] : undefined;
-    k = g.node('RotaryEmbedding', [k, cos, sin, positions], { num_heads: K }, { leaf: 'k/Rotary', names })[0];
+    k = g.node('RotaryEmbedding', [k, cos, sin], { num_heads: K }, { leaf: 'k/Rotary', names })[0];
   }
   if (inputs.kvCache === 'capacity') {
     if (inputs.hooks?.attention) throw new Error('attention hooks need the concat KV cache');

@@ -3,7 +3,7 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, residualNorm, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryTables, selectForLogits, weights } from './blocks';
+import { attention, residualNorm, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryAngles, selectForLogits, weights } from './blocks';
 
 export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
@@ -11,7 +11,7 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const d = c.hiddenSize;
   const inputs = declareInputs(g, c.numLayers, c.numKvHeads, c.headDim, opts);
   const w = weights(g, m, inputs, linearKernelFor(m, opts));
-  const rope = g.scope('model', () => rotaryTables(g, c.maxPositions, c.headDim, c.ropeTheta ?? 10000));
+  const rope = g.scope('model', () => rotaryAngles(g, inputs.positions, c.headDim, c.ropeTheta ?? 10000));
 
   let x = g.scope('model', () => embedTokens(g, w.get('model.embed_tokens.weight'), inputs, 'embed_tokens'));  // [B, T, d]
   // On the fused inference path each sub-layer's output is added to the residual stream by the norm that
@@ -29,7 +29,7 @@ export function buildLlama(m: LoadedModel, opts: BuildOptions): GraphBuilder {
       const [q, k, v] = w.linears(h, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.self_attn.${n}`));
       const ctx = g.scope('attn', () => attention(g, {
         layer: i, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, q, k, v,
-        rotary: { ...rope, positions: inputs.positions }, inputs,
+        rotary: rope, inputs,
       }));
       const attnOut = w.linear(ctx, `${p}.self_attn.o_proj`);
       const postNorm = w.get(`${p}.post_attention_layernorm.weight`);
