@@ -14,6 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatError, unsupported } from '../errors';
+import { FILE_LIMITS, within } from './limits';
 import { f16ToF32 } from './dtypes';
 import { withOpenFile } from './files';
 
@@ -67,7 +68,6 @@ export interface GgufFile {
 }
 
 const MAGIC = 0x46554747; // "GGUF" read as little-endian u32
-const MAX_STRING = 64 * 1024 * 1024;
 const MAX_DEPTH = 8;
 const CHUNK = 1 << 20;
 /** Fixed byte sizes of metadata value types (strings and arrays are variable). */
@@ -126,7 +126,7 @@ class Cursor {
 
   str(w: string): string {
     const n = this.u64(`${w} length`);
-    if (n > MAX_STRING) throw formatError(this.file, `${w} claims ${n} bytes (limit ${MAX_STRING})`);
+    within(this.file, `${w} length`, n, FILE_LIMITS.ggufString, { inBytes: true });
     const i = this.at(n, w);
     return this.buf.toString('utf8', i, i + n);
   }
@@ -168,6 +168,7 @@ function readValue(c: Cursor, type: number, key: string, depth: number, file: st
       const n = c.u64(`metadata '${key}' array length`);
       const minSize = et === 8 ? 8 : et === 9 ? 12 : VALUE_SIZE[et];
       c.need(n * minSize, `metadata '${key}' array of ${n} elements`);
+      within(file, `metadata '${key}': array length`, n, FILE_LIMITS.ggufArray);
       const out: GgufValue[] = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(c, et, key, depth + 1, file);
       return out;
@@ -210,6 +211,7 @@ export function readGguf(file: string): GgufFile {
     const nTensors = c.u64('tensor count');
     const nKv = c.u64('metadata count');
     c.need(nKv * 13, `${nKv} metadata entries`);
+    within(abs, 'metadata count', nKv, FILE_LIMITS.ggufMetadata);
     const metadata = new Map<string, GgufValue>();
     for (let i = 0; i < nKv; i++) {
       const key = c.str(`metadata key #${i}`);
@@ -218,6 +220,7 @@ export function readGguf(file: string): GgufFile {
       metadata.set(key, readValue(c, type, key, 0, abs));
     }
     c.need(nTensors * 24, `${nTensors} tensor descriptions`);
+    within(abs, 'tensor count', nTensors, FILE_LIMITS.ggufTensors);
     const infos: Array<Omit<GgufTensorInfo, 'offset'> & { rel: number }> = [];
     const names = new Set<string>();
     for (let i = 0; i < nTensors; i++) {

@@ -18,6 +18,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatError, unsupported } from '../errors';
+import { MODEL_LIMITS, within } from './limits';
 import { withOpenFile } from './files';
 
 export const LLAMA2C_MAGIC = 0x616b3432;
@@ -151,6 +152,10 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
     const what = `dim ${dim}, hidden ${hiddenDim}, ${nLayers} layers, ${nHeads} heads, ${nKvHeads} kv heads, vocab ${rawVocab}, seq_len ${seqLen}`;
     throw formatError(abs, `llama2.c v${version} header (${what}) implies ${expected} bytes but the file has ${size} bytes`);
   }
+  // a header that matches its file can still ask for more than any model has (the file is then huge)
+  const L = MODEL_LIMITS;
+  [L.hiddenSize, L.intermediateSize, L.numLayers, L.numHeads, L.numKvHeads, L.vocabSize, L.maxPositions]
+    .forEach((limit, i) => within(abs, `llama2.c header ${names[i]}`, Math.abs(ints[i]), limit));
   return h;
 }
 

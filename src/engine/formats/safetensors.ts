@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DType, DTYPE_BYTES, isDType, numel, f16ToF32, bf16ToF32 } from './dtypes';
 import { formatError } from '../errors';
+import { FILE_LIMITS, within } from './limits';
 import { withOpenFile } from './files';
 
 export interface TensorRef {
@@ -28,8 +29,6 @@ export interface SafetensorsHeader {
   tensors: Map<string, TensorRef>;
 }
 
-const MAX_HEADER = 100 * 1024 * 1024;
-
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const abs = path.resolve(file);
   return withOpenFile(abs, (fd, size) => {
@@ -37,7 +36,8 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     const lenBuf = Buffer.alloc(8);
     fs.readSync(fd, lenBuf, 0, 8, 0);
     const n = Number(lenBuf.readBigUInt64LE(0));
-    if (n < 2 || n > MAX_HEADER || 8 + n > size) {
+    within(abs, 'safetensors header length', n, FILE_LIMITS.safetensorsHeader, { inBytes: true });
+    if (n < 2 || 8 + n > size) {
       throw formatError(abs, `safetensors header length ${n} does not fit a file of ${size} bytes`);
     }
     const jsonBuf = Buffer.alloc(n);

@@ -17,6 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { configError, formatError, unsupported } from '../errors';
 import { assertCallerAlive } from '../runtime/caller';
+import { checkModelLimits } from '../formats/limits';
 import type { ModelConfig } from './config';
 import { llamaConfigJson } from './hf-config';
 import { expectedWeights } from './weights';
@@ -218,14 +219,14 @@ export function ggufLlamaConfig(g: GgufFile): ModelConfig {
     const v = ggufNumber(g, key);
     return v !== undefined && Number.isSafeInteger(v) && v >= 0 && v < vocab ? v : undefined;
   };
-  return {
+  return checkModelLimits({
     arch: 'llama', hfArchitecture: 'LlamaForCausalLM', modelType: 'llama',
     vocabSize: vocab, hiddenSize: hidden, numLayers: int('llama.block_count'), numHeads: heads, numKvHeads: kvHeads,
     headDim, intermediateSize: int('llama.feed_forward_length'), maxPositions: int('llama.context_length', 2048),
     normEps: eps, activation: 'silu', tieWordEmbeddings: classifierIsEmbedding(g),
     bosTokenId: tokId('tokenizer.ggml.bos_token_id'), eosTokenId: tokId('tokenizer.ggml.eos_token_id'),
     ropeTheta: theta, attentionBias: false, oProjBias: false, mlpBias: false,
-  };
+  }, g.file);
 }
 
 /** Conversion source for a GGUF Llama: HF names, dequantized, q/k rows permuted to rotate_half. */

@@ -12,6 +12,7 @@
 // Mistral's sliding window is applied by the runtime's attention bias (ModelConfig.slidingWindow).
 
 import { configError, unsupported } from '../errors';
+import { checkModelLimits } from '../formats/limits';
 import type { Activation, ModelConfig } from './config';
 
 type Json = Record<string, unknown>;
@@ -280,11 +281,10 @@ export function parseHfConfig(configJson: unknown, file: string): ModelConfig {
     throw unsupported(`architecture "${arch}" is not supported for model_type "${modelType}" (expected ${known.join(' or ')})`, file);
   }
   const hfArchitecture = arch ?? known[0];
-  switch (modelType) {
-    case 'opt': return parseOpt(f, hfArchitecture, file);
-    case 'gpt2': return parseGpt2(f, hfArchitecture, file);
-    default: return parseLlama(f, c, modelType, hfArchitecture, file);
-  }
+  const parsed = modelType === 'opt' ? parseOpt(f, hfArchitecture, file)
+    : modelType === 'gpt2' ? parseGpt2(f, hfArchitecture, file)
+      : parseLlama(f, c, modelType, hfArchitecture, file);
+  return checkModelLimits(parsed, file);
 }
 
 /**

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { formatError, inputError, unsupported } from '../errors';
 import { Tokenizer, readTokenizerFile } from './tokenizer';
+import { boundTokenizerRegexes } from './bounded-regex';
 
 type Json = Record<string, unknown>;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -124,6 +125,7 @@ export function tokenizerFromJsonObject(json: unknown, config: unknown, file: st
   if (!isObject(json) || !isObject(json.model)) {
     throw formatError(file, 'not a tokenizer.json: no "model" object');
   }
+  checkVocabShape(json.model, file);
   const cfg = isObject(config) ? config : {};
   const full: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
   if (!Array.isArray(full.added_tokens)) throw formatError(file, '"added_tokens" is not a list');
@@ -135,7 +137,23 @@ export function tokenizerFromJsonObject(json: unknown, config: unknown, file: st
     if (/unknown|not supported|unsupported/i.test(msg)) throw unsupported(`tokenizer.json: ${msg}`, file);
     throw formatError(file, `not a usable tokenizer.json: ${msg}`);
   }
+  boundTokenizerRegexes(lib, file);
   return new HfTokenizer(lib, full, cfg, file);
+}
+
+/**
+ * model.vocab is a list of [piece, score] for Unigram and an object token → id for every other model; the
+ * library accepts the wrong one silently and then encodes everything to nothing.
+ */
+function checkVocabShape(model: Json, file: string): void {
+  const type = typeof model.type === 'string' ? model.type : 'BPE';
+  const v = model.vocab;
+  if (!['BPE', 'WordPiece', 'WordLevel', 'Unigram'].includes(type)) return;   // the library names what it lacks
+  if (type === 'Unigram') {
+    if (!Array.isArray(v)) throw formatError(file, '"model.vocab" of a Unigram model must be a list of [piece, score]');
+  } else if (!isObject(v)) {
+    throw formatError(file, `"model.vocab" of a ${type} model must be an object of token → id, got ${Array.isArray(v) ? 'a list' : JSON.stringify(v)?.slice(0, 40) ?? 'nothing'}`);
+  }
 }
 
 function readJson(file: string): unknown {

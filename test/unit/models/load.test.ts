@@ -179,7 +179,7 @@ describe('loadModel: HF folders that are wrong', () => {
     writeTinyHf(dir, tinyConfig('llama'));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...tinyConfig('llama'), num_hidden_layers: 2_000_000_000 }));
     const t0 = Date.now();
-    await expectIdpError(() => loadModel(dir), 'FORMAT', dir, /2000000000 layers/);
+    await expectIdpError(() => loadModel(dir), 'CONFIG', path.join(dir, 'config.json'), /number of layers 2,000,000,000 exceeds the limit of 1,024/);
     assert.ok(Date.now() - t0 < 1000);
   });
 
