@@ -86,6 +86,9 @@ export class EngineService {
     if (!p || typeof p.model !== 'string' || p.model.trim() === '') return Promise.reject(inputError('load: no model path given'));
     if (p.ep !== undefined && !['cpu', 'webgpu', 'cuda'].includes(p.ep)) return Promise.reject(inputError(`load: unknown execution provider '${p.ep}'`));
     if (p.threads !== undefined && !isInt(p.threads, 1)) return Promise.reject(inputError('load: threads must be a positive integer'));
+    if (p.tokenizer !== undefined && !(typeof p.tokenizer === 'string' && p.tokenizer.trim() !== '')) {
+      return Promise.reject(inputError(`load: tokenizer must be a tokenizer file path, got ${JSON.stringify(p.tokenizer)}`));
+    }
     return this.exclusive(async () => {
       const t0 = performance.now();
       const model = await loadModel(p.model, { tokenizer: p.tokenizer });

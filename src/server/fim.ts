@@ -38,18 +38,56 @@ export function findFimTokens(tok: Tokenizer | undefined): FimTokens | undefined
   return undefined;
 }
 
+/** Longest piece a token stands for, in characters (at most PIECE_CHARS_CAP); cached per tokenizer. */
+const pieceChars = new WeakMap<Tokenizer, number>();
+const PIECE_CHARS_CAP = 64;   // a few whitespace pieces are longer; a context cut a little short is fine
+function maxPieceChars(tok: Tokenizer): number {
+  let n = pieceChars.get(tok);
+  if (n === undefined) {
+    n = 1;
+    for (let id = 0; tok.idToPiece && id < tok.vocabSize && n < PIECE_CHARS_CAP; id++) {
+      try {
+        n = Math.max(n, tok.idToPiece(id).length);
+      } catch {
+        // an id without a piece
+      }
+    }
+    if (!tok.idToPiece) n = PIECE_CHARS_CAP;
+    n = Math.min(n, PIECE_CHARS_CAP);
+    pieceChars.set(tok, n);
+  }
+  return n;
+}
+
+/** The last `n` characters of `s` (not starting inside a surrogate pair). */
+function lastChars(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const t = s.slice(s.length - n);
+  return /^[\uDC00-\uDFFF]/.test(t) ? t.slice(1) : t;
+}
+
+/** The first `n` characters of `s` (not ending inside a surrogate pair). */
+function firstChars(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const t = s.slice(0, n);
+  return /[\uD800-\uDBFF]$/.test(t) ? t.slice(0, -1) : t;
+}
+
 /**
  * Prompt ids for a completion of `prefix` (and `suffix` when the model has FIM tokens) within
  * `budget` tokens: [BOS?] <PRE> prefix <SUF> suffix <MID>, or [BOS?] prefix. What does not fit is
  * cut where it matters least: the start of the prefix, the end of the suffix (at most half the
- * budget goes to the suffix).
+ * budget goes to the suffix). Only the characters that can matter are tokenised: a token stands for at most
+ * maxPieceChars characters, so the last budget × that many characters of the prefix hold every token
+ * that fits (a 10 MB prefix — an editor's whole file — used to be tokenised in full: seconds, ~1 GB).
  */
 export function completionIds(tok: Tokenizer, fim: FimTokens | undefined, prefix: string, suffix: string, budget: number, bos?: number): number[] {
   const head = bos !== undefined ? [bos] : [];
-  const pre = tok.encode(prefix);
+  const chars = (tokens: number) => Math.max(0, tokens) * maxPieceChars(tok);
+  const pre = tok.encode(lastChars(prefix, chars(budget)));
   if (!fim) return [...head, ...pre.slice(Math.max(0, pre.length - (budget - head.length)))];
   const room = budget - head.length - 3;
-  const suf = tok.encode(suffix).slice(0, Math.max(0, Math.floor(room / 2)));
+  const suf = tok.encode(firstChars(suffix, chars(Math.floor(room / 2)))).slice(0, Math.max(0, Math.floor(room / 2)));
   const preKept = pre.slice(Math.max(0, pre.length - (room - suf.length)));
   return [...head, fim.prefix, ...preKept, fim.suffix, ...suf, fim.middle];
 }

@@ -20,6 +20,7 @@ export function checkStudyParams(p: StudyParams): void {
   const c = ParamChecker.of('study', p, KEYS);
   c.path('model', true);
   c.path('out', true);
+  c.path('tokenizer');
   c.str('compress', true);
   c.array('methods', (x) => typeof x === 'string' && x.trim() !== '', 'a non-empty array of methods (none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>)', true);
   c.int('tokens', 1, Number.MAX_SAFE_INTEGER, true);

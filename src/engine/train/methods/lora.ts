@@ -85,6 +85,9 @@ export class Lora implements TrainMethod {
     if (!(dropout >= 0 && dropout < 1)) throw inputError(`LoRA dropout must be in [0, 1), got ${dropout}`);
     const targets = o.targets ?? ['q', 'v'];
     const modules = Lora.modulesFor(m, targets);
+    // a rank above a layer's narrower side adds nothing (A·B has at most that rank) and only allocates
+    const widest = Math.min(...modules.map((mod) => Math.min(...dims(m, mod))));
+    if (r > widest) throw inputError(`LoRA rank ${r} exceeds ${widest}, the narrower side of the smallest target layer`);
     const params: TensorSet = new Map();
     for (const mod of modules) {
       const [inF, outF] = dims(m, mod);
