@@ -11,45 +11,13 @@ import { readGguf } from '../../../src/engine/formats/gguf';
 import { loadModel } from '../../../src/engine/models/load';
 import { dataPath, tmpDir, STORIES } from '../../helpers/data';
 import { prng, tinyConfig, writeTinyHf } from '../../helpers/tiny-hf';
+import { int, lyingSafetensors, mutateBytes as mutate, pick, Rand, U32_VALUES, U64_VALUES } from '../../helpers/fuzz';
 
 // IDP_FUZZ_SEED / IDP_FUZZ_ROUNDS run other or longer campaigns by hand; the suite uses the defaults.
 const SEED = Number(process.env.IDP_FUZZ_SEED ?? 20241128);
 const ROUNDS = Math.max(1, Number(process.env.IDP_FUZZ_ROUNDS ?? 1));
 const work = tmpDir('idp-fuzz-');
 const cacheDir = path.join(work, 'cache');
-
-const U32_VALUES = [0, 1, 2, 3, 7, 0xff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 1 << 20];
-const U64_VALUES = [0n, 1n, 2n ** 31n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 62n, 2n ** 64n - 1n, 1000000n];
-
-type Rand = () => number;
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo));
-
-/** A generic mutation of `buf`; `hot` bytes at the start (the header) get most of the attention. */
-function mutate(r: Rand, buf: Buffer, hot: number): { out: Buffer; what: string } {
-  const out = Buffer.from(buf);
-  const pos = () => (r() < 0.75 ? int(r, 0, Math.min(hot, out.length)) : int(r, 0, out.length));
-  const kind = int(r, 0, 4);
-  if (kind === 0) {
-    const k = int(r, 1, 9);
-    for (let i = 0; i < k; i++) out[pos()] = int(r, 0, 256);
-    return { out, what: `flip ${k} bytes` };
-  }
-  if (kind === 1) {
-    const len = r() < 0.6 ? int(r, 0, Math.min(hot + 64, buf.length)) : int(r, 0, buf.length);
-    return { out: out.subarray(0, len), what: `truncate to ${len}` };
-  }
-  if (kind === 2) {
-    const p = Math.min(pos() & ~3, out.length - 4);
-    const v = pick(r, U32_VALUES);
-    if (p >= 0) out.writeUInt32LE(v, p);
-    return { out, what: `u32 ${v} at ${p}` };
-  }
-  const p = Math.min(pos() & ~7, out.length - 8);
-  const v = pick(r, U64_VALUES);
-  if (p >= 0) out.writeBigUInt64LE(v, p);
-  return { out, what: `u64 ${v} at ${p}` };
-}
 
 /** GGUF-aware mutation: overwrite a count, a key's type/length, or a tensor's dims/type/offset. */
 function mutateGgufField(r: Rand, buf: Buffer, fields: number[]): { out: Buffer; what: string } {
@@ -102,19 +70,6 @@ function ggufFieldPositions(buf: Buffer, file: string): number[] {
     p += 12;
   }
   return fields;
-}
-
-/** Rewrite a safetensors header with one number in its JSON replaced (data section unchanged). */
-function lyingSafetensors(r: Rand, buf: Buffer): { out: Buffer; what: string } {
-  const n = Number(buf.readBigUInt64LE(0));
-  const json = buf.subarray(8, 8 + n).toString('utf8');
-  const nums = [...json.matchAll(/\d+/g)];
-  const m = pick(r, nums);
-  const repl = pick(r, ['0', '-1', '99999999999999999999', '1e308', '4294967296', String(int(r, 0, 5000)), '"x"', 'null', '[]']);
-  const text = json.slice(0, m.index!) + repl + json.slice(m.index! + m[0].length);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(text)));
-  return { out: Buffer.concat([head, Buffer.from(text), buf.subarray(8 + n)]), what: `json ${m[0]}@${m.index} → ${repl}` };
 }
 
 /** config.json with one field set to a hostile value. */
