@@ -84,7 +84,7 @@ describe('reliability: jobs die with their caller', function () {
       const conn = createMessageConnection(new StreamMessageReader(engine.stdout), new StreamMessageWriter(engine.stdin));
       conn.onNotification('$/progress', (p) => { if (p.value && p.value.stage === 'layer') process.stderr.write('LAYER\\n'); });
       conn.listen();
-      conn.sendRequest('idp/initialize').then(() => conn.sendRequest('idp/compress', {
+      conn.sendRequest('idp/initialize', null).then(() => conn.sendRequest('idp/compress', {
         model: ${JSON.stringify(path.join(REPO_ROOT, 'models', 'default'))}, method: 'gptq', bits: 4, groupSize: 64,
         calib: [${JSON.stringify(CALIB)}], samples: 32, seqlen: 128, out: ${JSON.stringify(out)}, progressToken: 'p',
       })).catch((e) => process.stderr.write('request failed: ' + e.message + '\\n'));`;
