@@ -83,6 +83,8 @@ export interface StudyReport {
     heldout: string[];
     limit?: number;
     seed: number;
+    /** Benchmark contexts with BOS first (eval/requests.ts); absent in studies before it was recorded (then: BOS first). */
+    addBos?: boolean;
   };
   rows: StudyRow[];
   analyses: { similarity?: SimilarityAnalysis; promptLengths?: PromptLengthPoint[] };
