@@ -30,7 +30,7 @@ import { cancellation, collect, int, threadsFor } from './options';
 interface BenchFlags {
   model?: string; tokenizer?: string; adapter?: string; bank?: string; tasks: string; dataDir?: string; heldout: string[];
   limit?: number; seed: number; batchTokens?: number; pack: boolean; maxGenToks: number; choices: number; out: string;
-  label?: string; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean; selectionLayer?: number; score?: SelectionScore;
+  label?: string; addBos?: boolean; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean; selectionLayer?: number; score?: SelectionScore;
 }
 
 function progress(json: boolean | undefined) {
@@ -64,7 +64,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     const specs = parseTaskList(f.tasks);
     const tasks = loadBenchTasks(specs, { dataDir: f.dataDir ?? dataDir(), heldout: f.heldout, heldoutOptions: { seed: f.seed, choices: f.choices } });
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    const encoding = encodingFor(m.config, m.tokenizer);
+    const encoding = encodingFor(m.config, m.tokenizer, { addBos: f.addBos });
     const threads = threadsFor(m, f.threads);
     let model: ScoringModel;
     const info: ModelInfo = {
@@ -97,7 +97,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     });
     const report = buildReport(info, {
       tasks: specs.map((s) => (s.path ? `${s.name}=${s.path}` : s.name)), dataDir: path.resolve(f.dataDir ?? dataDir()), heldout: f.heldout,
-      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, maxGenToks: f.maxGenToks, pack: f.pack && !f.bank,
+      limit: f.limit, seed: f.seed, batchTokens: f.batchTokens, maxGenToks: f.maxGenToks, pack: f.pack && !f.bank, addBos: encoding.addBos,
     }, run, (performance.now() - t0) / 1000);
     const files = writeReport(f.out, report, run.samples);
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -131,6 +131,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-gen-toks <n>', 'most tokens generated per answer (triviaqa)', int('--max-gen-toks', 1), 256)
     .option('--choices <n>', 'choices per held-out multiple-choice item', int('--choices', 2), 4)
     .requiredOption('--out <file>', 'results JSON; FILE.md and FILE.samples.jsonl are written beside it')
+    .option('--add-bos', 'put BOS before every context and generation prompt (default: lm-eval\'s rule, none except for Gemma; perplexity tasks unchanged)')
     .option('--label <text>', 'row label in the table (default: the model file name)')
     .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))

@@ -9,6 +9,7 @@ import { registerTrainCommand } from './train';
 import { registerBankCommands } from './bank';
 import { registerBenchCommand } from './bench';
 import { registerStudyCommand } from './study';
+import { registerStudyFigureCommand } from './study-figure';
 import { collect, int, num } from './options';
 import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
 
@@ -47,6 +48,7 @@ export function cli(): Command {
   registerBankCommands(program);
   registerBenchCommand(program);
   registerStudyCommand(program);
+  registerStudyFigureCommand(program);
 
   return program;
 }

@@ -16,7 +16,7 @@ interface StudyFlags {
   model?: string; tokenizer?: string; compress: string; methods: string; tokens: number; tasks: string; heldout: string[]; data: string[];
   out: string; dataDir?: string; limit?: number; seed: number; seqlen?: number; batch: number; lr: number; targets: string;
   selectionLayer: number; score: 'mass' | 'mean'; calibSamples: number; latencyBatch?: number; latencySeqlen?: number; latencyDecode: number; latencyRepeats: number;
-  latency: boolean; similarity: boolean; similaritySamples: number; choices: number; threads?: number; json?: boolean; quiet?: boolean;
+  latency: boolean; similarity: boolean; similaritySamples: number; choices: number; addBos?: boolean; threads?: number; json?: boolean; quiet?: boolean;
 }
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -27,7 +27,7 @@ export function studyOptions(f: StudyFlags): StudyOptions {
     model: f.model ?? defaultModelPath(), tokenizer: f.tokenizer, compress: f.compress, methods: list(f.methods), tokens: f.tokens,
     tasks: list(f.tasks), heldout: f.heldout, data: f.data.length ? f.data : ['model'], out: f.out, dataDir: f.dataDir, limit: f.limit,
     seed: f.seed, seqLen: f.seqlen, batch: f.batch, lr: f.lr, targets: list(f.targets), selectionLayer: f.selectionLayer, score: f.score,
-    calibSamples: f.calibSamples, choices: f.choices, threads: f.threads,
+    calibSamples: f.calibSamples, choices: f.choices, threads: f.threads, ...(f.addBos ? { addBos: true } : {}),
     latency: f.latency ? { batch: f.latencyBatch, seqLen: f.latencySeqlen, decode: f.latencyDecode, repeats: f.latencyRepeats } : false,
     similarity: f.similarity ? { samples: f.similaritySamples } : false,
   };
@@ -103,6 +103,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--no-similarity', 'skip the similarity analysis')
     .option('--similarity-samples <n>', 'held-out texts for the similarity analysis', int('--similarity-samples', 1), 8)
     .option('--choices <n>', 'choices per held-out multiple-choice item', int('--choices', 2), 4)
+    .option('--add-bos', 'benchmark contexts with BOS first (default: lm-eval\'s rule, none except for Gemma); training and perplexity keep theirs')
     .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
     .option('--quiet', 'no progress lines')
     .option('--json', 'print study.json instead of the table')

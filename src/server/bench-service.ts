@@ -84,7 +84,7 @@ async function benchClaimed(p: BenchParams, token: Cancellation, onProgress?: (v
   } else {
     model = new CausalLM(m, { threads });
   }
-  const encoding = encodingFor(m.config, m.tokenizer);
+  const encoding = encodingFor(m.config, m.tokenizer, { addBos: p.addBos });
   const names = tasks.map((t) => t.name);
   let current = '';
   let started = performance.now();
@@ -106,7 +106,7 @@ async function benchClaimed(p: BenchParams, token: Cancellation, onProgress?: (v
   });
   const report = buildReport(info, {
     tasks: specs.map((s) => (s.path ? `${s.name}=${s.path}` : s.name)), dataDir: path.resolve(p.dataDir ?? dataDir()), heldout: p.heldout ?? [],
-    limit: p.limit, seed, pack: true,
+    limit: p.limit, seed, pack: true, addBos: encoding.addBos,
   }, run, (performance.now() - t0) / 1000);
   const files = writeReport(p.out, report, run.samples);
   const results = run.results.map((r) => {

@@ -169,6 +169,8 @@ export interface BenchParams {
   seed?: number;
   choices?: number;
   label?: string;
+  /** Benchmark contexts with BOS first; default lm-eval's rule (none except for Gemma). */
+  addBos?: boolean;
   /** Report JSON; .md and .samples.jsonl are written beside it. */
   out: string;
   threads?: number;

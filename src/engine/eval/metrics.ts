@@ -5,7 +5,9 @@
 //   the delimiter; exact_match = the gold continuation (any gold, for WebQS) is the greedy one. argmax
 //   takes the first maximum (numpy). A list gold counts acc when the prediction is any gold index.
 // loglikelihood (LAMBADA): acc = greedy; perplexity = exp(−mean ll) over documents.
-// generate_until (TriviaQA): the answer stripped (remove_whitespace, take_first), then exact_match
+// generate_until (TriviaQA): leading whitespace stripped (remove_whitespace: lstrip up to v0.4.9.1, the
+//   releases whose BOS rule requests.ts follows; strip() from v0.4.9.2; v0.4.0 removed one leading space),
+//   take_first, then exact_match
 //   against each target with ignore_case and ignore_punctuation (string.punctuation removed from both).
 // loglikelihood_rolling: word_perplexity = exp(−Σll / Σwords), byte_perplexity = exp(−Σll / Σbytes),
 //   bits_per_byte = −Σll / Σbytes / ln 2.
@@ -15,7 +17,7 @@
 // does lm-eval give one).
 
 import { Rng } from '../train/rng';
-import { pyLen, pyStrip, pyWordCount, utf8Len, PY_PUNCTUATION } from './pystr';
+import { pyLen, pyLstrip, pyWordCount, utf8Len, PY_PUNCTUATION } from './pystr';
 import type { LoglikelihoodResult, RollingResult } from './requests';
 import type { GenerateDoc, McDoc, MetricName } from './tasks/types';
 
@@ -51,7 +53,7 @@ export function normalizeAnswer(s: string): string {
 }
 
 export function generationMetrics(doc: GenerateDoc, text: string): DocMetrics & { answer: string } {
-  const answer = pyStrip(text);
+  const answer = pyLstrip(text);
   const a = normalizeAnswer(answer);
   return { exact_match: doc.targets.some((t) => normalizeAnswer(t) === a) ? 1 : 0, answer };
 }

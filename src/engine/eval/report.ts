@@ -10,6 +10,7 @@ import type { MetricValue } from './metrics';
 import { HIGHER_IS_BETTER } from './metrics';
 import { isPaperTask, PaperTask } from './tasks';
 import { assertCallerAlive } from '../runtime/caller';
+import { bosNote } from './requests';
 
 export interface ModelInfo {
   path: string;
@@ -36,6 +37,8 @@ export interface BenchSettings {
   batchTokens?: number;
   maxGenToks?: number;
   pack: boolean;
+  /** BOS first in encoded contexts (requests.ts: lm-eval's add_bos_token, `--add-bos`); absent in reports before it was recorded. */
+  addBos: boolean;
 }
 
 export interface BenchReport {
@@ -75,7 +78,7 @@ export function buildReport(model: ModelInfo, settings: BenchSettings, run: Harn
       if (m) headline[r.name] = { metric: HEADLINE[r.name], ...m };
     }
   }
-  const notes: string[] = [];
+  const notes: string[] = [bosNote(settings.addBos)];
   if (run.cancelled) notes.push(`cancelled during ${run.cancelledTask}: that task and the ones after it are missing`);
   if (settings.limit !== undefined) {
     notes.push(`--limit ${settings.limit}: a seeded subsample (seed ${settings.seed}) of each task — not comparable with full-task figures`);

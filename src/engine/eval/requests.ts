@@ -10,9 +10,13 @@
 // Tokenization follows lm-eval's causal-LM path: trailing whitespace of the context moves to the
 // continuation; the context and context+continuation are encoded separately and the continuation is
 // whatever the joint encoding has past the context's length; an empty context becomes the prefix token.
-// The tokenizer's special tokens are those the model family's HF tokenizer adds by default (what
-// lm-eval gets): BOS first for Llama-family and OPT models, nothing for GPT-2. The prefix token (empty
-// contexts, rolling windows) is BOS where there is one, else EOS (lm-eval's prefix_token_id).
+// Special tokens follow lm-eval's HF model (v0.4.0–v0.4.9.1, the releases of the paper's time): contexts,
+// continuations and generation prompts are encoded with add_special_tokens=False unless its add_bos_token
+// is on, and add_bos_token defaults to off except for the Gemma family (model_type containing "gemma").
+// So Llama and OPT contexts get no BOS by default; `--add-bos` turns it on (the family's BOS, none for
+// GPT-2, whose HF tokenizer adds nothing). The prefix token (empty contexts, rolling windows) is BOS where
+// the tokenizer has one, else EOS (lm-eval's prefix_token_id, v0.4.3+; v0.4.0–0.4.2 used EOS). lm-eval
+// v0.4.9.2+ defaults add_bos_token to the tokenizer's own setting instead (BOS for Llama): --add-bos.
 
 import { inputError } from '../errors';
 import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
@@ -48,20 +52,36 @@ export interface TokenPair { context: number[]; continuation: number[] }
 /** How text becomes ids for one model. */
 export interface Encoding {
   tokenizer: Tokenizer;
-  /** Put first in every encoded context (the family's BOS), or undefined (GPT-2). */
+  /** Whether BOS goes first in encoded contexts (lm-eval's add_bos_token), as the report records it. */
+  addBos: boolean;
+  /** Put first in every encoded context: the family's BOS when addBos, else undefined (and for GPT-2). */
   bos?: number;
   /** Stands in for an empty context and starts the first rolling window. */
   prefixToken: number;
 }
 
-export interface ModelIds { arch: string; bosTokenId?: number; eosTokenId?: number; vocabSize: number }
+export interface ModelIds { arch: string; modelType?: string; bosTokenId?: number; eosTokenId?: number; vocabSize: number }
 
-export function encodingFor(cfg: ModelIds, tok: Tokenizer | undefined): Encoding {
+/** lm-eval's add_bos_token default for a model: on only for the Gemma family (it underperforms without). */
+export function lmEvalAddsBos(cfg: { modelType?: string }): boolean {
+  return (cfg.modelType ?? '').includes('gemma');
+}
+
+/** `addBos` overrides lm-eval's per-model default (`--add-bos`). */
+export function encodingFor(cfg: ModelIds, tok: Tokenizer | undefined, o: { addBos?: boolean } = {}): Encoding {
   if (!tok) throw inputError('the model has no tokenizer: benchmark tasks are text (give --tokenizer)');
-  const bos = bosFor(cfg, tok);
-  const prefixToken = bos ?? cfg.eosTokenId ?? tok.eosId;
+  const addBos = o.addBos ?? lmEvalAddsBos(cfg);
+  const familyBos = bosFor(cfg, tok);
+  const prefixToken = familyBos ?? cfg.eosTokenId ?? tok.eosId;
   if (prefixToken === undefined) throw inputError('the model has neither a BOS nor an EOS token to stand in for an empty context');
-  return { tokenizer: tok, bos, prefixToken };
+  return { tokenizer: tok, addBos, bos: addBos ? familyBos : undefined, prefixToken };
+}
+
+/** How a report states the BOS choice (bench Markdown, study notes). */
+export function bosNote(addBos: boolean): string {
+  return addBos
+    ? 'contexts encoded with BOS first (--add-bos, or lm-eval\'s add_bos_token for Gemma)'
+    : 'contexts encoded without BOS (lm-eval\'s add_bos_token=False default; --add-bos puts it first)';
 }
 
 function enc(e: Encoding, text: string): number[] {

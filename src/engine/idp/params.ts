@@ -4,8 +4,10 @@
 //   prefix                  L · t · d        one d-vector per layer and token (appendix A); this engine
 //                                            trains a key and a value per kv head: 2 · L · t · K · D
 //   LoRA                    Σ over adapted matrices of r · (d_in + d_out)   (A [r, in] + B [out, r]);
-//                                            appendix A's "8·d·r + 4·d_inter·r" per layer is the same
-//                                            sum for its module set (Table 1's OPT figures match it)
+//                                            appendix A's module set (q,k,v,o + two MLP matrices) gives
+//                                            10·d·r + 2·d_inter·r per layer, not its printed "8·d·r +
+//                                            4·d_inter·r"; Table 1's OPT figures match the former, its
+//                                            Llama figures neither (docs/study.md)
 //   none                    0
 // IDP also stores its prompts' K/V (2 · L · K · D · Σ n_i floats): not trained, derived once.
 

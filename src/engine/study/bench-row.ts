@@ -30,20 +30,21 @@ export interface RowBench {
 const pct = (v: MetricValue): MetricValue => ({ value: 100 * v.value, stderr: v.stderr === null ? null : 100 * v.stderr });
 
 export async function benchRow(row: RowRuntime, tasks: Task[], out: string, o: {
-  limit?: number; seed: number; isCancelled: () => boolean; onProgress?: (p: { task: string; done: number; total: number }) => void;
+  limit?: number; seed: number; addBos?: boolean; isCancelled: () => boolean; onProgress?: (p: { task: string; done: number; total: number }) => void;
 }): Promise<RowBench | undefined> {
   const t0 = performance.now();
   const m = row.model;
   const model = row.bench();
   const prompts = model instanceof IdpScoringModel ? model.prompts : undefined;
-  const run = await runTasks(model, encodingFor(m.config, m.tokenizer), tasks, { limit: o.limit, seed: o.seed, prompts, isCancelled: o.isCancelled, onProgress: o.onProgress });
+  const encoding = encodingFor(m.config, m.tokenizer, { addBos: o.addBos });
+  const run = await runTasks(model, encoding, tasks, { limit: o.limit, seed: o.seed, prompts, isCancelled: o.isCancelled, onProgress: o.onProgress });
   if (run.cancelled) return undefined;
   const info: ModelInfo = {
     path: m.source, label: row.label, type: row.kind === 'base' || row.kind === 'compressed' ? '-' : row.kind, adapterParams: row.params.paper || undefined,
     arch: m.config.hfArchitecture, parameters: parameterCount(m), quantization: describeModel(m).quantization,
     ...(model instanceof IdpScoringModel ? { bank: { path: 'train/bank', prompts: row.prompts!, selectionLayer: model.idp.selectionLayer, score: model.idp.bank.score } } : {}),
   };
-  const report = buildReport(info, { tasks: tasks.map((t) => t.name), heldout: [], limit: o.limit, seed: o.seed, pack: model instanceof CausalLM }, run, (performance.now() - t0) / 1000);
+  const report = buildReport(info, { tasks: tasks.map((t) => t.name), heldout: [], limit: o.limit, seed: o.seed, pack: model instanceof CausalLM, addBos: encoding.addBos }, run, (performance.now() - t0) / 1000);
   const file = path.join('rows', row.id, 'bench.json');
   writeReport(path.join(out, file), report, run.samples);
   const headline: RowBench['headline'] = {};

@@ -1,7 +1,12 @@
 // The study's charts as Vega-Lite specs (data inlined) rendered to SVG headlessly with vega + vega-lite
 // (SVG needs no canvas; text widths are vega's estimates):
 //   accuracy-vs-params  paper Fig. 4: mean accuracy over the accuracy tasks vs trainable parameters
-//   task-change         paper Fig. 7: per-task accuracy change of every method vs the compressed model
+//   task-change         paper Fig. 7: per-task accuracy change of every method vs the compressed model, in
+//                       percent of the compressed model's accuracy ("percentage performance improvement";
+//                       the change in points is in the tooltip)
+//   idp-prompt-size     paper Fig. 6: mean accuracy of each IDP bank vs its average prompt size (the mean
+//                       of its prompts' lengths), single prompts at their length and the compressed model
+//                       as a reference line
 //   similarity          paper Fig. 5: per-layer cosine similarity of attention / hidden states to the base
 //   ppl-vs-accuracy     paper Fig. 2: held-out perplexity vs mean accuracy of the prompt-based rows
 //   latency             prefill per batch and decode per token of every row
@@ -23,6 +28,45 @@ const esmImport = new Function('s', 'return import(s)') as (s: string) => Promis
 export function meanAccuracy(row: StudyRow): number | undefined {
   const accs = Object.values(row.headline).filter((v) => isAccuracy(v.metric)).map((v) => v.value);
   return accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : undefined;
+}
+
+export interface PromptSizePoint {
+  row: string;
+  kind: 'idp' | 'prompt';
+  /** IDP: the mean of the bank's prompt lengths; a single prompt: its length. */
+  tokens: number;
+  /** IDP: the bank's prompt lengths ("26+100"). */
+  prompts: string;
+  /** IDP: the prompt length the benchmark's inputs got on average (selection counts as weights). */
+  selectedTokens?: number;
+  accuracy: number;
+}
+
+/** Paper Fig. 6's points from a study's rows: every IDP bank at its average prompt size, every single prompt at its length. */
+export function promptSizePoints(rows: StudyRow[]): PromptSizePoint[] {
+  const out: PromptSizePoint[] = [];
+  for (const x of rows) {
+    const accuracy = meanAccuracy(x);
+    if (accuracy === undefined) continue;
+    if (x.kind === 'idp' && x.selection?.prompts.length) {
+      const p = x.selection.prompts;
+      const n = x.selection.counts.reduce((a, b) => a + b, 0);
+      out.push({
+        row: x.label, kind: 'idp', tokens: p.reduce((a, b) => a + b, 0) / p.length, prompts: p.join('+'), accuracy,
+        ...(n > 0 ? { selectedTokens: x.selection.counts.reduce((a, c, i) => a + c * p[i], 0) / n } : {}),
+      });
+    } else if (x.kind === 'prompt') {
+      const tokens = promptTokens(x);
+      if (tokens !== undefined) out.push({ row: x.label, kind: 'prompt', tokens, prompts: `${tokens}`, accuracy });
+    }
+  }
+  return out;
+}
+
+/** A single prompt row's length, from its parameter count's label ("26 tokens", idp/params.ts). */
+function promptTokens(x: StudyRow): number | undefined {
+  const m = /^(\d+) tokens$/.exec(x.params.label);
+  return m ? Number(m[1]) : undefined;
 }
 
 const base = (title: string): Spec => ({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, background: 'white', config: { font: 'sans-serif', legend: { labelLimit: 0 }, axis: { labelLimit: 0 } } });
@@ -48,19 +92,42 @@ export function chartSpecs(r: StudyReport): Array<{ name: string; title: string;
     });
   }
   const ref = done.find((x) => x.kind === 'compressed');
+  // a task the compressed model scores 0 on has no relative change (it is left out)
   const change = ref ? done.filter((x) => x.kind !== 'compressed').flatMap((x) => Object.entries(x.headline)
-    .filter(([t, v]) => isAccuracy(v.metric) && ref.headline[t])
-    .map(([t, v]) => ({ row: x.label, task: t, change: +(v.value - ref.headline[t].value).toFixed(3) }))) : [];
+    .filter(([t, v]) => isAccuracy(v.metric) && ref.headline[t] && ref.headline[t].value > 0)
+    .map(([t, v]) => ({ row: x.label, task: t, change: +(100 * (v.value - ref.headline[t].value) / ref.headline[t].value).toFixed(3), points: +(v.value - ref.headline[t].value).toFixed(3) }))) : [];
   if (change.length) {
-    const title = 'Accuracy change vs the compressed model, per task (Fig. 7)';
+    const title = 'Accuracy change vs the compressed model, per task, in percent (Fig. 7)';
     out.push({
       name: 'task-change', title, spec: {
         ...base(title), width: { step: 14 }, height: 260, data: { values: change }, mark: 'bar',
         encoding: {
           x: { field: 'task', type: 'nominal', title: null }, xOffset: { field: 'row', sort: null },
-          y: { field: 'change', type: 'quantitative', title: 'Δ accuracy (points)' },
-          color: { field: 'row', type: 'nominal', title: 'row', sort: null }, tooltip: [{ field: 'row' }, { field: 'task' }, { field: 'change' }],
+          y: { field: 'change', type: 'quantitative', title: 'Δ accuracy (% of the compressed model\'s)' },
+          color: { field: 'row', type: 'nominal', title: 'row', sort: null },
+          tooltip: [{ field: 'row' }, { field: 'task' }, { field: 'change', title: 'Δ %' }, { field: 'points', title: 'Δ points' }],
         },
+      },
+    });
+  }
+  const fig6 = promptSizePoints(done);
+  if (fig6.some((p) => p.kind === 'idp')) {
+    const title = 'IDP mean accuracy vs average prompt size (Fig. 6)';
+    const refAcc = ref ? meanAccuracy(ref) : undefined;
+    out.push({
+      name: 'idp-prompt-size', title, spec: {
+        ...base(title), width: 380, height: 260,
+        layer: [
+          { data: { values: fig6 }, mark: { type: 'point', filled: true, size: 90 }, encoding: {
+            x: { field: 'tokens', type: 'quantitative', title: 'average prompt size (tokens)' },
+            y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, axis: { format: '.1f' }, title: 'mean accuracy (%)' },
+            shape: { field: 'kind', type: 'nominal', title: null }, color: { field: 'kind', type: 'nominal', title: null },
+            tooltip: [{ field: 'row' }, { field: 'tokens', format: '.1f' }, { field: 'prompts' }, { field: 'selectedTokens', format: '.1f', title: 'selection-weighted size' }, { field: 'accuracy', format: '.2f' }] } },
+          { data: { values: fig6 }, mark: { type: 'text', dx: 6, align: 'left', fontSize: 9 }, encoding: {
+            x: { field: 'tokens', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, text: { field: 'row' } } },
+          ...(refAcc === undefined ? [] : [{ data: { values: [{ accuracy: refAcc, row: ref!.label }] }, mark: { type: 'rule', strokeDash: [4, 3], color: 'gray' },
+            encoding: { y: { field: 'accuracy', type: 'quantitative' }, tooltip: [{ field: 'row' }, { field: 'accuracy', format: '.2f' }] } }]),
+        ],
       },
     });
   }

@@ -49,6 +49,8 @@ export interface StudyOptions {
   similarity?: { samples?: number; seqLen?: number } | false;
   /** Choices per held-out multiple-choice item (default 4). */
   choices?: number;
+  /** Benchmark contexts with BOS first (eval/requests.ts); default lm-eval's rule (none except for Gemma). */
+  addBos?: boolean;
   threads?: number;
 }
 

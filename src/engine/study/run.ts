@@ -14,6 +14,7 @@ import type { LoraTarget } from '../train/methods/lora';
 import { modelInfo } from '../idp/bank';
 import { dataKey } from '../idp/train-bank';
 import { loadBenchTasks } from '../eval/bench';
+import { bosNote, lmEvalAddsBos } from '../eval/requests';
 import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
 import { bankLengths, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
@@ -91,12 +92,13 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     schema: STUDY_SCHEMA, status: 'partial', created: new Date().toISOString(), seconds: 0,
     model: { path: base.source, label: path.basename(base.source), arch: c.hfArchitecture, parameters: parameterCount(base) },
     compression: { spec: compress.spec, path: 'compressed/', description: compress.description },
-    settings: { methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed },
+    settings: { methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed, addBos: options.addBos ?? lmEvalAddsBos(c) },
     rows: [], analyses: {}, charts: [], table: 'table.md',
     notes: [
       `training: every method on the compressed model with the same ${options.data?.join(', ') ?? 'model-sampled (data-free)'} data, ${options.tokens} tokens, ` +
       `AdamW lr ${settings.lr} (warmup 10 %, cosine), batch ${settings.batchSize} × ${seqLen} tokens, seed ${seed}`,
       'concat is the bank\'s trained prompts concatenated (untrained as a whole, Table 3 "Concat"); its training is that of the prompts',
+      `benchmark: ${bosNote(options.addBos ?? lmEvalAddsBos(c))}`,
     ],
   };
   if (methods.some((m) => m.kind === 'none')) report.notes.push('"none" is the compressed row (no recovery method)');
@@ -152,9 +154,10 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
       compressKey, train: settingsKey({ settings, data: dataKey({ train: data.train, eval: data.eval }), targets, selectionLayer: options.selectionLayer ?? 0, score: options.score ?? 'mass' }),
     };
     // the tasks' documents themselves (held-out files may change between runs)
-    const benchKey = settingsKey({ tasks: benchTasks.map((t) => [t.name, settingsKey(t.docs)]), limit: options.limit, seed });
+    // the BOS rule is in the key: reports saved under the old always-BOS rule are not reused
+    const benchKey = settingsKey({ tasks: benchTasks.map((t) => [t.name, settingsKey(t.docs)]), limit: options.limit, seed, bos: options.addBos ? 'add' : 'lm-eval' });
     const lat = options.latency === false ? undefined : latencySettings(c.maxPositions, Math.max(slots, lengths.length ? Math.max(...lengths) : 0), options.latency || {});
-    const ctx: RowContext = { out, store, benchTasks, heldout: data.heldout, batch: settings.batchSize, lat, limit: options.limit, seed, benchKey, progress, isCancelled };
+    const ctx: RowContext = { out, store, benchTasks, heldout: data.heldout, batch: settings.batchSize, lat, limit: options.limit, seed, addBos: options.addBos, benchKey, progress, isCancelled };
     for (const [k, row] of rows.entries()) {
       if (isCancelled()) return finish('cancelled');
       const rowKey = settingsKey({ ...common, id: row.id, training: row.training?.map((t) => path.relative(out, t.run)) });   // relative: a moved study folder keeps its keys
@@ -195,6 +198,7 @@ interface RowContext {
   lat?: LatencySettings;
   limit?: number;
   seed: number;
+  addBos?: boolean;
   benchKey: string;
   progress: (p: StudyProgress) => void;
   isCancelled: () => boolean;
@@ -215,7 +219,7 @@ async function studyRow(x: RowContext, r: RowRuntime, rowKey: string, fraction: 
     if (b && fs.existsSync(path.join(out, b.file))) reused.push('bench');
     else {
       progress({ stage: 'bench', row: r.id, message: `${r.label}: benchmark`, fraction });
-      b = await benchRow(r, x.benchTasks, out, { limit: x.limit, seed: x.seed, isCancelled, onProgress: (p) => progress({ stage: 'bench', row: r.id, message: `${r.label}: ${p.task} ${p.done}/${p.total}` }) });
+      b = await benchRow(r, x.benchTasks, out, { limit: x.limit, seed: x.seed, addBos: x.addBos, isCancelled, onProgress: (p) => progress({ stage: 'bench', row: r.id, message: `${r.label}: ${p.task} ${p.done}/${p.total}` }) });
       if (!b) { s.status = 'skipped'; s.error = 'cancelled'; return s; }
       store.put(`bench-${r.id}`, bk, b);
     }

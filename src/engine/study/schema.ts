@@ -60,7 +60,7 @@ export interface PromptLengthPoint {
 }
 
 export interface StudyChart {
-  /** "accuracy-vs-params" (Fig. 4), "task-change" (Fig. 7), "similarity" (Fig. 5), "ppl-vs-accuracy" (Fig. 2), "latency". */
+  /** "accuracy-vs-params" (Fig. 4), "task-change" (Fig. 7), "idp-prompt-size" (Fig. 6), "similarity" (Fig. 5), "ppl-vs-accuracy" (Fig. 2), "latency". */
   name: string;
   title: string;
   /** Vega-Lite spec (JSON) and its SVG rendering, relative to the study folder. */
@@ -83,6 +83,8 @@ export interface StudyReport {
     heldout: string[];
     limit?: number;
     seed: number;
+    /** Benchmark contexts with BOS first (eval/requests.ts); absent in studies before it was recorded (then: BOS first). */
+    addBos?: boolean;
   };
   rows: StudyRow[];
   analyses: { similarity?: SimilarityAnalysis; promptLengths?: PromptLengthPoint[] };

@@ -74,9 +74,10 @@ describe('bench metrics: triviaqa (generate_until)', () => {
     assert.equal(cutAtStops('\nParis', TRIVIAQA_UNTIL), '');
   });
 
-  it('exact_match: stripped answer, any alias, ignoring case and string.punctuation', () => {
+  it('exact_match: left-stripped answer (lm-eval ≤ 0.4.9.1\'s remove_whitespace), any alias, ignoring case and string.punctuation', () => {
     const doc = { type: 'generate_until' as const, context: 'Question: x?\nAnswer:', until: TRIVIAQA_UNTIL, targets: ['Albert Einstein', 'U.S.A'] };
-    assert.deepEqual(generationMetrics(doc, '  ALBERT einstein\t'), { exact_match: 1, answer: 'ALBERT einstein' });
+    assert.deepEqual(generationMetrics(doc, '  ALBERT einstein'), { exact_match: 1, answer: 'ALBERT einstein' });
+    assert.deepEqual(generationMetrics(doc, '  ALBERT einstein\t'), { exact_match: 0, answer: 'ALBERT einstein\t' });   // trailing whitespace stays
     assert.equal(generationMetrics(doc, ' usa').exact_match, 1);          // "U.S.A" loses its dots
     assert.equal(generationMetrics(doc, ' Einstein').exact_match, 0);     // no partial credit
     assert.equal(generationMetrics(doc, ' AlbertEinstein').exact_match, 0); // inner spaces count

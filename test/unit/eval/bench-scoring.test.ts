@@ -23,7 +23,7 @@ const charTokenizer: Tokenizer = {
 const chars = (s: string) => charTokenizer.encode(s);
 
 describe('bench requests: lm-eval tokenization', () => {
-  const e: Encoding = { tokenizer: charTokenizer, bos: 1, prefixToken: 1 };
+  const e: Encoding = { tokenizer: charTokenizer, addBos: true, bos: 1, prefixToken: 1 };
 
   it('context and context+continuation are encoded apart; trailing whitespace moves to the continuation', () => {
     assert.deepEqual(encodePair(e, 'Q: a', ' b'), { context: [1, ...chars('Q: a')], continuation: chars(' b') });
@@ -36,7 +36,7 @@ describe('bench requests: lm-eval tokenization', () => {
   it('an empty (or all-space) context becomes the prefix token; GPT-2 style encodings get no BOS', () => {
     assert.deepEqual(encodePair(e, '', ' x'), { context: [1], continuation: chars(' x') });
     assert.deepEqual(encodePair(e, '  ', 'x'), { context: [1], continuation: chars('  x') });
-    const gpt2: Encoding = { tokenizer: charTokenizer, prefixToken: 2 };
+    const gpt2: Encoding = { tokenizer: charTokenizer, addBos: true, prefixToken: 2 };
     assert.deepEqual(encodePair(gpt2, 'ab', 'c'), { context: chars('ab'), continuation: chars('c') });
     assert.deepEqual(encodePrompt(gpt2, ''), [2]);
     assert.deepEqual(encodePrompt(e, 'hi'), [1, ...chars('hi')]);
@@ -188,7 +188,7 @@ describe('bench scoring: models with logits(seqs) only', () => {
         });
       },
     };
-    const e: Encoding = { tokenizer: charTokenizer, bos: 1, prefixToken: 1 };
+    const e: Encoding = { tokenizer: charTokenizer, addBos: true, bos: 1, prefixToken: 1 };
     prompts.set(chars('Q')[0], encodePrompt(e, 'Q: capital?').length);
     prompts.set(chars('W')[0], encodePrompt(e, 'W').length);
     const out = await generateUntil(scripted, e, [{ context: 'Q: capital?', until: [',', '.'] }, { context: 'W', until: ['\n'] }]);

@@ -35,6 +35,20 @@ describe('parameter counts (appendix A)', () => {
     assert.equal(loraParams(llama7b, 2, ['q', 'k', 'v', 'o', 'up', 'down']).paper, 32 * 2 * (8 * 4096 + 2 * (4096 + 11008)));
   });
 
+  it('Llama-7b LoRA: the paper\'s 4.4/6.7/8.9M come out of no module set (docs/study.md, "numbers that do not add up")', () => {
+    const M = (n: number) => (n / 1e6).toFixed(2);
+    const six = [2, 3, 4].map((r) => M(loraParams(llama7b, r, ['q', 'k', 'v', 'o', 'up', 'down']).paper));
+    const seven = [2, 3, 4].map((r) => M(loraParams(llama7b, r, ['q', 'k', 'v', 'o', 'gate', 'up', 'down']).paper));
+    const literal = [2, 3, 4].map((r) => M(32 * (8 * 4096 * r + 4 * 11008 * r)));   // appendix A's "8·d·r + 4·d_inter·r" as written
+    assert.deepEqual(six, ['4.03', '6.05', '8.06']);
+    assert.deepEqual(seven, ['5.00', '7.50', '9.99']);
+    assert.deepEqual(literal, ['4.92', '7.37', '9.83']);
+    for (const got of [six, seven, literal]) assert.notDeepEqual(got.map((x) => Number(x).toFixed(1)), ['4.4', '6.7', '8.9']);
+    // IDP: appendix A's 150 tokens give Table 1's 0.6M, not §3.3's "around 0.8 million"; Table 3's 26 + 100 give 0.52M
+    assert.equal(M(promptParams(llama7b, [50, 100], 'idp').paper), '0.61');
+    assert.equal(M(promptParams(llama7b, [26, 100], 'idp').paper), '0.52');
+  });
+
   it('the trained column is what the training methods create (GQA model)', async () => {
     const m = await loadModel(writeTinyModel(path.join(tmpDir('idp-params-'), 'm'), TINY_SPECS.llamaGqa).dir);
     const c = m.config;

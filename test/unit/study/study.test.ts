@@ -108,7 +108,21 @@ describe('study end to end (tiny random Llama)', function () {
     assert.equal(idp.params.paper, 6 * 32);
     assert.ok(r.rows.find((x) => x.id === 'lora-r2')!.params.paper > 0);
     assert.deepEqual(Object.keys(r.analyses.similarity!.rows).sort(), r.rows.slice(1).map((x) => x.id).sort());
-    assert.deepEqual(r.charts.map((c) => c.name).sort(), ['accuracy-vs-params', 'latency', 'ppl-vs-accuracy', 'similarity', 'task-change']);
+    assert.deepEqual(r.charts.map((c) => c.name).sort(), ['accuracy-vs-params', 'idp-prompt-size', 'latency', 'ppl-vs-accuracy', 'similarity', 'task-change']);
+    // Fig. 6: the bank at its average prompt size (mean of 2 and 4), each single prompt at its length, the compressed model as a rule
+    const fig6 = JSON.parse(fs.readFileSync(path.join(out, 'charts', 'idp-prompt-size.vl.json'), 'utf8'));
+    assert.deepEqual(fig6.layer[0].data.values.map((p: { kind: string; tokens: number }) => `${p.kind} ${p.tokens}`), ['prompt 2', 'prompt 4', 'idp 3']);
+    assert.equal(fig6.layer[2].mark.type, 'rule');
+    // Fig. 7 in percent of the compressed model's accuracy (the paper's "percentage improvement"), points beside
+    const ref = r.rows.find((x) => x.kind === 'compressed')!;
+    const fig7 = JSON.parse(fs.readFileSync(path.join(out, 'charts', 'task-change.vl.json'), 'utf8'));
+    for (const v of fig7.data.values as Array<{ row: string; task: string; change: number; points: number }>) {
+      const was = ref.headline[v.task].value;
+      assert.ok(Math.abs(v.change - 100 * v.points / was) < 0.01 * Math.max(1, Math.abs(v.change)), JSON.stringify(v));
+    }
+    // lm-eval's BOS rule is recorded (no BOS for this Llama by default)
+    assert.equal(r.settings.addBos, false);
+    assert.ok(r.notes.some((n) => /contexts encoded without BOS/.test(n)));
     const table = fs.readFileSync(path.join(out, 'table.md'), 'utf8');
     for (const x of r.rows) assert.ok(table.includes(`| ${x.label} |`), x.label);
     assert.match(table, /text_next_sentence/);

@@ -1,5 +1,5 @@
 // TriviaQA (lm-eval triviaqa/default.yaml: rc.nocontext validation): prompt "Question: {question}?\nAnswer:",
-// greedy generation until "\n", "." or ",", the answer stripped of surrounding whitespace, exact_match
+// greedy generation until "\n", "." or ",", the answer's leading whitespace stripped (eval/metrics.ts), exact_match
 // against every alias ignoring case and punctuation. Reads:
 //   llm-foundry JSONL {"context": "Question: …?\nAnswer:", "answer", "aliases": [...]} (the staged 3000-question subsample)
 //   HF export         {"question", "answer": {"aliases": [...], "value"}}

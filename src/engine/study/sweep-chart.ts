@@ -1,0 +1,105 @@
+// Paper Figure 1 (mean accuracy against bits / sparsity) over several study folders: one study compresses
+// the model one way, so the figure reads the compressed row of each study.json it is given (the same
+// model, tasks, --limit, seed and BOS rule in all of them, else the points would not be comparable) and
+// plots them as bars in the order given, the uncompressed model as a reference line. Written by
+// `idp study-figure --fig 1 STUDY...`.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { formatError, inputError, notFound } from '../errors';
+import { meanAccuracy, renderSvg } from './charts';
+import { parseCompress } from './options';
+import { writeFileAtomic, writeJsonAtomic } from './store';
+import { STUDY_SCHEMA, StudyReport } from './schema';
+
+export interface SweepPoint {
+  /** The study folder as given. */
+  study: string;
+  /** "gptq:3", "sparsegpt:0.5" … */
+  spec: string;
+  /** "GPTQ 3-bit, group 128" … (the bar's label). */
+  setting: string;
+  method: string;
+  bits?: number;
+  sparsity?: number;
+  accuracy: number;
+}
+
+export interface Sweep { points: SweepPoint[]; base?: { label: string; accuracy: number } }
+
+function readStudy(dir: string): StudyReport {
+  const file = path.join(dir, 'study.json');
+  if (!fs.existsSync(file)) throw notFound(file);
+  let r: StudyReport;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8')) as StudyReport;
+  } catch (e) {
+    throw formatError(file, `not JSON: ${(e as Error).message}`);
+  }
+  if (r?.schema !== STUDY_SCHEMA) throw formatError(file, `schema is ${JSON.stringify(r?.schema)}, expected ${STUDY_SCHEMA}`);
+  return r;
+}
+
+/** What must agree between the studies of one figure, as text (the first difference is the error). */
+function protocol(r: StudyReport): Record<string, string> {
+  return {
+    model: r.model.path, tasks: r.settings.tasks.join(','), limit: `${r.settings.limit ?? 'all'}`, seed: `${r.settings.seed}`,
+    bos: `${r.settings.addBos ?? 'BOS first (before the BOS rule was recorded)'}`,
+  };
+}
+
+export function compressionSweep(dirs: string[]): Sweep {
+  if (dirs.length < 2) throw inputError('Figure 1 needs two or more study folders (one compression setting each)');
+  const points: SweepPoint[] = [];
+  let base: Sweep['base'];
+  let first: { dir: string; p: Record<string, string> } | undefined;
+  for (const dir of dirs) {
+    const r = readStudy(dir);
+    const p = protocol(r);
+    if (!first) first = { dir, p };
+    for (const k of Object.keys(p)) {
+      if (p[k] !== first.p[k]) throw inputError(`${k} is ${p[k]}, but ${first.p[k]} in ${path.join(first.dir, 'study.json')}: not comparable in one figure`, path.join(dir, 'study.json'));
+    }
+    const row = r.rows.find((x) => x.kind === 'compressed' && x.status === 'done');
+    const accuracy = row && meanAccuracy(row);
+    if (accuracy === undefined) throw formatError(path.join(dir, 'study.json'), 'has no finished compressed row with an accuracy task');
+    const c = parseCompress(r.compression.spec);
+    points.push({ study: dir, spec: c.spec, setting: c.description, method: c.method, ...(c.bits ? { bits: c.bits } : {}), ...(c.sparsity ? { sparsity: c.sparsity } : {}), accuracy });
+    const b = r.rows.find((x) => x.kind === 'base' && x.status === 'done');
+    const ba = b && meanAccuracy(b);
+    if (!base && b && ba !== undefined) base = { label: b.label, accuracy: ba };
+  }
+  const specs = points.map((x) => x.spec);
+  const twice = specs.find((s, i) => specs.indexOf(s) !== i);
+  if (twice) throw inputError(`two study folders compress with ${twice}: give one per setting`);
+  return { points, ...(base ? { base } : {}) };
+}
+
+export function sweepSpec(s: Sweep): Record<string, unknown> {
+  const title = 'Mean accuracy of the compressed model per compression setting (Fig. 1)';
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, background: 'white', config: { font: 'sans-serif', legend: { labelLimit: 0 }, axis: { labelLimit: 0 } },
+    width: { step: 36 }, height: 260,
+    layer: [
+      { data: { values: s.points }, mark: 'bar', encoding: {
+        x: { field: 'setting', type: 'nominal', sort: null, title: null, axis: { labelAngle: -30 } },
+        y: { field: 'accuracy', type: 'quantitative', axis: { format: '.1f' }, title: 'mean accuracy (%)' },
+        color: { field: 'method', type: 'nominal', title: null },
+        tooltip: [{ field: 'setting' }, { field: 'study' }, { field: 'accuracy', format: '.2f' }] } },
+      ...(s.base ? [{ data: { values: [s.base] }, mark: { type: 'rule', strokeDash: [4, 3], color: 'gray' },
+        encoding: { y: { field: 'accuracy', type: 'quantitative' }, tooltip: [{ field: 'label' }, { field: 'accuracy', format: '.2f' }] } }] : []),
+    ],
+  };
+}
+
+/** OUT/fig1-compression.{json,vl.json,svg}: the points, the spec and its rendering. */
+export async function writeSweepFigure(dirs: string[], out: string): Promise<{ points: string; spec: string; svg: string; sweep: Sweep }> {
+  const sweep = compressionSweep(dirs);
+  const spec = sweepSpec(sweep);
+  const files = { points: path.join(out, 'fig1-compression.json'), spec: path.join(out, 'fig1-compression.vl.json'), svg: path.join(out, 'fig1-compression.svg') };
+  const svg = await renderSvg(spec);   // before writing anything: a rendering failure leaves no half figure
+  writeJsonAtomic(files.points, sweep);
+  writeJsonAtomic(files.spec, spec);
+  writeFileAtomic(files.svg, svg);
+  return { ...files, sweep };
+}
