@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { LoadedModel } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { inputError } from '../engine/errors';
-import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
+import { loadCorpus, readTrainingDocs, sampleCorpus, TrainData } from '../engine/train/data';
 import { DEFAULT_SETTINGS, TrainSettings } from '../engine/train/trainer';
 import { reportError } from './errors';
 import { collect, int, numAtLeast } from './options';
@@ -55,14 +55,16 @@ export function trainSettings(f: TrainingFlags, seqLen: number): TrainSettings {
 /** Training and held-out blocks: `--data model` samples a corpus from the model, else the files are read. */
 export async function trainingData(
   f: TrainingFlags, m: LoadedModel, seqLen: number, threads: number | undefined, isCancelled: () => boolean, log: (s: string) => void,
-): Promise<{ train: Blocks; eval: Blocks }> {
+): Promise<TrainData> {
   if (f.data.length === 1 && f.data[0] === 'model') {
     const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
     log(`sampling a ${n}-token corpus from the model (data-free) …`);
     const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled });
     if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
     const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
-    return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
+    const ev = all.slice(all.count - nEval, all.count);
+    // every sampled block is one sample from BOS: the held-out blocks are the held-out documents
+    return { train: all.slice(0, all.count - nEval), eval: ev, heldoutDocs: Array.from({ length: ev.count }, (_, i) => Array.from(ev.get(i))) };
   }
   if (!m.tokenizer) {
     readTrainingDocs(f.data);   // problems with the files first

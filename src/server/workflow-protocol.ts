@@ -88,7 +88,7 @@ export interface TrainingParams {
 }
 
 export interface TrainProgressValue {
-  phase: 'data' | 'eval' | 'train' | 'checkpoint' | 'done' | 'reused' | 'kv' | 'saved';
+  phase: 'data' | 'eval' | 'train' | 'checkpoint' | 'done' | 'reused' | 'calibrate' | 'kv' | 'saved';
   /** Bank training: which prompt (0-based) of how many, and its length. */
   prompt?: number;
   of?: number;
