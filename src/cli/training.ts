@@ -6,9 +6,9 @@ import { LoadedModel } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { inputError } from '../engine/errors';
 import { loadCorpus, readTrainingDocs, sampleCorpus, TrainData } from '../engine/train/data';
-import { DEFAULT_SETTINGS, TrainSettings } from '../engine/train/trainer';
+import { DEFAULT_SETTINGS, TrainProgress, TrainSettings } from '../engine/train/trainer';
 import { reportError } from './errors';
-import { collect, int, numAtLeast } from './options';
+import { collect, fmtEta, int, numAtLeast } from './options';
 
 /** The flags every training command takes (data, budget, optimizer). */
 export interface TrainingFlags {
@@ -73,6 +73,40 @@ export async function trainingData(
   const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
   log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
   return c;
+}
+
+/** One progress line of a training run inside a bigger job (a bank's prompt, a baseline), or undefined. */
+export function stepLine(what: string, p: TrainProgress): string | undefined {
+  if (p.phase === 'train') return `${what}: step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} ${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
+  if (p.phase === 'eval' && p.evalLoss !== undefined) return `${what}: step ${p.step}/${p.steps} held-out loss ${p.evalLoss.toFixed(4)}`;
+  return undefined;
+}
+
+/**
+ * Per prompt its own data source from the --prompt-data entries (one per prompt, in order): a data list (files,
+ * globs, or ['model']), or undefined for '-' and for prompts past the last entry (they train on the shared --data).
+ */
+export function ownData(entries: string[], prompts: number): Array<string[] | undefined> {
+  if (entries.length > prompts) throw inputError(`${entries.length} --prompt-data for ${prompts} prompts: give one per prompt, in order ('-' for the shared --data)`);
+  return entries.map((e) => (e.trim() === '-' ? undefined : [e]));
+}
+
+/**
+ * Each prompt's own training data (undefined where it has none), read like --data (the same source read once).
+ * A prompt's held-out blocks are the last of its own stream: the shared --eval files are not its kind of text.
+ */
+export async function promptTrainingData(
+  f: TrainingFlags, sources: Array<string[] | undefined>, m: LoadedModel, seqLen: number, threads: number | undefined,
+  isCancelled: () => boolean, log: (s: string) => void,
+): Promise<Array<TrainData | undefined>> {
+  const read = new Map<string, TrainData>();
+  const out: Array<TrainData | undefined> = [];
+  for (const [i, data] of sources.entries()) {
+    const key = JSON.stringify(data);
+    if (data && !read.has(key)) read.set(key, await trainingData({ ...f, data, eval: [] }, m, seqLen, threads, isCancelled, (s) => log(`prompt ${i + 1}: ${s}`)));
+    out.push(data ? read.get(key) : undefined);
+  }
+  return out;
 }
 
 /** Ctrl-C / SIGTERM: stop after the current micro-batch (checkpoint kept); errors are reported as exit codes. */

@@ -72,6 +72,7 @@ export interface CompressReply {
 
 export interface TrainingParams {
   model: string;
+  /** The training text (trainBank: the shared default; optional when promptData gives every prompt its own). */
   data: DataSource;
   /** Held-out text (default: the last blocks of the training data). */
   eval?: string[];
@@ -113,6 +114,11 @@ export interface TrainBankParams extends TrainingParams {
   selectionLayer?: number;
   score?: 'mass' | 'mean';
   init?: 'vocab' | 'random';
+  /**
+   * Per prompt its own training text, in order (null or absent past the end: the shared data); with every
+   * prompt on its own text the selection is calibrated on their held-out documents (`idp bank train --prompt-data`).
+   */
+  promptData?: Array<DataSource | null>;
 }
 
 export interface TrainBankReply {
@@ -121,6 +127,9 @@ export interface TrainBankReply {
   positions: number;
   params: ParamCount;
   prompts: Array<{ n: number; start: number; reused: boolean; initialEvalLoss?: number; evalLoss?: number }>;
+  /** With promptData for every prompt: the selection layer chosen and each layer's routing accuracies (calibrate-bank.ts), or why not calibrated. */
+  calibration?: { layer: number; documents: number[]; layers: Array<{ layer: number; paperAccuracy: number; cvAccuracy: number; trainAccuracy: number; shrinkage: number }> };
+  calibrationSkipped?: string;
 }
 
 export type BaselineMethod = 'prompt' | 'prefix' | 'lora';

@@ -3,7 +3,8 @@
 // without anyone labelling the data (hard-EM over the documents; the paper trains every prompt on all of
 // it). Flow and shapes (D training documents, H held-out documents, e = embedding width):
 //
-//   documents  number[][]  encodeDocument's ids (BOS first), whole; the held-out ones are never trained on
+//   documents  number[][]  encodeDocument's ids (BOS first), whole; the held-out ones (--eval files, or evenly
+//                          spaced documents of --data: splitHoldout) are never trained on
 //   features   [D + H, e]  per document the mean of the model's input token embeddings, less the corpus mean,
 //                          unit length — cheap, and it tells kinds of text apart by the tokens they use
 //   round 0    k-means (k = m, k-means++ seeded from the settings' seed) on the training documents'
@@ -28,6 +29,7 @@ import type { SessionOptions } from '../runtime/session';
 import { CausalLM } from '../runtime/lm';
 import { readTensorF32 } from '../formats/safetensors';
 import { inputError } from '../errors';
+import { OutputClaim, withClaim } from '../formats/output-folder';
 import { windowNll } from '../eval/perplexity';
 import { Blocks, joinDocs, TrainData } from '../train/data';
 import type { TrainProgress, TrainSettings } from '../train/trainer';
@@ -63,6 +65,8 @@ export interface RoutedTrainJob {
   session?: SessionOptions;
   onProgress?: (p: RoutedProgress) => void;
   isCancelled?: () => boolean;
+  /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else one is taken here. */
+  claim?: OutputClaim;
 }
 
 export interface RoutedProgress {
@@ -107,12 +111,16 @@ export interface RoutedTrainResult {
   calibrationSkipped?: string;
 }
 
-/** The training and held-out documents: the last ⌈share·n⌉ documents held out (at least 1, and 1 left to train on). */
+/**
+ * The training and held-out documents: ⌈share·n⌉ documents evenly spaced through the list held out (at least 1,
+ * and 1 left to train on) — spaced, not the tail, so files joined one after another each give some.
+ */
 export function splitHoldout(docs: number[][], share: number): { documents: number[][]; heldout: number[][] } {
   if (!(share > 0 && share < 1)) throw inputError(`the held-out share must be between 0 and 1, got ${share}`);
   if (docs.length < 2) throw inputError(`${docs.length} document(s): routing needs at least 2 (one is held out)`);
   const h = Math.min(docs.length - 1, Math.max(1, Math.ceil(share * docs.length)));
-  return { documents: docs.slice(0, docs.length - h), heldout: docs.slice(docs.length - h) };
+  const held = new Set(Array.from({ length: h }, (_, j) => Math.floor(((j + 1) * docs.length) / h) - 1));
+  return { documents: docs.filter((_, i) => !held.has(i)), heldout: docs.filter((_, i) => held.has(i)) };
 }
 
 /** Per document: the mean of its input token embeddings, less the mean over the documents, unit length. */
@@ -240,7 +248,12 @@ function promptData(docs: number[][], heldout: number[][], assignment: number[],
   return { train: new Blocks(joinDocs(mine(docs, assignment)), T), eval: ev.slice(0, Math.min(64, ev.count)) };
 }
 
+/** Trains in place into `job.out` (a bank folder: absent, empty, or one IDP Lab wrote; finished round runs reused). */
 export async function trainRouted(job: RoutedTrainJob): Promise<RoutedTrainResult> {
+  return withClaim(job.claim, job.out, { kind: 'bank', mode: 'in-place' }, (claim) => routedClaimed(job, claim));
+}
+
+async function routedClaimed(job: RoutedTrainJob, claim: OutputClaim): Promise<RoutedTrainResult> {
   const m = job.model;
   const s = job.settings;
   const R = job.rounds ?? 3;
@@ -256,7 +269,7 @@ export async function trainRouted(job: RoutedTrainJob): Promise<RoutedTrainResul
   }
   const docs = job.documents.filter((d) => d.length >= 2);
   const held = job.heldout.filter((d) => d.length >= 2);
-  const out = path.resolve(job.out);
+  const out = claim.open();
   const runsDir = path.join(out, 'runs');
   fs.mkdirSync(runsDir, { recursive: true });
   const progress = (p: Omit<RoutedProgress, 'rounds'>) => job.onProgress?.({ ...p, rounds: R });
