@@ -77,7 +77,7 @@ export function checkTrainBaselineParams(p: TrainBaselineParams): void {
 const dataList = (d: DataSource) => (d === 'model' ? ['model'] : d);
 
 /** The model and settings of a training request, as the CLI's flags; `log` reports data preparation. */
-async function modelAndSettings(p: TrainingParams, promptSlots: number, report: (v: TrainProgressValue) => void) {
+async function modelAndSettings(p: Omit<TrainingParams, 'data'> & { data?: DataSource }, promptSlots: number, report: (v: TrainProgressValue) => void) {
   const m = await loadModel(p.model);
   const threads = threadsFor(m, p.threads);
   const seqLen = p.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots);
@@ -94,7 +94,7 @@ async function modelAndSettings(p: TrainingParams, promptSlots: number, report: 
 }
 
 /** The model, settings and data of a training request (data read or sampled after every setting is checked). */
-async function prepare(p: TrainingParams, promptSlots: number, token: Cancellation, report: (v: TrainProgressValue) => void) {
+async function prepare(p: Omit<TrainingParams, 'data'> & { data?: DataSource }, promptSlots: number, token: Cancellation, report: (v: TrainProgressValue) => void) {
   const r = await modelAndSettings(p, promptSlots, report);
   return { ...r, data: await trainingData(r.flags, r.m, r.settings.seqLen, r.threads, () => token.isCancellationRequested, r.log) };
 }

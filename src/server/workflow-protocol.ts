@@ -72,7 +72,6 @@ export interface CompressReply {
 
 export interface TrainingParams {
   model: string;
-  /** The training text (trainBank: the shared default; optional when promptData gives every prompt its own). */
   data: DataSource;
   /** Held-out text (default: the last blocks of the training data). */
   eval?: string[];
@@ -105,7 +104,9 @@ export interface TrainProgressValue {
   message: string;
 }
 
-export interface TrainBankParams extends TrainingParams {
+export interface TrainBankParams extends Omit<TrainingParams, 'data'> {
+  /** The shared training text; optional when promptData gives every prompt its own. */
+  data?: DataSource;
   /** Output bank folder. */
   out: string;
   /** Prompt lengths n_i. */
