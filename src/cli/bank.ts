@@ -1,5 +1,6 @@
 // `idp bank train`, `idp bank compare`, `idp bank eval` and `idp inspect`: the IDP prompt bank from the
-// command line (engine/idp). Training progress goes to stderr one line per step; Ctrl-C stops after the current
+// command line (engine/idp). `idp bank train` trains every prompt on --data, or each on its own --prompt-data
+// (then calibrates the selection), or with --routing assign routes --data's documents to them (bank-routed.ts). Training progress goes to stderr one line per step; Ctrl-C stops after the current
 // micro-batch with a checkpoint (exit 130) and the same command resumes; prompts already trained with the
 // same settings are reused.
 
@@ -9,7 +10,7 @@ import { LoadedModel } from '../engine/models/config';
 import { promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
-import { planSteps, TrainProgress } from '../engine/train/trainer';
+import { planSteps } from '../engine/train/trainer';
 import type { PromptInit } from '../engine/train/methods/prompt';
 import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
@@ -22,30 +23,26 @@ import { inspectReport, inspectText } from '../engine/idp/report';
 import { bankEvalTable, evalBank } from '../engine/idp/eval-bank';
 import { withClaim } from '../engine/formats/output-folder';
 import { reportError } from './errors';
-import { registerBankBuildCommands } from './bank-build';
-import { fmtEta, int, threadsFor } from './options';
-import { cancellable, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
+import { calibrationTable, registerBankBuildCommands } from './bank-build';
+import { collect, int, numAtLeast, threadsFor } from './options';
+import { BankTrainFlags, runRoutedTrain } from './bank-routed';
+import { cancellable, ownData, promptTrainingData, stepLine, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
 
-function stepLine(what: string, p: TrainProgress): string | undefined {
-  if (p.phase === 'train') return `${what}: step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} ${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
-  if (p.phase === 'eval' && p.evalLoss !== undefined) return `${what}: step ${p.step}/${p.steps} held-out loss ${p.evalLoss.toFixed(4)}`;
-  return undefined;
-}
-
-/** Model, settings and data for a training command (data read or sampled after every setting is checked). */
-async function prepare(f: TrainingFlags, promptSlots: number, isCancelled: () => boolean, log: (s: string) => void) {
-  if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model');
+/** Model and settings for a training command. */
+async function modelAndSettings(f: TrainingFlags, promptSlots: number) {
   const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
   const threads = threadsFor(m, f.threads);
-  const seqLen = f.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots);
-  const settings = trainSettings(f, seqLen);
+  const settings = trainSettings(f, f.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots));
   planSteps(settings);
-  const data = await trainingData(f, m, seqLen, threads, isCancelled, log);
-  return { m, threads, settings, data };
+  return { m, threads, settings };
 }
 
-interface BankTrainFlags extends TrainingFlags {
-  prompts: string; positions?: number; selectionLayer: number; score: SelectionScore; promptInit: PromptInit; promptInitText?: string;
+/** Model, settings and the shared data (read or sampled after every setting is checked). */
+async function prepare(f: TrainingFlags, promptSlots: number, isCancelled: () => boolean, log: (s: string) => void) {
+  if (!f.data.length) throw inputError('give training data with --data FILE (text, JSONL with "text", WikiText; globs), or --data model');
+  const { m, threads, settings } = await modelAndSettings(f, promptSlots);
+  const data = await trainingData(f, m, settings.seqLen, threads, isCancelled, log);
+  return { m, threads, settings, data };
 }
 
 async function runBankTrain(f: BankTrainFlags): Promise<void> {
@@ -53,24 +50,43 @@ async function runBankTrain(f: BankTrainFlags): Promise<void> {
     const log = (s: string) => { if (!f.json) process.stderr.write(`${s}\n`); };
     const prompts = parseLengths(f.prompts);
     const N = f.positions ?? Math.max(...prompts);
-    const { m, threads, settings, data } = await prepare(f, N, isCancelled, log);
+    if (f.routing === 'assign') {
+      if (f.promptData.length) throw inputError('--prompt-data gives each prompt its data; --routing assign finds it from --data: give one or the other');
+      await runRoutedTrain(f, prompts, isCancelled, log, claim);
+      return;
+    }
+    const own = ownData(f.promptData, prompts.length);
+    const shared = own.length < prompts.length || own.some((d) => !d);
+    if (!shared && f.data.length) log('--data is not used: every prompt has its own --prompt-data');
+    if (own.some((d) => d) && f.eval.length) log('--eval holds out text for the prompts on the shared --data only: a prompt with its own data holds out the last blocks of it');
+    const { m, threads, settings, data } = shared ? await prepare(f, N, isCancelled, log) : { ...await modelAndSettings(f, N), data: undefined };
+    const promptData = own.length ? await promptTrainingData(f, own, m, settings.seqLen, threads, isCancelled, log) : undefined;
     log(`bank: prompts ${prompts.join(', ')} right-aligned to position ${N}; ${settings.tokens} tokens each, batch ${settings.batchSize} × ${settings.gradAccum}, lr ${settings.lr}`);
     const r = await trainBank({
-      model: m, lengths: prompts, positions: f.positions, data, settings, init: f.promptInit, initText: f.promptInitText, tokenizer: m.tokenizer,
+      model: m, lengths: prompts, positions: f.positions, data, promptData, settings, init: f.promptInit, initText: f.promptInitText, tokenizer: m.tokenizer,
       selectionLayer: f.selectionLayer, score: f.score, out: f.out, session: { threads }, isCancelled, claim,
       onProgress: (p) => {
         const what = `prompt ${p.prompt + 1}/${p.of} (${p.n} tokens)`;
         if (p.phase === 'reused') log(`${what}: reused (trained before with these settings)`);
         else if (p.phase === 'kv') log('computing each prompt\'s K/V …');
+        else if (p.phase === 'calibrate' && p.done === p.total) log(`calibrating the selection: read ${p.total} held-out documents`);
         else if (p.train) { const line = stepLine(what, p.train); if (line) log(line); }
       },
     });
     const params = promptParams(m.config, prompts, 'idp');
     if (f.json) {
-      process.stdout.write(JSON.stringify({ status: r.status, dir: r.dir, positions: N, params, prompts: r.prompts.map(({ result: _r, ...p }) => p) }) + '\n');
+      process.stdout.write(JSON.stringify({
+        status: r.status, dir: r.dir, positions: N, params, prompts: r.prompts.map(({ result: _r, ...p }) => p),
+        ...(r.calibration ? { calibration: r.calibration } : {}), ...(r.calibrationSkipped ? { calibrationSkipped: r.calibrationSkipped } : {}),
+      }) + '\n');
     } else if (r.status === 'done') {
       for (const p of r.prompts) {
         process.stdout.write(`prompt ${p.n} at ${p.start}…${p.start + p.n - 1}: held-out loss ${p.initialEvalLoss?.toFixed(4)} → ${p.evalLoss?.toFixed(4)}${p.reused ? ' (reused)' : ''}\n`);
+      }
+      if (r.calibration) {
+        process.stdout.write(`${calibrationTable(r.calibration)}\nselection at layer ${r.calibration.layer} (calibrated on ${r.calibration.documents.join(' / ')} held-out documents per prompt)\n`);
+      } else if (r.calibrationSkipped) {
+        process.stdout.write(`selection not calibrated: ${r.calibrationSkipped}\n`);
       }
       process.stdout.write(`IDP bank of ${prompts.length} prompts: ${formatCount(params.paper)} parameters (Σn·d = ${params.paper}; ` +
         `with the K/V cache ${params.stored} floats stored); wrote ${r.dir}\n`);
@@ -183,6 +199,10 @@ export function registerBankCommands(program: Command): void {
     .addOption(new Option('--score <s>', 'prompt score: attention mass on the prompt, or its mean per prompt token').choices(['mass', 'mean']).default('mass'))
     .addOption(new Option('--prompt-init <i>', 'prompt init').choices(['vocab', 'text', 'random']).default('vocab'))
     .option('--prompt-init-text <text>', 'text whose token embeddings initialise the prompts (--prompt-init text)')
+    .option('--prompt-data <file>', 'one prompt\'s own training text (file, quoted glob, JSONL, or "model"; \'-\': the shared --data); one per prompt, in order — with every prompt on its own data the selection is calibrated on their held-out documents', collect, [] as string[])
+    .addOption(new Option('--routing <how>', 'data: each prompt trains on its data (--prompt-data, else --data); assign: the --data documents are routed to the prompts (k-means, then rounds of training and reassignment by loss) and the selection calibrated on the result').choices(['data', 'assign']).default('data'))
+    .option('--rounds <n>', 'with --routing assign: rounds of training + reassignment (the budget is split over them)', int('--rounds', 1), 3)
+    .option('--holdout <share>', 'with --routing assign: share of the documents held out (held-out loss, calibration) unless --eval gives them', numAtLeast('--holdout', 0), 0.1)
     .action(runBankTrain);
   trainingOptions(bank.command('compare')
     .description('IDP vs none / single prompts / concatenation / prefix / LoRA on the same data, budget and optimizer (held-out NLL, parameter counts)'),

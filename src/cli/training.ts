@@ -5,10 +5,10 @@ import { Command, Option } from 'commander';
 import { LoadedModel } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { inputError } from '../engine/errors';
-import { Blocks, loadCorpus, readTrainingDocs, sampleCorpus } from '../engine/train/data';
-import { DEFAULT_SETTINGS, TrainSettings } from '../engine/train/trainer';
+import { loadCorpus, readTrainingDocs, sampleCorpus, TrainData } from '../engine/train/data';
+import { DEFAULT_SETTINGS, TrainProgress, TrainSettings } from '../engine/train/trainer';
 import { reportError } from './errors';
-import { collect, int, numAtLeast } from './options';
+import { collect, fmtEta, int, numAtLeast } from './options';
 
 /** The flags every training command takes (data, budget, optimizer). */
 export interface TrainingFlags {
@@ -55,14 +55,16 @@ export function trainSettings(f: TrainingFlags, seqLen: number): TrainSettings {
 /** Training and held-out blocks: `--data model` samples a corpus from the model, else the files are read. */
 export async function trainingData(
   f: TrainingFlags, m: LoadedModel, seqLen: number, threads: number | undefined, isCancelled: () => boolean, log: (s: string) => void,
-): Promise<{ train: Blocks; eval: Blocks }> {
+): Promise<TrainData> {
   if (f.data.length === 1 && f.data[0] === 'model') {
     const n = f.sampleTokens ?? Math.min(f.tokens, 262_144);
     log(`sampling a ${n}-token corpus from the model (data-free) …`);
     const all = await sampleCorpus(new CausalLM(m, { threads }), m.tokenizer, { tokens: n, seqLen, seed: f.seed, isCancelled });
     if (all.count < 2) throw inputError('the sampled corpus is a single block: raise --sample-tokens');
     const nEval = Math.max(1, Math.min(64, Math.round(all.count * 0.05)));
-    return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count) };
+    const ev = all.slice(all.count - nEval, all.count);
+    // every sampled block is one sample from BOS: the held-out blocks are the held-out documents
+    return { train: all.slice(0, all.count - nEval), eval: ev, heldoutDocs: Array.from({ length: ev.count }, (_, i) => Array.from(ev.get(i))) };
   }
   if (!m.tokenizer) {
     readTrainingDocs(f.data);   // problems with the files first
@@ -71,6 +73,40 @@ export async function trainingData(
   const c = loadCorpus(f.data, m.tokenizer, m.config, { seqLen, evalFiles: f.eval });
   log(`data: ${c.files.length} file(s), ${c.tokens} tokens → ${c.train.count} training and ${c.eval.count} held-out blocks of ${seqLen}`);
   return c;
+}
+
+/** One progress line of a training run inside a bigger job (a bank's prompt, a baseline), or undefined. */
+export function stepLine(what: string, p: TrainProgress): string | undefined {
+  if (p.phase === 'train') return `${what}: step ${p.step}/${p.steps} loss ${p.loss!.toFixed(4)} ${Math.round(p.tokensPerSec!)} tok/s ETA ${fmtEta(p.etaSec!)}`;
+  if (p.phase === 'eval' && p.evalLoss !== undefined) return `${what}: step ${p.step}/${p.steps} held-out loss ${p.evalLoss.toFixed(4)}`;
+  return undefined;
+}
+
+/**
+ * Per prompt its own data source from the --prompt-data entries (one per prompt, in order): a data list (files,
+ * globs, or ['model']), or undefined for '-' and for prompts past the last entry (they train on the shared --data).
+ */
+export function ownData(entries: string[], prompts: number): Array<string[] | undefined> {
+  if (entries.length > prompts) throw inputError(`${entries.length} --prompt-data for ${prompts} prompts: give one per prompt, in order ('-' for the shared --data)`);
+  return entries.map((e) => (e.trim() === '-' ? undefined : [e]));
+}
+
+/**
+ * Each prompt's own training data (undefined where it has none), read like --data (the same source read once).
+ * A prompt's held-out blocks are the last of its own stream: the shared --eval files are not its kind of text.
+ */
+export async function promptTrainingData(
+  f: TrainingFlags, sources: Array<string[] | undefined>, m: LoadedModel, seqLen: number, threads: number | undefined,
+  isCancelled: () => boolean, log: (s: string) => void,
+): Promise<Array<TrainData | undefined>> {
+  const read = new Map<string, TrainData>();
+  const out: Array<TrainData | undefined> = [];
+  for (const [i, data] of sources.entries()) {
+    const key = JSON.stringify(data);
+    if (data && !read.has(key)) read.set(key, await trainingData({ ...f, data, eval: [] }, m, seqLen, threads, isCancelled, (s) => log(`prompt ${i + 1}: ${s}`)));
+    out.push(data ? read.get(key) : undefined);
+  }
+  return out;
 }
 
 /** Ctrl-C / SIGTERM: stop after the current micro-batch (checkpoint kept); errors are reported as exit codes. */

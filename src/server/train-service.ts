@@ -17,9 +17,9 @@ import { trainBank } from '../engine/idp/train-bank';
 import { trainableOn } from '../engine/idp/baselines';
 import { loraParams, prefixParams, promptParams } from '../engine/idp/params';
 import { threadsFor } from '../cli/options';
-import { TrainingFlags, trainingData, trainSettings } from '../cli/training';
+import { promptTrainingData, TrainingFlags, trainingData, trainSettings } from '../cli/training';
 import type {
-  TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainingParams, TrainProgressValue,
+  DataSource, TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainingParams, TrainProgressValue,
 } from './workflow-protocol';
 import { isPositiveInt, ParamChecker } from './params';
 import type { Cancellation } from './engine-service';
@@ -28,10 +28,12 @@ import { OutputClaim, withClaim } from '../engine/formats/output-folder';
 const TRAINING_KEYS = ['model', 'data', 'eval', 'tokens', 'seqlen', 'batch', 'lr', 'seed', 'sampleTokens', 'threads', 'progressToken', 'out'] as const;
 const isAbsGlob = (x: unknown) => typeof x === 'string' && x.trim() !== '' && (x.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(x));
 
-function checkTraining(c: ParamChecker): void {
+const isDataSource = (d: unknown) => d === 'model' || (Array.isArray(d) && d.length > 0 && d.every(isAbsGlob));
+
+function checkTraining(c: ParamChecker, dataRequired = true): void {
   c.path('model', true);
   c.path('out', true);
-  c.data('data', true, true);
+  c.data('data', true, dataRequired);
   const d = c.p.data;
   if (Array.isArray(d) && !d.every(isAbsGlob)) c.fail('data', 'absolute files / globs');
   if (c.p.eval !== undefined) c.array('eval', isAbsGlob, 'a non-empty array of absolute files / globs');
@@ -46,9 +48,14 @@ function checkTraining(c: ParamChecker): void {
 }
 
 export function checkTrainBankParams(p: TrainBankParams): void {
-  const c = ParamChecker.of('trainBank', p, [...TRAINING_KEYS, 'prompts', 'positions', 'selectionLayer', 'score', 'init']);
-  checkTraining(c);
+  const c = ParamChecker.of('trainBank', p, [...TRAINING_KEYS, 'prompts', 'positions', 'selectionLayer', 'score', 'init', 'promptData']);
   c.array('prompts', isPositiveInt, 'a non-empty array of prompt lengths (positive integers)', true);
+  if (p.promptData !== undefined) {
+    c.array('promptData', (d) => d === null || isDataSource(d), "a non-empty array with, per prompt, 'model', an array of absolute files / globs, or null (the shared data)");
+    if (p.promptData.length > p.prompts.length) c.fail('promptData', `at most one entry per prompt (${p.prompts.length})`);
+  }
+  const everyOwn = Array.isArray(p.promptData) && p.prompts.every((_, i) => p.promptData![i]);
+  checkTraining(c, !everyOwn);
   c.int('positions', 1);
   c.int('selectionLayer', 0);
   c.oneOf('score', ['mass', 'mean']);
@@ -67,22 +74,29 @@ export function checkTrainBaselineParams(p: TrainBaselineParams): void {
   if (p.method === 'lora' && p.promptTokens !== undefined) throw inputError('trainBaseline: promptTokens is a prompt / prefix setting (method is lora)');
 }
 
-/** The model, settings and data of a training request (data read or sampled after every setting is checked). */
-async function prepare(p: TrainingParams, promptSlots: number, token: Cancellation, report: (v: TrainProgressValue) => void) {
+const dataList = (d: DataSource) => (d === 'model' ? ['model'] : d);
+
+/** The model and settings of a training request, as the CLI's flags; `log` reports data preparation. */
+async function modelAndSettings(p: Omit<TrainingParams, 'data'> & { data?: DataSource }, promptSlots: number, report: (v: TrainProgressValue) => void) {
   const m = await loadModel(p.model);
   const threads = threadsFor(m, p.threads);
   const seqLen = p.seqlen ?? Math.min(256, m.config.maxPositions - promptSlots);
   const flags: TrainingFlags = {
-    model: p.model, data: p.data === 'model' ? ['model'] : p.data, eval: p.eval ?? [], out: '', tokens: p.tokens, seqlen: seqLen,
+    model: p.model, data: p.data === undefined ? [] : dataList(p.data), eval: p.eval ?? [], out: '', tokens: p.tokens, seqlen: seqLen,
     batch: p.batch ?? DEFAULT_SETTINGS.batchSize, gradAccum: 1, lr: p.lr ?? DEFAULT_SETTINGS.lr, wd: DEFAULT_SETTINGS.weightDecay,
     clip: DEFAULT_SETTINGS.clip, warmup: DEFAULT_SETTINGS.warmup, schedule: DEFAULT_SETTINGS.schedule, evalEvery: 0, checkpointEvery: 0,
     seed: p.seed ?? 0, sampleTokens: p.sampleTokens, threads,
   };
   const settings = trainSettings(flags, seqLen);
   planSteps(settings);
-  const data = await trainingData(flags, m, seqLen, threads, () => token.isCancellationRequested,
-    (message) => report({ phase: 'data', step: 0, steps: 0, fraction: 0, message }));
-  return { m, threads, settings, data };
+  const log = (message: string) => report({ phase: 'data', step: 0, steps: 0, fraction: 0, message });
+  return { m, threads, settings, flags, log };
+}
+
+/** The model, settings and data of a training request (data read or sampled after every setting is checked). */
+async function prepare(p: Omit<TrainingParams, 'data'> & { data?: DataSource }, promptSlots: number, token: Cancellation, report: (v: TrainProgressValue) => void) {
+  const r = await modelAndSettings(p, promptSlots, report);
+  return { ...r, data: await trainingData(r.flags, r.m, r.settings.seqLen, r.threads, () => token.isCancellationRequested, r.log) };
 }
 
 function progressValue(t: TrainProgress, fraction: number, what: string): TrainProgressValue {
@@ -102,9 +116,13 @@ export async function runTrainBank(p: TrainBankParams, token: Cancellation, onPr
 async function trainBankClaimed(p: TrainBankParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: TrainProgressValue) => void): Promise<TrainBankReply> {
   const report = (v: TrainProgressValue) => onProgress?.(v);
   const N = p.positions ?? Math.max(...p.prompts);
-  const { m, threads, settings, data } = await prepare(p, N, token, report);
+  const own = p.prompts.map((_, i) => p.promptData?.[i] ?? undefined);
+  const { m, threads, settings, data, flags, log } = own.some((d) => !d) ? await prepare(p, N, token, report) : { ...await modelAndSettings(p, N, report), data: undefined };
+  const promptData = p.promptData
+    ? await promptTrainingData(flags, own.map((d) => (d ? dataList(d) : undefined)), m, settings.seqLen, threads, () => token.isCancellationRequested, log)
+    : undefined;
   const r = await trainBank({
-    model: m, lengths: p.prompts, positions: p.positions, data, settings, init: p.init, tokenizer: m.tokenizer,
+    model: m, lengths: p.prompts, positions: p.positions, data, promptData, settings, init: p.init, tokenizer: m.tokenizer,
     selectionLayer: p.selectionLayer, score: p.score, out: p.out, session: { threads }, isCancelled: () => token.isCancellationRequested, claim,
     onProgress: (b) => {
       const what = `prompt ${b.prompt + 1}/${b.of} (${b.n} tokens): `;
@@ -112,12 +130,15 @@ async function trainBankClaimed(p: TrainBankParams, claim: OutputClaim, token: C
       const fraction = Math.min(1, (b.prompt + (b.phase === 'kv' || b.phase === 'saved' ? 1 : within)) / b.of);
       if (b.train) report({ ...progressValue(b.train, fraction, what), prompt: b.prompt, of: b.of, n: b.n });
       else report({ phase: b.phase, prompt: b.prompt, of: b.of, n: b.n, step: 0, steps: 0, fraction,
-        message: b.phase === 'kv' ? 'computing the prompts\' K/V' : b.phase === 'reused' ? `${what}reused` : `${what}${b.phase}` });
+        message: b.phase === 'kv' ? 'computing the prompts\' K/V' : b.phase === 'reused' ? `${what}reused`
+          : b.phase === 'calibrate' ? `calibrating the selection: ${b.done}/${b.total} held-out documents` : `${what}${b.phase}` });
     },
   });
   return {
     status: r.status, dir: r.dir, positions: N, params: promptParams(m.config, p.prompts, 'idp'),
     prompts: r.prompts.map((x) => ({ n: x.n, start: x.start, reused: x.reused, initialEvalLoss: x.initialEvalLoss, evalLoss: x.evalLoss })),
+    ...(r.calibration ? { calibration: { layer: r.calibration.layer, documents: r.calibration.documents, layers: r.calibration.layers } } : {}),
+    ...(r.calibrationSkipped ? { calibrationSkipped: r.calibrationSkipped } : {}),
   };
 }
 

@@ -88,7 +88,7 @@ export interface TrainingParams {
 }
 
 export interface TrainProgressValue {
-  phase: 'data' | 'eval' | 'train' | 'checkpoint' | 'done' | 'reused' | 'kv' | 'saved';
+  phase: 'data' | 'eval' | 'train' | 'checkpoint' | 'done' | 'reused' | 'calibrate' | 'kv' | 'saved';
   /** Bank training: which prompt (0-based) of how many, and its length. */
   prompt?: number;
   of?: number;
@@ -104,7 +104,9 @@ export interface TrainProgressValue {
   message: string;
 }
 
-export interface TrainBankParams extends TrainingParams {
+export interface TrainBankParams extends Omit<TrainingParams, 'data'> {
+  /** The shared training text; optional when promptData gives every prompt its own. */
+  data?: DataSource;
   /** Output bank folder. */
   out: string;
   /** Prompt lengths n_i. */
@@ -113,6 +115,11 @@ export interface TrainBankParams extends TrainingParams {
   selectionLayer?: number;
   score?: 'mass' | 'mean';
   init?: 'vocab' | 'random';
+  /**
+   * Per prompt its own training text, in order (null or absent past the end: the shared data); with every
+   * prompt on its own text the selection is calibrated on their held-out documents (`idp bank train --prompt-data`).
+   */
+  promptData?: Array<DataSource | null>;
 }
 
 export interface TrainBankReply {
@@ -121,6 +128,9 @@ export interface TrainBankReply {
   positions: number;
   params: ParamCount;
   prompts: Array<{ n: number; start: number; reused: boolean; initialEvalLoss?: number; evalLoss?: number }>;
+  /** With promptData for every prompt: the selection layer chosen and each layer's routing accuracies (calibrate-bank.ts), or why not calibrated. */
+  calibration?: { layer: number; documents: number[]; layers: Array<{ layer: number; paperAccuracy: number; cvAccuracy: number; trainAccuracy: number; shrinkage: number }> };
+  calibrationSkipped?: string;
 }
 
 export type BaselineMethod = 'prompt' | 'prefix' | 'lora';

@@ -146,10 +146,19 @@ function predict(l: Lda, v: Float64Array, m: number): number {
   return best;
 }
 
-/** Stratified k-fold accuracy of LDA with shrinkage α (fold of a document = its rank within its class mod k). */
-function cvAccuracy(x: Float64Array[], y: number[], m: number, alpha: number, k: number): number {
+/** Stratified k-fold folds: a document's fold is its group's rank within its class mod k (parts of one document share a fold). */
+function folds(y: number[], groups: number[], m: number, k: number): number[] {
   const rank = new Array<number>(m).fill(0);
-  const fold = y.map((c) => rank[c]++ % k);
+  const seen = new Map<number, number>();
+  return y.map((c, n) => {
+    let f = seen.get(groups[n]);
+    if (f === undefined) { f = rank[c]++ % k; seen.set(groups[n], f); }
+    return f;
+  });
+}
+
+/** Stratified k-fold accuracy of LDA with shrinkage α. */
+function cvAccuracy(x: Float64Array[], y: number[], fold: number[], m: number, alpha: number, k: number): number {
   let right = 0;
   for (let f = 0; f < k; f++) {
     const tr = x.map((_, n) => n).filter((n) => fold[n] !== f);
@@ -161,17 +170,20 @@ function cvAccuracy(x: Float64Array[], y: number[], m: number, alpha: number, k:
 
 /**
  * Fits the calibration of one layer from labelled features (x[n] = f of document n at `layer`, y[n] its
- * prompt). Every prompt needs at least 2 documents.
+ * prompt; groups[n]: which source document it is a part of, default its own). Every prompt needs at least 2 documents.
  */
-export function fitCalibration(layer: number, x: Float32Array[], y: number[], m: number): SelectionCalibration {
+export function fitCalibration(layer: number, x: Float32Array[], y: number[], m: number, groups?: number[]): SelectionCalibration {
   const documents = new Array<number>(m).fill(0);
-  for (const c of y) documents[c]++;
+  const g = groups ?? y.map((_, n) => n);
+  const sources = new Set<number>();
+  y.forEach((c, n) => { if (!sources.has(g[n])) { sources.add(g[n]); documents[c]++; } });
   if (documents.some((n) => n < 2)) throw inputError(`calibrating the selection needs at least 2 documents for every prompt (have ${documents.join(', ')})`);
   const xs = x.map((v) => Float64Array.from(v));
-  const folds = Math.min(5, Math.min(...documents));
+  const k = Math.min(5, Math.min(...documents));
+  const fold = folds(y, g, m, k);
   let best = { alpha: 1, acc: -1 };
   for (const alpha of ALPHAS) {
-    const acc = cvAccuracy(xs, y, m, alpha, folds);
+    const acc = cvAccuracy(xs, y, fold, m, alpha, k);
     if (acc > best.acc + 1e-12 || (Math.abs(acc - best.acc) <= 1e-12 && alpha > best.alpha)) best = { alpha, acc };
   }
   const l = fitLda(xs, y, m, best.alpha);
@@ -181,7 +193,7 @@ export function fitCalibration(layer: number, x: Float32Array[], y: number[], m:
     layer,
     weight: Array.from({ length: F }, (_, f) => Array.from(l.weight.subarray(f * m, (f + 1) * m))),
     bias: Array.from(l.bias),
-    fit: { method: 'lda', shrinkage: best.alpha, documents, cvAccuracy: best.acc, folds, trainAccuracy },
+    fit: { method: 'lda', shrinkage: best.alpha, documents, cvAccuracy: best.acc, folds: k, trainAccuracy },
   };
 }
 

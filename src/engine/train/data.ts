@@ -30,12 +30,25 @@ export class Blocks {
   }
 }
 
+/** What a training run reads: training and held-out blocks, and where known the held-out documents (Corpus.heldoutDocs). */
+export interface TrainData {
+  train: Blocks;
+  eval: Blocks;
+  heldoutDocs?: number[][];
+}
+
 export interface Corpus {
   train: Blocks;
   eval: Blocks;
   files: string[];
   /** Tokens in the stream before packing. */
   tokens: number;
+  /**
+   * The documents no training block touches (encodeDocument's ids, whole): those of the evaluation files, or
+   * those that start at or after the first held-out block of the stream (a document cut by the split is left
+   * out). What a bank trained on this data calibrates its selection with.
+   */
+  heldoutDocs: number[][];
 }
 
 /** Why a file's text is not usable training text, or undefined. */
@@ -85,14 +98,12 @@ export function documentIds(entry: string, tok: Tokenizer, cfg: Pick<ModelConfig
 
 /** Token stream of documents (each as encodeDocument makes it). */
 export function tokenizeDocs(docs: string[], tok: Tokenizer, cfg: ModelConfig): Int32Array {
-  const parts: number[][] = [];
-  let n = 0;
-  for (const d of docs) {
-    const p = encodeDocument(d, tok, cfg);
-    parts.push(p);
-    n += p.length;
-  }
-  const out = new Int32Array(n);
+  return joinDocs(docs.map((d) => encodeDocument(d, tok, cfg)));
+}
+
+/** Encoded documents joined into one stream, in order. */
+export function joinDocs(parts: ArrayLike<number>[]): Int32Array {
+  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
   let k = 0;
   for (const p of parts) { out.set(p, k); k += p.length; }
   return out;
@@ -119,19 +130,24 @@ function pack(stream: Int32Array, T: number, what: string, file: string): Blocks
 /** Read, tokenize and pack training (and held-out) data. */
 export function loadCorpus(patterns: string[], tok: Tokenizer, cfg: ModelConfig, o: CorpusOptions): Corpus {
   const { docs, files } = readTrainingDocs(patterns, o.cwd);
-  const stream = tokenizeDocs(docs, tok, cfg);
+  const parts = docs.map((d) => encodeDocument(d, tok, cfg));
+  const stream = joinDocs(parts);
   const all = pack(stream, o.seqLen, 'the training data', files[0]);
   const maxEval = o.maxEvalBlocks ?? 64;
   if (o.evalFiles && o.evalFiles.length) {
     const ev = readTrainingDocs(o.evalFiles, o.cwd);
-    const evalBlocks = pack(tokenizeDocs(ev.docs, tok, cfg), o.seqLen, 'the evaluation data', ev.files[0]);
-    return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length };
+    const evParts = ev.docs.map((d) => encodeDocument(d, tok, cfg));
+    const evalBlocks = pack(joinDocs(evParts), o.seqLen, 'the evaluation data', ev.files[0]);
+    return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs: evParts };
   }
   const nEval = Math.min(maxEval, Math.max(1, Math.round(all.count * (o.evalFraction ?? 0.05))));
   if (all.count - nEval < 1) {
     throw inputError(`the training data packs into ${all.count} block(s) of ${o.seqLen} tokens: need at least 2 (one is held out), or give evaluation files`, files[0]);
   }
-  return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count), files, tokens: stream.length };
+  const trainEnd = (all.count - nEval) * o.seqLen;
+  const heldoutDocs: number[][] = [];
+  for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) if (at >= trainEnd) heldoutDocs.push(parts[i]);
+  return { train: all.slice(0, all.count - nEval), eval: all.slice(all.count - nEval, all.count), files, tokens: stream.length, heldoutDocs };
 }
 
 export interface SampleOptions {

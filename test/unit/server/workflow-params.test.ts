@@ -68,6 +68,13 @@ describe('server: workflow parameter checks', () => {
       refuses(() => checkTrainBankParams(any({ ...ok, score: 'max' })), /score must be one of mass, mean/);
       refuses(() => checkTrainBankParams(any({ ...ok, lr: 0 })), /lr must be a number in \(0, 10\]/);
     });
+    it('promptData: one source per prompt (null: the shared data); data may be left out when every prompt has its own', () => {
+      checkTrainBankParams(any({ ...ok, data: undefined, promptData: [['/ws/a.jsonl'], 'model'] }));
+      checkTrainBankParams(any({ ...ok, promptData: [['/ws/a.jsonl'], null] }));
+      refuses(() => checkTrainBankParams(any({ ...ok, data: undefined, promptData: [['/ws/a.jsonl'], null] })), /data is required/);
+      refuses(() => checkTrainBankParams(any({ ...ok, promptData: [['a.jsonl']] })), /promptData must be a non-empty array with, per prompt/);
+      refuses(() => checkTrainBankParams(any({ ...ok, promptData: ['model', 'model', 'model'] })), /promptData must be at most one entry per prompt \(2\)/);
+    });
   });
 
   describe('trainBaseline', () => {

@@ -1,7 +1,8 @@
 // The workflow requests through a real engine process (EngineClient, vscode-jsonrpc over stdio) on
 // the embedded default model with tiny budgets: compress (GPTQ 4-bit) → train an IDP bank on the
 // compressed model → benchmark it on held-out text; a LoRA baseline; streamed progress; a cancelled
-// bank leaves no bank.json; a missing model is a NOT_FOUND error naming the path.
+// bank leaves no bank.json; a missing model is a NOT_FOUND error naming the path; a bank with one data file
+// per prompt comes back calibrated.
 
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
@@ -33,6 +34,26 @@ describe('server: workflow requests in the engine process', function () {
   it('reports the workflow capabilities', async () => {
     const caps = await client.capabilities();
     for (const c of ['compress', 'trainBank', 'trainBaseline', 'bench', 'study']) assert.ok(caps.includes(c), `${c} in ${caps}`);
+  });
+
+  it('trains a bank with one data file per prompt and calibrates its selection (promptData)', async () => {
+    const files = ['json', 'ts'].map((kind) => {
+      const f = path.join(dir, `${kind}.jsonl`);
+      const doc = (k: number) => (kind === 'json' ? JSON.stringify({ id: k, ok: k % 2 === 0 }) : `export const v${k} = (x: number) => x * ${k};`);
+      fs.writeFileSync(f, Array.from({ length: 80 }, (_, k) => JSON.stringify({ text: doc(k) })).join('\n') + '\n');
+      return f;
+    });
+    const tp: TrainProgressValue[] = [];
+    const b = await client.workflow(Methods.trainBank, WorkflowProgress.trainBank, {
+      model, prompts: [4, 4], promptData: files.map((f) => [f]), tokens: 256, seqlen: 16, batch: 4, out: path.join(dir, 'own'),
+    }, (v) => tp.push(v));
+    assert.equal(b.status, 'done');
+    assert.ok(b.calibration, b.calibrationSkipped);
+    assert.equal(b.calibration!.layers.length, 4);
+    assert.ok(tp.some((v) => v.phase === 'calibrate'), 'calibration progress');
+    const j = JSON.parse(fs.readFileSync(path.join(b.dir, 'bank.json'), 'utf8'));
+    assert.equal(j.selectionLayer, b.calibration!.layer);
+    assert.equal(j.training.data.length, 2);
   });
 
   it('compress → train bank → benchmark, with progress at every step', async () => {
