@@ -87,6 +87,8 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
     case Methods.trainBank.method:
     case Methods.trainBaseline.method:
       reads.push(str(p.model), ...dataReads(p.data), ...strs(p.eval));
+      // trainBank: each prompt's own data (null: the shared data)
+      if (Array.isArray(p.promptData)) for (const d of p.promptData) reads.push(...dataReads(d));
       writes.push(str(p.out));
       break;
     case Methods.bench.method: {

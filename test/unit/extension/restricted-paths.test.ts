@@ -93,6 +93,7 @@ describe('extension: Restricted Mode checks every path of every request', () => 
     refuses(untrusted, Methods.compress.method, { model: defaultModelPath(), method: 'gptq', calib: [story] }, story);
     assert.equal(problem(untrusted, Methods.compress.method, { model: defaultModelPath(), method: 'gptq', calib: 'model' }), undefined);
     refuses(untrusted, Methods.trainBank.method, { model: defaultModelPath(), data: 'model', eval: [story], tokens: 8, prompts: [4] }, story);
+    refuses(untrusted, Methods.trainBank.method, { model: defaultModelPath(), promptData: ['model', [story]], tokens: 8, prompts: [4, 4] }, story);
     refuses(untrusted, Methods.trainBaseline.method, { model: defaultModelPath(), data: [story], tokens: 8, method: 'lora' }, story);
     refuses(untrusted, Methods.bench.method, { model: defaultModelPath(), adapter: path.join(ws, 'adapter'), tasks: ['text_ppl'] }, path.join(ws, 'adapter'));
     refuses(untrusted, Methods.bench.method, { model: defaultModelPath(), tasks: ['arc_easy'], dataDir: ws }, ws);
