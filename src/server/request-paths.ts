@@ -102,6 +102,8 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
     }
     case Methods.study.method:
       reads.push(str(p.model), str(p.tokenizer), ...dataReads(p.data), ...strs(p.heldout), ...taskReads(p));
+      // prompt:<n>@<data> methods read their own data
+      reads.push(...strs(p.methods).filter((x) => x.includes('@')).map((x) => x.slice(x.indexOf('@') + 1)));
       writes.push(str(p.out));
       break;
     default:

@@ -14,7 +14,7 @@ import { OutputClaim, withClaim } from '../engine/formats/output-folder';
 const KEYS = ['model', 'tokenizer', 'compress', 'methods', 'tokens', 'tasks', 'heldout', 'data', 'out', 'dataDir', 'limit', 'seed', 'seqLen',
   'batch', 'lr', 'targets', 'selectionLayer', 'score', 'calibSamples', 'calibSeqLen', 'latency', 'similarity', 'choices', 'threads', 'progressToken'] as const;
 
-const STAGES: StudyStage[] = ['load', 'data', 'compress', 'train', 'bench', 'heldout', 'latency', 'similarity', 'report'];
+const STAGES: StudyStage[] = ['load', 'data', 'compress', 'train', 'bench', 'heldout', 'latency', 'similarity', 'routing', 'report'];
 
 export function checkStudyParams(p: StudyParams): void {
   const c = ParamChecker.of('study', p, KEYS);

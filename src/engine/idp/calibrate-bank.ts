@@ -27,6 +27,7 @@ export interface CalibrateJob {
    * document's tokens draw drift with its length, so a rule fitted on whole documents alone can misroute
    * shorter inputs of the same kind (measured: train-routed.test.ts, 100 % of held-out stories routed
    * right whole, 52 % cut to their first 128 tokens; 100 % at 64, 128 and 256 tokens fitted with halves).
+   * Default true; false fits whole documents only.
    */
   halves?: boolean;
   /** Rows per graph run (default 8). */
@@ -61,7 +62,7 @@ export async function calibrateBank(job: CalibrateJob): Promise<CalibrateResult>
   const H = m.config.numHeads;
   if (job.layer !== undefined && !(Number.isInteger(job.layer) && job.layer >= 0 && job.layer < L)) throw inputError(`layer ${job.layer} does not exist: the model has layers 0…${L - 1}`);
   const idp = new IdpLM(m, bank, { ...job.session, graph: job.graph, selection: 'paper' });
-  const withHalves = (ids: number[]) => (job.halves && ids.length >= 32 ? [ids, ids.slice(0, Math.ceil(ids.length / 2))] : [ids]);
+  const withHalves = (ids: number[]) => (job.halves !== false && ids.length >= 32 ? [ids, ids.slice(0, Math.ceil(ids.length / 2))] : [ids]);
   let source = 0;
   const all = job.documents.flatMap((docs, i) => docs.flatMap((d) => { const g = source++; return withHalves(d).map((ids) => ({ ids, y: i, g })); }));
   const feats: Float32Array[][] = [];      // [document][layer] → f [H·m]

@@ -26,6 +26,8 @@ export interface BankEvalJob {
   idp: IdpLM;
   /** One row per entry: a file, or a quoted glob whose files' documents form one row. */
   data: string[];
+  /** Instead of reading `data`: one row per set of documents already encoded (token ids, BOS first), named. */
+  sets?: Array<{ name: string; documents: number[][] }>;
   /** Per entry, the prompt (0-based) its documents belong to, or null; absent: no routing accuracy. */
   expect?: Array<number | null>;
   /** Per entry, only the first maxDocs documents. */
@@ -138,9 +140,10 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
   const bank = idp.bank;
   const tok = m.tokenizer;
   if (!tok) throw inputError('the model has no tokenizer: give --tokenizer to read text', m.source);
-  if (job.data.length === 0) throw inputError('no data: give at least one file (--data FILE)');
-  if (job.expect && job.expect.length !== job.data.length) {
-    throw inputError(`--expect lists ${job.expect.length} prompt(s) for ${job.data.length} data file(s): give one per file, in order`);
+  const rows = job.sets?.length ?? job.data.length;
+  if (rows === 0) throw inputError('no data: give at least one file (--data FILE)');
+  if (job.expect && job.expect.length !== rows) {
+    throw inputError(`--expect lists ${job.expect.length} prompt(s) for ${rows} data file(s): give one per file, in order`);
   }
   job.expect?.forEach((e) => {
     if (e !== null && !(Number.isInteger(e) && e >= 0 && e < bank.m)) throw inputError(`--expect: prompt ${e} is not in the bank (prompts 0…${bank.m - 1})`);
@@ -152,7 +155,12 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
   if (job.maxDocs !== undefined && !(Number.isInteger(job.maxDocs) && job.maxDocs >= 1)) throw inputError(`--max-docs must be an integer ≥ 1, got ${job.maxDocs}`);
 
   // every entry is read and encoded before any scoring, so a bad file fails at once
-  const entries = job.data.map((entry) => {
+  const entries = job.sets ? job.sets.map((set) => {
+    const all = set.documents.slice(0, job.maxDocs).map((d) => d.slice(0, maxTokens));
+    const docs = all.map((ids, index) => ({ ids, index })).filter((d) => d.ids.length >= 2);
+    if (docs.length === 0) throw inputError(`${set.name}: no document of at least two tokens to score`);
+    return { entry: set.name, docs, skipped: all.length - docs.length };
+  }) : job.data.map((entry) => {
     const { ids, index, files, skipped } = documentIds(entry, tok, m.config, { maxDocs: job.maxDocs, maxTokens, cwd: job.cwd });
     if (ids.length === 0) throw inputError('no document of at least two tokens to score', files[0]);
     return { entry, docs: ids.map((d, k) => ({ ids: d, index: index[k] })), skipped };

@@ -4,7 +4,9 @@
 //             (dense: a float model with the fake-quantized weights, for shapes the packed layout cannot hold)
 //             "sparsegpt:0.5"  "sparsegpt:0.5:4"  "magnitude:0.7"    method : sparsity [: bits] (the paper's
 //             Table 2: SparseGPT 50 %; with bits, joint quantization in the GPTQ layout; pruned only: dense)
-//   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>)
+//   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>);
+//             prompt:<n>@<data> trains that prompt on its own text (a file or a quoted glob) — a bank of
+//             prompts of different kinds, whose selection is then calibrated on their held-out documents
 
 import * as crypto from 'crypto';
 import { inputError } from '../errors';
@@ -62,6 +64,15 @@ export interface MethodSpec {
   size?: number;
   /** The text as given ("prompt:8"). */
   spec: string;
+  /** prompt:<n>@<data>: the prompt's own training text (file or glob). */
+  data?: string;
+}
+
+/** A short name for a prompt's own data in row ids: the extension a glob ends in ("md"), else the file's base name. */
+export function dataLabel(data: string): string {
+  const ext = /\*\.([A-Za-z0-9]+)$/.exec(data)?.[1];
+  const base = ext ?? data.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '');
+  return base.replace(/[^A-Za-z0-9_-]/g, '') || 'data';
 }
 
 export interface CompressSpec {
@@ -112,7 +123,10 @@ export function parseMethods(list: string[]): MethodSpec[] {
   const out: MethodSpec[] = [];
   const prompts: number[] = [];
   for (const raw of list.map((s) => s.trim()).filter(Boolean)) {
-    const [name, arg, ...rest] = raw.split(':');
+    const at = raw.indexOf('@');
+    const data = at >= 0 ? raw.slice(at + 1).trim() : undefined;
+    const [name, arg, ...rest] = (at >= 0 ? raw.slice(0, at) : raw).split(':');
+    if (data !== undefined && (name !== 'prompt' || !data)) throw inputError(`--methods: '${raw}': only prompt:N takes its own data (prompt:N@FILE)`);
     const size = arg === undefined ? undefined : Number(arg);
     if (rest.length || (arg !== undefined && !(Number.isInteger(size) && size! >= 1))) throw inputError(`--methods: bad entry '${raw}' (none, prompt:N, concat, idp, prefix:N, lora:R)`);
     switch (name) {
@@ -123,7 +137,7 @@ export function parseMethods(list: string[]): MethodSpec[] {
       case 'prompt': case 'prefix': case 'lora':
         if (size === undefined) throw inputError(`--methods: '${name}' needs a size, e.g. ${name}:${name === 'lora' ? 4 : 8}`);
         if (name === 'prompt') prompts.push(size);
-        out.push({ id: name === 'lora' ? `lora-r${size}` : `${name}-${size}`, kind: name, size, spec: raw });
+        out.push({ id: name === 'lora' ? `lora-r${size}` : `${name}-${size}${data ? `-${dataLabel(data)}` : ''}`, kind: name, size, spec: raw, ...(data ? { data } : {}) });
         break;
       default:
         throw inputError(`--methods: unknown method '${name}' in '${raw}' (none, prompt:N, concat, idp, prefix:N, lora:R)`);
@@ -132,6 +146,8 @@ export function parseMethods(list: string[]): MethodSpec[] {
   if (!out.length) throw inputError('--methods: give at least one method');
   const ids = new Set<string>();
   for (const m of out) {
+    const base = m.id;
+    if (m.data) for (let k = 2; ids.has(m.id); k++) m.id = `${base}-${k}`;   // two data sets named alike
     if (ids.has(m.id)) throw inputError(`--methods: '${m.spec}' is listed twice`);
     ids.add(m.id);
     if ((m.kind === 'idp' || m.kind === 'concat') && !prompts.length) throw inputError(`--methods: '${m.kind}' needs the bank's prompts: add prompt:N entries (e.g. prompt:8,prompt:32)`);
@@ -142,6 +158,9 @@ export function parseMethods(list: string[]): MethodSpec[] {
 
 /** Prompt lengths of the bank (every prompt:<n>, in order). */
 export const bankLengths = (methods: MethodSpec[]): number[] => methods.filter((m) => m.kind === 'prompt').map((m) => m.size!);
+
+/** Each bank prompt's own data (prompt:<n>@<data>), undefined where it trains on the study's data. */
+export const bankPromptData = (methods: MethodSpec[]): Array<string | undefined> => methods.filter((m) => m.kind === 'prompt').map((m) => m.data);
 
 /** Short stable hash of JSON-serialisable settings (resume keys). */
 export function settingsKey(x: unknown): string {

@@ -24,7 +24,7 @@ import { concatKv, concatPrompt, loraInferenceHooks, prefixKv } from '../idp/bas
 import { loraParams, noneParams, ParamCount, prefixParams, promptParams } from '../idp/params';
 import { inputError } from '../errors';
 import type { StudyRowKind } from './schema';
-import type { CompressSpec, MethodSpec } from './options';
+import { CompressSpec, dataLabel, MethodSpec } from './options';
 import type { TrainedMethods, TrainingRecord } from './train';
 
 export interface RowRuntime {
@@ -87,7 +87,7 @@ export async function buildRows(base: LoadedModel, compressed: LoadedModel, comp
         const p = bank!.info[i];
         const sp = new SoftPrompt(m, bank!.prompts[i], p.n, 'random', undefined, p.start);
         const kv = (await computePromptKVs(m, [{ embeddings: bank!.prompts[i], n: p.n, start: p.start }], session))[0];
-        rows.push(adaptedRow({ id: spec.id, label: `${short} + prompt (${p.n})`, kind: 'prompt', params: promptParams(c, [p.n], 'prompt'), model: m, training: [trained.prompts[i]], prompts: [p.n] },
+        rows.push(adaptedRow({ id: spec.id, label: `${short} + prompt (${p.n}${spec.data ? ` @ ${dataLabel(spec.data)}` : ''})`, kind: 'prompt', params: promptParams(c, [p.n], 'prompt'), model: m, training: [trained.prompts[i]], prompts: [p.n] },
           sp, session, (r, o) => generate(lm, undefined, r, { ...o, prefill: pastPrefill(lm, promptSlots(kv)) }), lm));
         break;
       }

@@ -17,7 +17,10 @@ import { loadBenchTasks } from '../eval/bench';
 import { bosNote, lmEvalAddsBos } from '../eval/requests';
 import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
-import { bankLengths, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
+import { bankLengths, bankPromptData, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
+import { routingAnalysis } from './routing';
+import { loadCorpus, TrainData } from '../train/data';
+import { inputError } from '../errors';
 import { StudyStore, writeFileAtomic, writeJsonAtomic } from './store';
 import { calibrationWindows, studyData } from './data';
 import { trainMethods } from './train';
@@ -29,10 +32,10 @@ import type { Blocks } from '../train/data';
 import { similarity } from './similarity';
 import { studyTable } from './table';
 import { meanAccuracy, writeCharts } from './charts';
-import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis } from './schema';
+import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis, RoutingAnalysis } from './schema';
 import { OutputClaim, withClaim } from '../formats/output-folder';
 
-export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'report';
+export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'routing' | 'report';
 
 export interface StudyProgress {
   stage: StudyStage;
@@ -136,22 +139,38 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
       store.put('compressed', compressKey, compressedDir);
     }
     const compressed = await loadModel(compressedDir);
+    // prompt:<n>@<data>: each such prompt's own text. 20 % of its documents (evenly spaced) are held out from
+    // training: every other one calibrates the bank's selection (trainBank), the rest are the routing test
+    const routingDocs: number[][][] = [];
+    const promptData: Array<TrainData | undefined> = bankPromptData(methods).map((d) => {
+      if (d === undefined) return undefined;
+      if (!compressed.tokenizer) throw inputError('the model has no tokenizer: prompt:N@DATA needs one', compressed.source);
+      const c = loadCorpus([d], compressed.tokenizer, compressed.config, { seqLen, maxEvalBlocks: 32, holdoutDocs: 0.2 });
+      routingDocs.push(c.heldoutDocs.filter((_, i) => i % 2 === 1));
+      return { train: c.train, eval: c.eval, heldoutDocs: c.heldoutDocs.filter((_, i) => i % 2 === 0) };
+    });
+    const ownData = promptData.some((d) => d !== undefined);
+    if (ownData) report.notes.push(`bank prompts with their own data: ${methods.filter((x) => x.kind === 'prompt').map((x) => `${x.id} ← ${x.data ?? 'the study\'s data'}`).join('; ')}`);
     report.compression.description = `${compress.description}${describeModel(compressed).quantization ? ` (${describeModel(compressed).quantization})` : ''}`;
 
     // ---- training ----
     const trained = await trainMethods({
-      model: compressed, methods, data: { train: data.train, eval: data.eval }, settings, targets, selectionLayer: options.selectionLayer, score: options.score,
+      model: compressed, methods, data: { train: data.train, eval: data.eval }, promptData: ownData ? promptData : undefined, settings, targets, selectionLayer: options.selectionLayer, score: options.score,
       dir: path.join(out, 'train'), session, isCancelled,
       onProgress: (what, p) => progress(p === 'reused'
         ? { stage: 'train', row: what, message: `${what}: reused (trained before with these settings)`, reused: true }
         : { stage: 'train', row: what, message: `${what}: ${p.phase} step ${p.step}/${p.steps}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}`, fraction: p.steps ? p.step / p.steps : undefined }),
     });
     if (trained.status !== 'done') return finish('cancelled');
+    if (trained.calibrationSkipped) report.notes.push(`the bank's selection is not calibrated: ${trained.calibrationSkipped}`);
     const rows = await buildRows(base, compressed, compress, methods, trained, targets, session);
 
     // ---- per row: benchmark, held-out NLL, latency ----
     const common = {
-      compressKey, train: settingsKey({ settings, data: dataKey({ train: data.train, eval: data.eval }), targets, selectionLayer: options.selectionLayer ?? 0, score: options.score ?? 'mass' }),
+      compressKey, train: settingsKey({
+        settings, data: dataKey({ train: data.train, eval: data.eval }), targets, selectionLayer: options.selectionLayer ?? 0, score: options.score ?? 'mass',
+        ...(ownData ? { promptData: promptData.map((d) => (d ? dataKey(d) : null)), selection: trained.bank?.selectionLayer } : {}),
+      }),
     };
     // the tasks' documents themselves (held-out files may change between runs)
     // the BOS rule is in the key: reports saved under the old always-BOS rule are not reused
@@ -178,6 +197,20 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
         if (sim) store.put('similarity', sk, sim);
       }
       if (sim) report.analyses.similarity = sim;
+    }
+    if (ownData && trained.bank) {
+      const rk = settingsKey({ ...common, routing: routingDocs });
+      let routing = store.get<RoutingAnalysis>('routing', rk);
+      if (routing) progress({ stage: 'routing', message: 'routing: reused', reused: true });
+      else {
+        progress({ stage: 'routing', message: 'routing: each prompt\'s held-out text through the bank' });
+        routing = await routingAnalysis({
+          model: compressed, bank: trained.bank, prompts: methods.filter((x) => x.kind === 'prompt'), documents: routingDocs, calibration: trained.calibration,
+          calibrationSkipped: trained.calibrationSkipped, session,
+        });
+        if (routing) store.put('routing', rk, routing);
+      }
+      if (routing) report.analyses.routing = routing;
     }
     report.analyses.promptLengths = report.rows
       .filter((r) => (r.kind === 'prompt' || r.kind === 'idp' || r.kind === 'concat' || r.kind === 'compressed') && r.heldout && meanAccuracy(r) !== undefined)

@@ -87,9 +87,29 @@ export interface StudyReport {
     addBos?: boolean;
   };
   rows: StudyRow[];
-  analyses: { similarity?: SimilarityAnalysis; promptLengths?: PromptLengthPoint[] };
+  analyses: { similarity?: SimilarityAnalysis; promptLengths?: PromptLengthPoint[]; routing?: RoutingAnalysis };
   charts: StudyChart[];
   /** table.md, relative. */
   table: string;
   notes: string[];
+}
+
+/**
+ * Where IDP sends each prompt's own kind of text (prompt:<n>@<data>): per prompt, its held-out documents
+ * (those no training block touched) routed by the bank, and the mean next-token NLL (nats per token) under
+ * IDP, no prompt, each prompt alone and the per-document best prompt (`idp bank eval`'s columns).
+ */
+export interface RoutingAnalysis {
+  /** The selection: layer, score, rule ('calibrated' when fitted on the prompts' own data, else 'paper'). */
+  selection: { layer: number; score: string; rule: string };
+  /** Per layer, the calibration's cross-validated routing accuracy and the paper rule's on the calibration documents. */
+  calibration?: Array<{ layer: number; cvAccuracy: number; paperAccuracy: number }>;
+  /** Why the bank was not calibrated, if it was not. */
+  calibrationSkipped?: string;
+  /** Tokens per document at most. */
+  maxTokens: number;
+  prompts: Array<{ row: string; n: number; data: string }>;
+  sets: Array<{ prompt: number; documents: number; tokens: number; selected: number[]; routingAccuracy: number; nll: { idp: number; none: number; prompts: number[]; oracle: number } }>;
+  routingAccuracy: number;
+  nll: { idp: number; none: number; prompts: number[]; oracle: number };
 }

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LoadedModel } from '../models/config';
-import type { Blocks } from '../train/data';
+import type { Blocks, TrainData } from '../train/data';
 import { runTraining, TrainProgress, TrainSettings } from '../train/trainer';
 import { Prefix } from '../train/methods/prefix';
 import { Lora, LoraTarget } from '../train/methods/lora';
@@ -16,6 +16,7 @@ import type { SessionOptions } from '../runtime/session';
 import { IdpBank, modelInfo, SelectionScore } from '../idp/bank';
 import { trainableOn } from '../idp/baselines';
 import { dataKey, trainBank } from '../idp/train-bank';
+import type { CalibrateResult } from '../idp/calibrate-bank';
 import { bankLengths, MethodSpec, settingsKey } from './options';
 
 export interface TrainingRecord { tokens: number; seconds: number; finalLoss?: number; reused: boolean; run: string }
@@ -23,6 +24,9 @@ export interface TrainingRecord { tokens: number; seconds: number; finalLoss?: n
 export interface TrainedMethods {
   status: 'done' | 'cancelled';
   bank?: IdpBank;
+  /** With every prompt on its own data: the bank's calibrated selection (or why it is not calibrated). */
+  calibration?: CalibrateResult;
+  calibrationSkipped?: string;
   /** Per bank prompt (bank order). */
   prompts: TrainingRecord[];
   prefix: Map<number, { method: Prefix; training: TrainingRecord }>;
@@ -33,6 +37,8 @@ export interface TrainJob {
   model: LoadedModel;
   methods: MethodSpec[];
   data: { train: Blocks; eval: Blocks };
+  /** Per bank prompt its own data (prompt:<n>@<data>), undefined: the study's data. */
+  promptData?: Array<TrainData | undefined>;
   settings: TrainSettings;
   targets: LoraTarget[];
   selectionLayer?: number;
@@ -55,7 +61,7 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
   const lengths = bankLengths(job.methods);
   if (lengths.length) {
     const r = await trainBank({
-      model: m, lengths, data: job.data, settings: s, out: path.join(job.dir, 'bank'), session: job.session,
+      model: m, lengths, data: job.data, promptData: job.promptData, settings: s, out: path.join(job.dir, 'bank'), session: job.session,
       selectionLayer: job.selectionLayer, score: job.score, isCancelled: job.isCancelled,
       onProgress: (p) => {
         const what = `prompt ${p.n}`;
@@ -65,6 +71,8 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
     });
     if (r.status !== 'done') return { ...out, status: 'cancelled' };
     out.bank = r.bank;
+    out.calibration = r.calibration;
+    out.calibrationSkipped = r.calibrationSkipped;
     out.prompts = r.prompts.map((p) => record(p.run, p.reused));
   }
   const key = (what: Record<string, unknown>) => settingsKey({ ...what, data: dataKey(job.data), model: modelInfo(m).weights, settings: s });

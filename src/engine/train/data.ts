@@ -118,6 +118,11 @@ export interface CorpusOptions {
   evalFraction?: number;
   /** At most this many held-out blocks (default 64). */
   maxEvalBlocks?: number;
+  /**
+   * Hold out this fraction of the documents (evenly spaced, at least 2) instead of the stream's last blocks:
+   * they leave the training stream whole, become the held-out blocks and Corpus.heldoutDocs.
+   */
+  holdoutDocs?: number;
   cwd?: string;
 }
 
@@ -139,6 +144,15 @@ export function loadCorpus(patterns: string[], tok: Tokenizer, cfg: ModelConfig,
     const evParts = ev.docs.map((d) => encodeDocument(d, tok, cfg));
     const evalBlocks = pack(joinDocs(evParts), o.seqLen, 'the evaluation data', ev.files[0]);
     return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs: evParts };
+  }
+  if (o.holdoutDocs !== undefined) {
+    const k = Math.min(parts.length - 1, Math.max(2, Math.round(parts.length * o.holdoutDocs)));
+    if (k < 2) throw inputError(`holding out documents needs at least 3, the data has ${parts.length}`, files[0]);
+    const held = new Set(Array.from({ length: k }, (_, j) => Math.floor(((j + 0.5) * parts.length) / k)));
+    const heldoutDocs = parts.filter((_, i) => held.has(i));
+    const train = pack(joinDocs(parts.filter((_, i) => !held.has(i))), o.seqLen, 'the training data', files[0]);
+    const evalBlocks = pack(joinDocs(heldoutDocs), o.seqLen, 'the held-out documents', files[0]);
+    return { train, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs };
   }
   const nEval = Math.min(maxEval, Math.max(1, Math.round(all.count * (o.evalFraction ?? 0.05))));
   if (all.count - nEval < 1) {

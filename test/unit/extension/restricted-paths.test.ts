@@ -75,6 +75,7 @@ describe('extension: Restricted Mode checks every path of every request', () => 
     const base = { model: defaultModelPath(), compress: 'rtn:4', methods: ['none'], tokens: 64, tasks: ['text_ppl'], heldout: [path.join(lab, 'runs', 'r1', 'bank', 'bank.json')] };
     assert.equal(problem(untrusted, Methods.study.method, base), undefined);
     refuses(untrusted, Methods.study.method, { ...base, tokenizer: path.join(ws, 'tokenizer.json') }, path.join(ws, 'tokenizer.json'));
+    refuses(untrusted, Methods.study.method, { ...base, methods: ['none', `prompt:4@${path.join(ws, 'notes.md')}`, 'idp'] }, path.join(ws, 'notes.md'));
     refuses(untrusted, Methods.study.method, { ...base, tasks: ['arc_easy'], dataDir: ws }, ws);
     refuses(untrusted, Methods.study.method, { ...base, tasks: ['text_ppl', `sciq=${path.join(ws, 'sciq.json')}`] }, path.join(ws, 'sciq.json'));
     refuses(untrusted, Methods.study.method, { ...base, tasks: [`text_ppl=${ws}/**/*.txt`] }, ws);

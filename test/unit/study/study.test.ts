@@ -128,6 +128,43 @@ describe('study end to end (tiny random Llama)', function () {
     assert.match(table, /text_next_sentence/);
   });
 
+  it('prompt:N@DATA: each prompt on its own text, the bank calibrated on held-out documents, the routing table; a rerun reuses it', async () => {
+    const own = path.join(root, 'own');
+    fs.mkdirSync(own, { recursive: true });
+    // two kinds of text: the held-out generator's sentences as they are, and UPPERCASE
+    const docs = fs.readFileSync(writeHeldoutText(path.join(own, 'src.txt'), { docs: 24, sentences: 3, seed: 9 }), 'utf8').split('\n<|endoftext|>\n');
+    fs.writeFileSync(path.join(own, 'lower.jsonl'), docs.map((text) => JSON.stringify({ text })).join('\n'));
+    fs.writeFileSync(path.join(own, 'upper.jsonl'), docs.map((text) => JSON.stringify({ text: text.toUpperCase() })).join('\n'));
+    const o: StudyOptions = {
+      ...options, out: path.join(own, 'study'), methods: ['none', `prompt:2@${path.join(own, 'lower.jsonl')}`, `prompt:2@${path.join(own, 'upper.jsonl')}`, 'idp'],
+      tasks: ['text_ppl'], latency: false, similarity: false,
+    };
+    const r = await runStudy(o);
+    assert.equal(r.status, 'complete', JSON.stringify(r.rows.filter((x) => x.status !== 'done')));
+    assert.deepEqual(r.rows.map((x) => x.id), ['base', 'compressed', 'prompt-2-lower', 'prompt-2-upper', 'idp-2+2']);
+    assert.ok(r.notes.some((n) => n.includes('prompt-2-upper ← ')), r.notes.join('\n'));
+    const rt = r.analyses.routing!;
+    assert.ok(rt, 'a routing analysis');
+    assert.deepEqual(rt.prompts.map((p) => p.row), ['prompt-2-lower', 'prompt-2-upper']);
+    assert.equal(rt.sets.length, 2);
+    for (const [i, x] of rt.sets.entries()) {
+      assert.equal(x.prompt, i);
+      assert.ok(x.documents >= 1 && x.tokens > 0);
+      assert.equal(x.selected.reduce((a, b) => a + b, 0), x.documents);
+      assert.ok(Math.abs(x.routingAccuracy - x.selected[i] / x.documents) < 1e-12);
+      for (const p of x.nll.prompts) assert.ok(x.nll.oracle <= p + 1e-9, 'the oracle is the per-document best prompt');
+    }
+    // calibrated on the other held-out documents (or the reason it was not is recorded)
+    assert.ok(rt.calibration ? rt.selection.rule === 'calibrated' : !!rt.calibrationSkipped, JSON.stringify(rt.selection));
+    const bankJson = JSON.parse(fs.readFileSync(path.join(o.out, 'train', 'bank', 'bank.json'), 'utf8'));
+    assert.equal(Array.isArray(bankJson.calibration), !!rt.calibration);
+    assert.match(fs.readFileSync(path.join(o.out, 'table.md'), 'utf8'), /## Routing: each prompt's held-out text through the bank/);
+    const events: StudyProgress[] = [];
+    const again = await runStudy(o, { onProgress: (p) => events.push(p) });
+    assert.deepEqual(again.analyses.routing, rt);
+    assert.ok(events.some((e) => e.stage === 'routing' && e.reused) && !events.some((e) => e.stage === 'routing' && !e.reused));
+  });
+
   it('a moved study folder keeps its keys: everything is reused', async () => {
     const moved = path.join(root, 'moved');
     fs.cpSync(out, moved, { recursive: true });
@@ -169,6 +206,9 @@ describe('study end to end (tiny random Llama)', function () {
     await expectIdpError(() => parseMethods(['idp']), 'INPUT', undefined, /prompt:N/);
     await expectIdpError(() => parseMethods(['lora']), 'INPUT', undefined, /needs a size/);
     await expectIdpError(() => parseMethods(['prompt:4', 'prompt:4']), 'INPUT', undefined, /twice/);
+    await expectIdpError(() => parseMethods(['lora:2@notes.md']), 'INPUT', undefined, /only prompt:N takes its own data/);
+    assert.deepEqual(parseMethods(['prompt:4@a/*.md', 'prompt:4@b/*.md', 'prompt:8@x/data.jsonl', 'idp']).map((x) => [x.id, x.data]),
+      [['prompt-4-md', 'a/*.md'], ['prompt-4-md-2', 'b/*.md'], ['prompt-8-data', 'x/data.jsonl'], ['idp-4+4+8', undefined]]);
     assert.deepEqual(parseMethods(['none', 'prompt:8', 'prompt:32', 'concat', 'idp', 'lora:4']).map((x) => x.id), ['none', 'prompt-8', 'prompt-32', 'concat-8+32', 'idp-8+32', 'lora-r4']);
   });
 });
