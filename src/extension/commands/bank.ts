@@ -1,5 +1,7 @@
-// IDP: Train Prompt Bank… — a (compressed) model, the prompt lengths, training text and a token budget;
-// the engine trains one soft prompt per length in the bank's layout and computes their K/V
+// IDP: Train Prompt Bank… — a (compressed) model, the prompt lengths, training text and a token budget —
+// either all prompts on the same text, or one prompt per language of the workspace (each on its own files,
+// the bank's selection then calibrated on their held-out documents); the engine trains one soft prompt per
+// length in the bank's layout and computes their K/V
 // (idp/trainBank) into a staged lab run: runs/<id>/bank (bank.json, prompts, kv, per-prompt runs) +
 // run.json. The new bank becomes the active one (status bar, Run Benchmark, the Inspector).
 
@@ -9,19 +11,22 @@ import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { TrainBankReply } from '../../server/protocol';
-import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
+import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult, workspaceLanguages, WorkspaceLanguage } from './workflow';
+import type { DataSource } from '../../server/workflow-protocol';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 import { setActiveBank } from './active-bank';
 
 export interface BankArgs extends TrainingArgs {
   prompts?: number[];
+  /** Per prompt its own text (files / globs, 'model', or null: the shared data). */
+  promptData?: Array<DataSource | null>;
   positions?: number;
   selectionLayer?: number;
   score?: 'mass' | 'mean';
 }
 
-const ARG_KEYS = [...TRAINING_ARG_KEYS, 'prompts', 'positions', 'selectionLayer', 'score'] as const;
-const USAGE = '{model?, prompts?, data?, eval?, tokens?, seqlen?, batch?, lr?, seed?, sampleTokens?, positions?, selectionLayer?, score?}';
+const ARG_KEYS = [...TRAINING_ARG_KEYS, 'prompts', 'promptData', 'positions', 'selectionLayer', 'score'] as const;
+const USAGE = '{model?, prompts?, promptData?, data?, eval?, tokens?, seqlen?, batch?, lr?, seed?, sampleTokens?, positions?, selectionLayer?, score?}';
 
 export const DEFAULT_PROMPTS = [26, 100];
 
@@ -35,6 +40,15 @@ async function ask(ctx: Ctx): Promise<BankArgs | undefined> {
   const title = 'IDP: Train Prompt Bank';
   const model = await pickModel(ctx, title, 'bank.model', true);
   if (!model) return undefined;
+  const languages = await workspaceLanguages();
+  if (languages.length >= 2) {
+    const how = await vscode.window.showQuickPick([
+      { label: '$(list-flat) All prompts on the same text', perLanguage: false },
+      { label: '$(symbol-namespace) One prompt per language of the workspace', detail: languages.slice(0, 6).map((l) => `${l.name} (${l.files.length})`).join(', '), perLanguage: true },
+    ], { title, placeHolder: 'What the prompts learn from', ignoreFocusOut: true });
+    if (!how) return undefined;
+    if (how.perLanguage) return askPerLanguage(ctx, title, model, languages);
+  }
   const lengths = await vscode.window.showInputBox({
     title, prompt: 'Prompt lengths in tokens, comma-separated (the paper: 26,100)', ignoreFocusOut: true,
     value: memory.get<number[]>(ctx, 'bank.prompts', DEFAULT_PROMPTS).join(','),
@@ -50,6 +64,22 @@ async function ask(ctx: Ctx): Promise<BankArgs | undefined> {
   return { model, prompts, data, tokens };
 }
 
+/** One prompt per chosen language: each trains on that language's files; the selection is calibrated on their held-out ones. */
+async function askPerLanguage(ctx: Ctx, title: string, model: string, languages: WorkspaceLanguage[]): Promise<BankArgs | undefined> {
+  const picks = await vscode.window.showQuickPick(languages.map((l, i) => ({ label: l.name, description: `${l.files.length} file${l.files.length > 1 ? 's' : ''} (*.${l.ext})`, picked: i < 3, l })),
+    { title, placeHolder: 'Languages: one prompt each (at least two)', canPickMany: true, ignoreFocusOut: true });
+  if (!picks) return undefined;
+  if (picks.length < 2) {
+    void vscode.window.showWarningMessage('IDP: a bank of languages needs at least two of them.');
+    return undefined;
+  }
+  const n = await askInt(ctx, title, 'Tokens per prompt (every language gets one prompt of this length)', 'bank.languagePrompt', 16);
+  if (n === undefined) return undefined;
+  const tokens = await askInt(ctx, title, 'Training tokens per prompt', 'bank.tokens', DEFAULT_TOKENS);
+  if (tokens === undefined) return undefined;
+  return { model, prompts: picks.map(() => n), promptData: picks.map((p) => p.l.files), tokens };
+}
+
 export type BankOutcome = WorkflowResult<TrainBankReply & { bank: string; model: string }>;
 
 /** Trains a bank from `arg` ({model, prompts, data, tokens, …}; automation and tests) or what the user picks. */
@@ -60,10 +90,12 @@ export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOut
   const given = !inputs.interactive;
   const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
   const prompts = args.prompts ?? DEFAULT_PROMPTS;
-  const data = args.data ?? 'model';
+  const ownData = !!args.promptData?.length && args.promptData.length === prompts.length && args.promptData.every((d) => d !== null);
+  const data = args.data ?? (ownData ? undefined : 'model');
   const tokens = args.tokens ?? DEFAULT_TOKENS;
   const request = {
-    ...trainingParams(args, model, data, tokens), prompts, positions: args.positions, selectionLayer: args.selectionLayer, score: args.score,
+    ...trainingParams(args, model, data ?? [], tokens), ...(data === undefined ? { data: undefined } : {}), prompts,
+    ...(args.promptData ? { promptData: args.promptData } : {}), positions: args.positions, selectionLayer: args.selectionLayer, score: args.score,
   };
   if (!checkRequest(ctx, 'Train Prompt Bank', Methods.trainBank.method, request)) return undefined;
   const r = await runStaged(ctx, `Training an IDP bank (${prompts.join(', ')}) on ${modelLabel(model).label}`, 'bank', async (stage, report, token) => {
@@ -76,7 +108,7 @@ export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOut
     return {
       value: { ...reply, dir: bank, bank, model },
       record: {
-        bank, model, prompts, positions: reply.positions, tokens, data: data === 'model' ? 'model' : data, params: reply.params,
+        bank, model, prompts, positions: reply.positions, tokens, data: data === 'model' ? 'model' : data, ...(args.promptData ? { promptData: args.promptData } : {}), params: reply.params,
         description: `IDP (${prompts.join(', ')}) on ${modelLabel(model).label}`, result: { prompts: reply.prompts },
       },
     };

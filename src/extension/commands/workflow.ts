@@ -121,6 +121,32 @@ export async function workspaceCorpus(max = 200): Promise<string[]> {
   return uris.map((u) => u.fsPath).sort();
 }
 
+/** Languages a bank can give one prompt each: file extension → name. */
+const LANGUAGES: Record<string, string> = {
+  ts: 'TypeScript', tsx: 'TypeScript (TSX)', js: 'JavaScript', jsx: 'JavaScript (JSX)', mjs: 'JavaScript (ESM)', py: 'Python', md: 'Markdown',
+  txt: 'Plain text', json: 'JSON', jsonl: 'JSON Lines', rs: 'Rust', go: 'Go', java: 'Java', c: 'C', h: 'C header', cpp: 'C++', cs: 'C#',
+  rb: 'Ruby', php: 'PHP', css: 'CSS', html: 'HTML', yaml: 'YAML', yml: 'YAML', toml: 'TOML', sh: 'Shell',
+};
+
+export interface WorkspaceLanguage { ext: string; name: string; files: string[] }
+
+/**
+ * The workspace's text files grouped by language (its extension), most files first; only languages with at
+ * least `min` files (a prompt's text is split into training and held-out documents), at most `perLanguage` each.
+ */
+export async function workspaceLanguages(min = 4, perLanguage = 200, max = 3000): Promise<WorkspaceLanguage[]> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || folder.uri.scheme !== 'file' || !vscode.workspace.isTrusted) return [];
+  const uris = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, `**/*.{${Object.keys(LANGUAGES).join(',')}}`), CORPUS_EXCLUDE, max);
+  const by = new Map<string, string[]>();
+  for (const u of uris) {
+    const ext = u.fsPath.slice(u.fsPath.lastIndexOf('.') + 1).toLowerCase();
+    if (LANGUAGES[ext]) by.set(ext, [...(by.get(ext) ?? []), u.fsPath]);
+  }
+  return [...by].filter(([, f]) => f.length >= min).sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+    .map(([ext, f]) => ({ ext, name: LANGUAGES[ext], files: f.sort().slice(0, perLanguage) }));
+}
+
 interface DataPick extends vscode.QuickPickItem { value?: DataSource; browse?: boolean }
 
 /**

@@ -134,6 +134,29 @@ describe('extension host: workflow commands on the default model', function () {
     assert.ok(fs.readFileSync(path.join(r.run, 'bench.md'), 'utf8').includes('text_next_line'));
   });
 
+  it('train a bank of languages: one prompt per kind of text, each on its own files, the selection calibrated', async () => {
+    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'idp-languages-'));
+    const md: string[] = [];
+    const json: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      md.push(path.join(dir, `doc${i}.md`));
+      fs.writeFileSync(md[i], `# Section ${i}\n\nThis page explains how to use the feature number ${i}. Read the notes below, then try it.\n\n- one\n- two\n`);
+      json.push(path.join(dir, `pkg${i}.json`));
+      fs.writeFileSync(json[i], JSON.stringify({ name: `package-${i}`, version: `1.${i}.0`, main: 'index.js', dependencies: { left: `^${i}.0.0`, right: '~2.1.0' } }, null, 2));
+    }
+    const r = await vscode.commands.executeCommand<any>('idp.trainBank', {
+      model: compressed, prompts: [4, 4], promptData: [md, json], tokens: 256, seqlen: 32, batch: 4,
+    });
+    assert.ok(r, 'trained');
+    const bj = JSON.parse(fs.readFileSync(path.join(r.value.bank, 'bank.json'), 'utf8'));
+    assert.deepEqual(bj.prompts.map((p: { n: number }) => p.n), [4, 4]);
+    assert.equal(bj.training.data.length, 2, 'one data key per prompt');
+    // each kind's held-out documents calibrate the selection (or the reply says why not)
+    assert.ok(r.value.calibration ? Array.isArray(bj.calibration) && bj.selectionLayer === r.value.calibration.layer : typeof r.value.calibrationSkipped === 'string',
+      JSON.stringify({ calibration: r.value.calibration, skipped: r.value.calibrationSkipped }));
+    assert.deepEqual(readRun(r.run).promptData, [md, json]);
+  });
+
   it('train a LoRA baseline: a PEFT adapter in the lab', async () => {
     const r = await vscode.commands.executeCommand<any>('idp.trainBaseline', {
       method: 'lora', model: compressed, rank: 2, targets: ['q', 'v'], data: 'model', tokens: 512, seqlen: 32, batch: 4, sampleTokens: 512,
