@@ -20,13 +20,10 @@ for v in as-is upper title union; do
     --tokens 180000 --lr 0.01 --seqlen 256 --batch 8 --out "$OUT/p-$v" --json > /dev/null
 done
 idp bank assemble --model "$OUT/q3" --out "$OUT/bank" --overwrite "$OUT/p-as-is" "$OUT/p-upper" "$OUT/p-title"
-idp bank assemble --model "$OUT/q3" --out "$OUT/bank-union" --overwrite "$OUT/p-union"
 idp bank calibrate --model "$OUT/q3" --bank "$OUT/bank" --max-docs 200 \
   --prompt-data "$OUT/data/as-is.train.jsonl" --prompt-data "$OUT/data/upper.train.jsonl" --prompt-data "$OUT/data/title.train.jsonl" 2>/dev/null
 HELD=("$OUT/data/as-is.heldout.jsonl" "$OUT/data/upper.heldout.jsonl" "$OUT/data/title.heldout.jsonl")
 for rule in calibrated paper; do
-  echo "== $rule"
-  idp bank eval --model "$OUT/q3" --bank "$OUT/bank" --data "${HELD[@]}" --expect 0,1,2 --max-tokens 256 --selection "$rule" 2>/dev/null
+  echo "== $rule (last column: one prompt trained on the union of the three)"
+  idp bank eval --model "$OUT/q3" --bank "$OUT/bank" --data "${HELD[@]}" --expect 0,1,2 --max-tokens 256 --selection "$rule" --also "$OUT/p-union" 2>/dev/null
 done
-echo "== one prompt trained on the union"
-idp bank eval --model "$OUT/q3" --bank "$OUT/bank-union" --data "${HELD[@]}" --max-tokens 256 2>/dev/null

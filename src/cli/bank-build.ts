@@ -18,7 +18,7 @@ import { cancellable } from './training';
 import { collect, int, threadsFor } from './options';
 
 /** A run folder of `idp train --method prompt` or its adapter/ folder → the adapter folder. */
-function adapterDir(dir: string): string {
+export function adapterDir(dir: string): string {
   const sub = path.join(dir, 'adapter');
   return fs.existsSync(path.join(sub, ADAPTER_CONFIG)) ? sub : dir;
 }

@@ -11,7 +11,6 @@ import { promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
 import { inputError } from '../engine/errors';
 import { planSteps } from '../engine/train/trainer';
-import type { PromptInit } from '../engine/train/methods/prompt';
 import { LORA_TARGETS, LoraTarget } from '../engine/train/methods/lora';
 import { IdpBank, SelectionScore } from '../engine/idp/bank';
 import { IdpLM } from '../engine/idp/runner';
@@ -23,7 +22,11 @@ import { inspectReport, inspectText } from '../engine/idp/report';
 import { bankEvalTable, evalBank } from '../engine/idp/eval-bank';
 import { withClaim } from '../engine/formats/output-folder';
 import { reportError } from './errors';
-import { calibrationTable, registerBankBuildCommands } from './bank-build';
+import { adapterDir, calibrationTable, registerBankBuildCommands } from './bank-build';
+import * as path from 'path';
+import { PROMPT_INPUT, PromptInit, SoftPrompt } from '../engine/train/methods/prompt';
+import { computePromptKVs } from '../engine/idp/kv';
+import { cachedPromptScorer } from '../engine/idp/baselines';
 import { collect, int, numAtLeast, threadsFor } from './options';
 import { BankTrainFlags, runRoutedTrain } from './bank-routed';
 import { cancellable, ownData, promptTrainingData, stepLine, TrainingFlags, trainingData, trainingOptions, trainSettings } from './training';
@@ -128,7 +131,7 @@ async function runBankCompare(f: CompareFlags): Promise<void> {
 
 interface EvalFlags {
   model?: string; tokenizer?: string; bank: string; data: string[]; expect?: string; maxDocs?: number; maxTokens?: number; vote?: number;
-  selectionLayer?: number; score?: SelectionScore; selection?: SelectionRule; threads?: number; json?: boolean; perDocument?: boolean;
+  selectionLayer?: number; score?: SelectionScore; selection?: SelectionRule; threads?: number; json?: boolean; perDocument?: boolean; also: string[];
 }
 
 /** --expect I,J,…: one 0-based prompt per data file, '-' for a file with no expected prompt. */
@@ -150,7 +153,13 @@ async function runBankEval(f: EvalFlags): Promise<void> {
 `) });
     if (f.score) bank.score = f.score;
     const idp = new IdpLM(m, bank, { threads: threadsFor(m, f.threads), selectionLayer: f.selectionLayer, selection: f.selection });
-    const r = await evalBank({
+    // --also: prompts outside the bank (e.g. one trained on every kind of text), each as a cached prompt at 0 … n − 1
+    const extra = await Promise.all(f.also.map(async (dir) => {
+      const p = SoftPrompt.load(m, adapterDir(dir));
+      const kv = (await computePromptKVs(m, [{ embeddings: p.params.get(PROMPT_INPUT)!.data, n: p.n, start: 0 }], { threads: threadsFor(m, f.threads) }))[0];
+      return { name: path.basename(path.resolve(dir)), scorer: cachedPromptScorer(idp.lm, kv) };
+    }));
+    const r = await evalBank({ extra,
       idp, data: f.data, expect, maxDocs: f.maxDocs, maxTokens: f.maxTokens, vote: f.vote, perDocument: f.perDocument,
       onProgress: f.json ? undefined : (p) => process.stderr.write(`${p.entry}: ${p.done}/${p.of} documents\r${p.done === p.of ? '\n' : ''}`),
     });
@@ -230,6 +239,7 @@ export function registerBankCommands(program: Command): void {
     .addOption(new Option('--selection <rule>', 'the bank\'s calibrated rule (default when it has one for the layer) or the paper\'s argmax of the head-mean mass').choices(['calibrated', 'paper']))
     .option('--json', 'print one JSON object: {prompts, selection, files: [...], routingAccuracy, nll}')
     .option('--per-document', 'with --json: every document\'s figures too (files[].docs)')
+    .option('--also <adapter>', 'a prompt outside the bank (PEFT prompt-tuning adapter or idp train run), scored on the same tokens (repeatable)', collect, [] as string[])
     .action(runBankEval);
   registerBankBuildCommands(bank);
   program.command('inspect')

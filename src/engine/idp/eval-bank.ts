@@ -28,6 +28,8 @@ export interface BankEvalJob {
   data: string[];
   /** Instead of reading `data`: one row per set of documents already encoded (token ids, BOS first), named. */
   sets?: Array<{ name: string; documents: number[][] }>;
+  /** Other methods scored on the same tokens (e.g. one prompt trained on every kind of text): NllColumns.extra, in order. */
+  extra?: Array<{ name: string; scorer: LogitsScorer }>;
   /** Per entry, the prompt (0-based) its documents belong to, or null; absent: no routing accuracy. */
   expect?: Array<number | null>;
   /** Per entry, only the first maxDocs documents. */
@@ -51,6 +53,8 @@ export interface NllColumns {
   prompts: number[];
   /** Per document the best prompt alone. */
   oracle: number;
+  /** The job's `extra` methods, in order (absent without them). */
+  extra?: number[];
 }
 
 export interface DocumentEval {
@@ -99,6 +103,8 @@ export interface BankEval {
   tokens: number;
   routingAccuracy: number | null;
   nll: NllColumns;
+  /** Names of the job's `extra` methods (NllColumns.extra), when given. */
+  extra?: string[];
 }
 
 /** Logits held at once per scoring call (floats): rows are batched up to this many B·T·V. */
@@ -112,19 +118,25 @@ class Sums {
   none = 0;
   oracle = 0;
   readonly prompts: number[];
-  constructor(m: number) {
+  readonly extra: number[];
+  constructor(m: number, extra = 0) {
     this.prompts = new Array(m).fill(0);
+    this.extra = new Array(extra).fill(0);
   }
-  add(o: { tokens: number; idp: number; none: number; oracle: number; prompts: number[] }): void {
+  add(o: { tokens: number; idp: number; none: number; oracle: number; prompts: number[]; extra?: number[] }): void {
     this.tokens += o.tokens;
     this.idp += o.idp;
     this.none += o.none;
     this.oracle += o.oracle;
     o.prompts.forEach((v, i) => { this.prompts[i] += v; });
+    o.extra?.forEach((v, i) => { this.extra[i] += v; });
   }
   means(): NllColumns {
     const t = this.tokens;
-    return { idp: this.idp / t, none: this.none / t, prompts: this.prompts.map((v) => v / t), oracle: this.oracle / t };
+    return {
+      idp: this.idp / t, none: this.none / t, prompts: this.prompts.map((v) => v / t), oracle: this.oracle / t,
+      ...(this.extra.length ? { extra: this.extra.map((v) => v / t) } : {}),
+    };
   }
 }
 
@@ -169,13 +181,13 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
   const V = m.config.vocabSize;
   const kv = await bank.computeKv(m, { ...idp.options, graph: idp.options.graph });   // the K/V the runner uses
   const singles: LogitsScorer[] = kv.map((p) => cachedPromptScorer(idp.lm, p));
-  const total = new Sums(bank.m);
+  const total = new Sums(bank.m, job.extra?.length ?? 0);
   let routed = 0;
   let routedRight = 0;
   const files: FileEval[] = [];
   for (const [k, e] of entries.entries()) {
     const expected = job.expect?.[k] ?? null;
-    const sums = new Sums(bank.m);
+    const sums = new Sums(bank.m, job.extra?.length ?? 0);
     const selected = new Array(bank.m).fill(0);
     const docs: DocumentEval[] = new Array(e.docs.length);
     // longest first, so a batch pads little; the budget bounds the logits held at once
@@ -193,11 +205,13 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
       const none = sum(await idp.lm.logits(rows));
       const alone: number[][] = [];
       for (const s of singles) alone.push(sum(await s.logits(rows)));
+      const others: number[][] = [];
+      for (const x of job.extra ?? []) others.push(sum(await x.scorer.logits(rows)));
       idx.forEach((i, b) => {
         const prompts = alone.map((a) => a[b]);
         const best = argmin(prompts);
         const tokens = rows[b].length - 1;
-        const d = { tokens, idp: underIdp[b], none: none[b], prompts, oracle: prompts[best] };
+        const d = { tokens, idp: underIdp[b], none: none[b], prompts, oracle: prompts[best], ...(others.length ? { extra: others.map((o) => o[b]) } : {}) };
         sums.add(d);
         selected[r.selected[b]]++;
         docs[i] = {
@@ -229,15 +243,16 @@ export async function evalBank(job: BankEvalJob): Promise<BankEval> {
     tokens: total.tokens,
     routingAccuracy: routed ? routedRight / routed : null,
     nll: total.means(),
+    ...(job.extra?.length ? { extra: job.extra.map((x) => x.name) } : {}),
   };
 }
 
 /** The evaluation as a text table: one row per entry and the overall row (NLL in nats per token). */
 export function bankEvalTable(r: BankEval): string {
   const m = r.prompts.length;
-  const head = ['data', 'docs', 'tokens', 'selected', 'routing', 'IDP', 'none', ...r.prompts.map((p, i) => `prompt ${i} (${p.n})`), 'oracle'];
+  const head = ['data', 'docs', 'tokens', 'selected', 'routing', 'IDP', 'none', ...r.prompts.map((p, i) => `prompt ${i} (${p.n})`), 'oracle', ...(r.extra ?? [])];
   const pct = (x: number | null, e: number | null) => (x === null ? '' : `${(100 * x).toFixed(1)} % →${e ?? ''}`);
-  const nll = (n: NllColumns) => [n.idp, n.none, ...n.prompts, n.oracle].map((v) => v.toFixed(4));
+  const nll = (n: NllColumns) => [n.idp, n.none, ...n.prompts, n.oracle, ...(n.extra ?? [])].map((v) => v.toFixed(4));
   const lines = r.files.map((f) => [f.file, String(f.documents), String(f.tokens), f.selected.join('/'), pct(f.routingAccuracy, f.expected), ...nll(f.nll)]);
   lines.push(['all', String(r.documents), String(r.tokens), r.files.reduce((a, f) => a.map((v, i) => v + f.selected[i]), new Array(m).fill(0)).join('/'),
     r.routingAccuracy === null ? '' : `${(100 * r.routingAccuracy).toFixed(1)} %`, ...nll(r.nll)]);

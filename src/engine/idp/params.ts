@@ -14,7 +14,7 @@
 import type { ModelConfig } from '../models/config';
 import { tokenEmbedding } from '../train/methods/prompt';
 
-export type MethodName = 'none' | 'prompt' | 'concat' | 'idp' | 'prefix' | 'lora';
+export type MethodName = 'none' | 'prompt' | 'concat' | 'idp' | 'prefix' | 'lora' | 'union';
 
 export interface ParamCount {
   method: MethodName;

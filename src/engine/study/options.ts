@@ -6,7 +6,9 @@
 //             Table 2: SparseGPT 50 %; with bits, joint quantization in the GPTQ layout; pruned only: dense)
 //   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>);
 //             prompt:<n>@<data> trains that prompt on its own text (a file or a quoted glob) — a bank of
-//             prompts of different kinds, whose selection is then calibrated on their held-out documents
+//             prompts of different kinds, whose selection is then calibrated on their held-out documents;
+//             union:<n> is one prompt (not in the bank) trained on all the prompts' own texts together, the
+//             same budget — what IDP's routing has to beat
 
 import * as crypto from 'crypto';
 import { inputError } from '../errors';
@@ -134,13 +136,13 @@ export function parseMethods(list: string[]): MethodSpec[] {
         if (arg !== undefined) throw inputError(`--methods: '${name}' takes no size (it uses every prompt:N), got '${raw}'`);
         out.push({ id: name, kind: name, spec: raw });
         break;
-      case 'prompt': case 'prefix': case 'lora':
+      case 'prompt': case 'prefix': case 'lora': case 'union':
         if (size === undefined) throw inputError(`--methods: '${name}' needs a size, e.g. ${name}:${name === 'lora' ? 4 : 8}`);
         if (name === 'prompt') prompts.push(size);
         out.push({ id: name === 'lora' ? `lora-r${size}` : `${name}-${size}${data ? `-${dataLabel(data)}` : ''}`, kind: name, size, spec: raw, ...(data ? { data } : {}) });
         break;
       default:
-        throw inputError(`--methods: unknown method '${name}' in '${raw}' (none, prompt:N, concat, idp, prefix:N, lora:R)`);
+        throw inputError(`--methods: unknown method '${name}' in '${raw}' (none, prompt:N[@DATA], concat, idp, prefix:N, lora:R, union:N)`);
     }
   }
   if (!out.length) throw inputError('--methods: give at least one method');
@@ -151,6 +153,7 @@ export function parseMethods(list: string[]): MethodSpec[] {
     if (ids.has(m.id)) throw inputError(`--methods: '${m.spec}' is listed twice`);
     ids.add(m.id);
     if ((m.kind === 'idp' || m.kind === 'concat') && !prompts.length) throw inputError(`--methods: '${m.kind}' needs the bank's prompts: add prompt:N entries (e.g. prompt:8,prompt:32)`);
+    if (m.kind === 'union' && !out.some((x) => x.kind === 'prompt' && x.data)) throw inputError(`--methods: '${m.spec}' is trained on the bank prompts' own texts: give prompt:N@DATA entries`);
     if (m.kind === 'idp' || m.kind === 'concat') m.id = `${m.kind}-${prompts.join('+')}`;
   }
   return out;

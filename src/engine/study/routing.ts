@@ -9,6 +9,8 @@ import type { IdpBank } from '../idp/bank';
 import type { CalibrateResult } from '../idp/calibrate-bank';
 import { IdpLM } from '../idp/runner';
 import { evalBank } from '../idp/eval-bank';
+import { cachedPromptScorer } from '../idp/baselines';
+import { computePromptKVs } from '../idp/kv';
 import type { MethodSpec } from './options';
 import type { RoutingAnalysis } from './schema';
 
@@ -20,6 +22,8 @@ export interface RoutingJob {
   documents: number[][][];
   calibration?: CalibrateResult;
   calibrationSkipped?: string;
+  /** Prompts outside the bank scored on the same tokens (union:<n> rows), each at positions 0 … n − 1. */
+  extra?: Array<{ row: string; embeddings: Float32Array; n: number }>;
   session: SessionOptions;
   /** Documents per prompt at most (default 40) and tokens per document (default 128). */
   maxDocs?: number;
@@ -32,7 +36,10 @@ export async function routingAnalysis(job: RoutingJob): Promise<RoutingAnalysis 
   const idp = new IdpLM(job.model, job.bank, job.session);
   const maxTokens = Math.min(job.maxTokens ?? 128, idp.maxInput);
   try {
-    const r = await evalBank({
+    const extra = await Promise.all((job.extra ?? []).map(async (x) => ({
+      name: x.row, scorer: cachedPromptScorer(idp.lm, (await computePromptKVs(job.model, [{ embeddings: x.embeddings, n: x.n, start: 0 }], job.session))[0]),
+    })));
+    const r = await evalBank({ extra,
       idp, data: [], maxDocs: job.maxDocs ?? 40, maxTokens,
       sets: job.documents.map((documents, i) => ({ name: job.prompts[i].id, documents })),
       expect: job.documents.map((_, i) => i),
@@ -46,6 +53,7 @@ export async function routingAnalysis(job: RoutingJob): Promise<RoutingAnalysis 
       sets: r.files.map((f, i) => ({ prompt: i, documents: f.documents, tokens: f.tokens, selected: f.selected, routingAccuracy: f.routingAccuracy ?? 0, nll: f.nll })),
       routingAccuracy: r.routingAccuracy ?? 0,
       nll: r.nll,
+      ...(r.extra ? { extra: r.extra } : {}),
     };
   } finally {
     await idp.release();

@@ -12,7 +12,7 @@ import { CausalLM } from '../runtime/lm';
 import { generate, GenerateOptions, GenerateResult } from '../runtime/generate';
 import type { SessionOptions } from '../runtime/session';
 import { AdaptedLM } from '../train/adapted';
-import { SoftPrompt } from '../train/methods/prompt';
+import { PROMPT_INPUT, SoftPrompt } from '../train/methods/prompt';
 import type { TrainMethod } from '../train/methods/method';
 import type { LogitsScorer } from '../eval/perplexity';
 import type { ScoringModel } from '../eval/scoring';
@@ -113,6 +113,14 @@ export async function buildRows(base: LoadedModel, compressed: LoadedModel, comp
           probe: async (ids) => singles[(await idp.score([ids])).selected[0]],
           release: () => idp.release(),
         });
+        break;
+      }
+      case 'union': {
+        const u = trained.union.get(spec.size!)!;
+        const n = spec.size!;
+        const kv = (await computePromptKVs(m, [{ embeddings: u.method.params.get(PROMPT_INPUT)!.data, n, start: 0 }], session))[0];
+        rows.push(adaptedRow({ id: spec.id, label: `${short} + one prompt on all the texts (${n})`, kind: 'union', params: promptParams(c, [n], 'prompt'), model: m, training: [u.training], prompts: [n] },
+          u.method, session, (r, o) => generate(lm, undefined, r, { ...o, prefill: pastPrefill(lm, promptSlots(kv)) }), lm));
         break;
       }
       case 'prefix': {

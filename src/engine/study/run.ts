@@ -19,6 +19,7 @@ import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
 import { bankLengths, bankPromptData, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
 import { routingAnalysis } from './routing';
+import { PROMPT_INPUT } from '../train/methods/prompt';
 import { loadCorpus, TrainData } from '../train/data';
 import { inputError } from '../errors';
 import { StudyStore, writeFileAtomic, writeJsonAtomic } from './store';
@@ -199,7 +200,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
       if (sim) report.analyses.similarity = sim;
     }
     if (ownData && trained.bank) {
-      const rk = settingsKey({ ...common, routing: routingDocs });
+      const rk = settingsKey({ ...common, routing: routingDocs, rows: methods.map((x) => x.id) });
       let routing = store.get<RoutingAnalysis>('routing', rk);
       if (routing) progress({ stage: 'routing', message: 'routing: reused', reused: true });
       else {
@@ -207,6 +208,10 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
         routing = await routingAnalysis({
           model: compressed, bank: trained.bank, prompts: methods.filter((x) => x.kind === 'prompt'), documents: routingDocs, calibration: trained.calibration,
           calibrationSkipped: trained.calibrationSkipped, session,
+          extra: methods.filter((x) => x.kind === 'union').map((x) => {
+            const u = trained.union.get(x.size!)!.method;
+            return { row: x.id, embeddings: u.params.get(PROMPT_INPUT)!.data, n: u.n };
+          }),
         });
         if (routing) store.put('routing', rk, routing);
       }

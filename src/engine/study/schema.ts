@@ -99,6 +99,8 @@ export interface StudyReport {
  * (those no training block touched) routed by the bank, and the mean next-token NLL (nats per token) under
  * IDP, no prompt, each prompt alone and the per-document best prompt (`idp bank eval`'s columns).
  */
+export interface RoutingNll { idp: number; none: number; prompts: number[]; oracle: number; extra?: number[] }
+
 export interface RoutingAnalysis {
   /** The selection: layer, score, rule ('calibrated' when fitted on the prompts' own data, else 'paper'). */
   selection: { layer: number; score: string; rule: string };
@@ -109,7 +111,9 @@ export interface RoutingAnalysis {
   /** Tokens per document at most. */
   maxTokens: number;
   prompts: Array<{ row: string; n: number; data: string }>;
-  sets: Array<{ prompt: number; documents: number; tokens: number; selected: number[]; routingAccuracy: number; nll: { idp: number; none: number; prompts: number[]; oracle: number } }>;
+  sets: Array<{ prompt: number; documents: number; tokens: number; selected: number[]; routingAccuracy: number; nll: RoutingNll }>;
   routingAccuracy: number;
-  nll: { idp: number; none: number; prompts: number[]; oracle: number };
+  nll: RoutingNll;
+  /** Rows outside the bank scored on the same tokens (union:<n>): their NLL is nll.extra, in this order. */
+  extra?: string[];
 }

@@ -72,16 +72,16 @@ export function studyTable(r: StudyReport): string {
   if (rt) {
     const s = rt.selection;
     L.push('', `## Routing: each prompt's held-out text through the bank (${s.rule === 'calibrated' ? 'calibrated selection' : 'the paper\'s rule'}, layer ${s.layer})`, '');
-    const h = ['Text of', 'docs', 'tokens', 'selected', 'routed right', 'IDP', 'none', ...rt.prompts.map((p) => `${p.row} alone`), 'oracle'];
+    const h = ['Text of', 'docs', 'tokens', 'selected', 'routed right', 'IDP', 'none', ...rt.prompts.map((p) => `${p.row} alone`), 'oracle', ...(rt.extra ?? [])];
     line(h);
     line(h.map(() => '---'));
     const f = (x: number) => x.toFixed(4);
     for (const x of rt.sets) {
       line([rt.prompts[x.prompt].row, String(x.documents), String(x.tokens), x.selected.join(' / '), `${(100 * x.routingAccuracy).toFixed(1)} %`,
-        f(x.nll.idp), f(x.nll.none), ...x.nll.prompts.map(f), f(x.nll.oracle)]);
+        f(x.nll.idp), f(x.nll.none), ...x.nll.prompts.map(f), f(x.nll.oracle), ...(x.nll.extra ?? []).map(f)]);
     }
     line(['all', String(rt.sets.reduce((a, x) => a + x.documents, 0)), String(rt.sets.reduce((a, x) => a + x.tokens, 0)), '', `${(100 * rt.routingAccuracy).toFixed(1)} %`,
-      f(rt.nll.idp), f(rt.nll.none), ...rt.nll.prompts.map(f), f(rt.nll.oracle)]);
+      f(rt.nll.idp), f(rt.nll.none), ...rt.nll.prompts.map(f), f(rt.nll.oracle), ...(rt.nll.extra ?? []).map(f)]);
     L.push('', `Mean next-token NLL in nats per token (↓), the same tokens in every column; documents cut to ${rt.maxTokens} tokens.` +
       (rt.calibration ? ` Calibration, cross-validated routing per layer: ${rt.calibration.map((c) => `L${c.layer} ${(100 * c.cvAccuracy).toFixed(0)} % (paper's rule ${(100 * c.paperAccuracy).toFixed(0)} %)`).join(', ')}.` : '') +
       (rt.calibrationSkipped ? ` Not calibrated: ${rt.calibrationSkipped}.` : ''));

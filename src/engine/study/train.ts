@@ -7,9 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LoadedModel } from '../models/config';
-import type { Blocks, TrainData } from '../train/data';
+import { Blocks, TrainData } from '../train/data';
 import { runTraining, TrainProgress, TrainSettings } from '../train/trainer';
 import { Prefix } from '../train/methods/prefix';
+import { SoftPrompt } from '../train/methods/prompt';
 import { Lora, LoraTarget } from '../train/methods/lora';
 import type { TrainMethod } from '../train/methods/method';
 import type { SessionOptions } from '../runtime/session';
@@ -30,6 +31,8 @@ export interface TrainedMethods {
   /** Per bank prompt (bank order). */
   prompts: TrainingRecord[];
   prefix: Map<number, { method: Prefix; training: TrainingRecord }>;
+  /** union:<n>: one prompt on every bank prompt's own text together. */
+  union: Map<number, { method: SoftPrompt; training: TrainingRecord }>;
   lora: Map<number, { method: Lora; training: TrainingRecord }>;
 }
 
@@ -57,7 +60,7 @@ function record(run: string, reused: boolean): TrainingRecord {
 
 export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
   const { model: m, settings: s } = job;
-  const out: TrainedMethods = { status: 'done', prompts: [], prefix: new Map(), lora: new Map() };
+  const out: TrainedMethods = { status: 'done', prompts: [], prefix: new Map(), lora: new Map(), union: new Map() };
   const lengths = bankLengths(job.methods);
   if (lengths.length) {
     const r = await trainBank({
@@ -76,7 +79,7 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
     out.prompts = r.prompts.map((p) => record(p.run, p.reused));
   }
   const key = (what: Record<string, unknown>) => settingsKey({ ...what, data: dataKey(job.data), model: modelInfo(m).weights, settings: s });
-  const trained = async <T extends TrainMethod>(what: string, run: string, make: () => Promise<T> | T, load: (adapter: string) => T) => {
+  const trained = async <T extends TrainMethod>(what: string, run: string, make: () => Promise<T> | T, load: (adapter: string) => T, data = job.data) => {
     const adapter = path.join(run, 'adapter');
     if (fs.existsSync(path.join(run, 'result.json')) && fs.existsSync(adapter)) {
       job.onProgress?.(what, 'reused');
@@ -84,7 +87,7 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
     }
     const method = await make();
     const r = await runTraining({
-      method: trainableOn(m, method), data: job.data, out: run, settings: s, session: job.session,
+      method: trainableOn(m, method), data, out: run, settings: s, session: job.session,
       isCancelled: job.isCancelled, onProgress: (p) => job.onProgress?.(what, p),
     });
     return r.status === 'done' ? { method, training: record(run, false) } : undefined;
@@ -95,6 +98,13 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
       const r = await trained(spec.id, path.join(job.dir, `prefix-${t}-${key({ prefix: t })}`), () => Prefix.create(m, { tokens: t, seed: s.seed }), (a) => Prefix.load(m, a));
       if (!r) return { ...out, status: 'cancelled' };
       out.prefix.set(t, r);
+    } else if (spec.kind === 'union') {
+      const n = spec.size!;
+      const data = unionData((job.promptData ?? []).filter((d): d is TrainData => d !== undefined));
+      const r = await trained(spec.id, path.join(job.dir, `union-${n}-${settingsKey({ n, data: dataKey(data), model: modelInfo(m).weights, settings: s })}`),
+        () => SoftPrompt.create(m, { tokens: n, seed: s.seed }), (a) => SoftPrompt.load(m, a), data);
+      if (!r) return { ...out, status: 'cancelled' };
+      out.union.set(n, r);
     } else if (spec.kind === 'lora') {
       const rank = spec.size!;
       const r = await trained(spec.id, path.join(job.dir, `lora-r${rank}-${key({ rank, targets: job.targets })}`),
@@ -104,4 +114,16 @@ export async function trainMethods(job: TrainJob): Promise<TrainedMethods> {
     }
   }
   return out;
+}
+
+/** The texts of several prompts as one: the same number of blocks from each (the smallest count), interleaved. */
+export function unionData(sets: TrainData[]): TrainData {
+  const mix = (blocks: Blocks[]): Blocks => {
+    const k = Math.min(...blocks.map((b) => b.count));
+    const T = blocks[0].T;
+    const ids = new Int32Array(k * blocks.length * T);
+    for (let i = 0; i < k; i++) blocks.forEach((b, j) => ids.set(b.get(i), (i * blocks.length + j) * T));
+    return new Blocks(ids, T);
+  };
+  return { train: mix(sets.map((d) => d.train)), eval: mix(sets.map((d) => d.eval)) };
 }

@@ -25,6 +25,7 @@ import type { LoadedModel } from '../../../src/engine/models/config';
 import { IdpBank } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
 import { BankEval, evalBank, NllColumns } from '../../../src/engine/idp/eval-bank';
+import { cachedPromptScorer } from '../../../src/engine/idp/baselines';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { perplexity } from '../../../src/engine/eval/perplexity';
 import { encodeDocument } from '../../../src/engine/train/data';
@@ -68,6 +69,19 @@ describe('idp bank eval: routing and NLL per data file', function () {
     await IdpBank.fromPrompts(m, LENGTHS.map((n, i) => randomPrompt(m, n, SEED + i))).save(bankDir, m, { threads: 1 });
     bank = IdpBank.load(bankDir, m);
     layer0 = await evalBank({ idp: new IdpLM(m, bank, { threads: 1 }), data: [code, readme, json], perDocument: true });
+  });
+
+  it('extra methods are scored on the same tokens: a bank prompt\'s own K/V as an extra equals its column; encoded sets equal files', async () => {
+    const idp = new IdpLM(m, bank, { threads: 1 });
+    const kv = await bank.computeKv(m, { threads: 1 });
+    const docs = CODE.map((t) => encodeDocument(t, m.tokenizer!, m.config));
+    const r = await evalBank({ idp, data: [], sets: [{ name: 'code', documents: docs }], extra: [{ name: 'again-1', scorer: cachedPromptScorer(idp.lm, kv[1]) }] });
+    assert.deepEqual(r.extra, ['again-1']);
+    assert.equal(r.files[0].file, 'code');
+    assert.ok(close(r.nll.extra![0], r.nll.prompts[1], 1e-9), `${r.nll.extra![0]} vs ${r.nll.prompts[1]}`);
+    // the same documents read from the file give the same figures
+    assert.ok(close(r.files[0].nll.idp, layer0.files[0].nll.idp, 1e-9) && r.files[0].tokens === layer0.files[0].tokens);
+    await idp.release();
   });
 
   it('documents per file (JSONL: one per line; plain text: one), counts that sum to them, the bank and its selection rule', () => {

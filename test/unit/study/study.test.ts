@@ -136,16 +136,19 @@ describe('study end to end (tiny random Llama)', function () {
     fs.writeFileSync(path.join(own, 'lower.jsonl'), docs.map((text) => JSON.stringify({ text })).join('\n'));
     fs.writeFileSync(path.join(own, 'upper.jsonl'), docs.map((text) => JSON.stringify({ text: text.toUpperCase() })).join('\n'));
     const o: StudyOptions = {
-      ...options, out: path.join(own, 'study'), methods: ['none', `prompt:2@${path.join(own, 'lower.jsonl')}`, `prompt:2@${path.join(own, 'upper.jsonl')}`, 'idp'],
+      ...options, out: path.join(own, 'study'), methods: ['none', `prompt:2@${path.join(own, 'lower.jsonl')}`, `prompt:2@${path.join(own, 'upper.jsonl')}`, 'idp', 'union:2'],
       tasks: ['text_ppl'], latency: false, similarity: false,
     };
     const r = await runStudy(o);
     assert.equal(r.status, 'complete', JSON.stringify(r.rows.filter((x) => x.status !== 'done')));
-    assert.deepEqual(r.rows.map((x) => x.id), ['base', 'compressed', 'prompt-2-lower', 'prompt-2-upper', 'idp-2+2']);
+    assert.deepEqual(r.rows.map((x) => x.id), ['base', 'compressed', 'prompt-2-lower', 'prompt-2-upper', 'idp-2+2', 'union-2']);
+    assert.equal(r.rows.find((x) => x.id === 'union-2')!.params.paper, r.rows.find((x) => x.id === 'prompt-2-lower')!.params.paper);
     assert.ok(r.notes.some((n) => n.includes('prompt-2-upper ← ')), r.notes.join('\n'));
     const rt = r.analyses.routing!;
     assert.ok(rt, 'a routing analysis');
     assert.deepEqual(rt.prompts.map((p) => p.row), ['prompt-2-lower', 'prompt-2-upper']);
+    assert.deepEqual(rt.extra, ['union-2']);
+    assert.ok(rt.nll.extra!.length === 1 && rt.sets.every((x) => x.nll.extra!.length === 1), 'the union prompt scored on the same tokens');
     assert.equal(rt.sets.length, 2);
     for (const [i, x] of rt.sets.entries()) {
       assert.equal(x.prompt, i);
@@ -207,6 +210,7 @@ describe('study end to end (tiny random Llama)', function () {
     await expectIdpError(() => parseMethods(['lora']), 'INPUT', undefined, /needs a size/);
     await expectIdpError(() => parseMethods(['prompt:4', 'prompt:4']), 'INPUT', undefined, /twice/);
     await expectIdpError(() => parseMethods(['lora:2@notes.md']), 'INPUT', undefined, /only prompt:N takes its own data/);
+    await expectIdpError(() => parseMethods(['prompt:4', 'union:4']), 'INPUT', undefined, /prompt:N@DATA/);
     assert.deepEqual(parseMethods(['prompt:4@a/*.md', 'prompt:4@b/*.md', 'prompt:8@x/data.jsonl', 'idp']).map((x) => [x.id, x.data]),
       [['prompt-4-md', 'a/*.md'], ['prompt-4-md-2', 'b/*.md'], ['prompt-8-data', 'x/data.jsonl'], ['idp-4+4+8', undefined]]);
     assert.deepEqual(parseMethods(['none', 'prompt:8', 'prompt:32', 'concat', 'idp', 'lora:4']).map((x) => x.id), ['none', 'prompt-8', 'prompt-32', 'concat-8+32', 'idp-8+32', 'lora-r4']);
