@@ -24,7 +24,7 @@ import { withClaim } from '../engine/formats/output-folder';
 import { reportError } from './errors';
 import { adapterDir, calibrationTable, registerBankBuildCommands } from './bank-build';
 import * as path from 'path';
-import { PROMPT_INPUT, PromptInit, SoftPrompt } from '../engine/train/methods/prompt';
+import { PROMPT_INPUT, SoftPrompt } from '../engine/train/methods/prompt';
 import { computePromptKVs } from '../engine/idp/kv';
 import { cachedPromptScorer } from '../engine/idp/baselines';
 import { collect, int, numAtLeast, threadsFor } from './options';

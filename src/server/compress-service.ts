@@ -2,7 +2,6 @@
 // progress per layer and cancellation between modules. The output folder appears only when complete.
 
 import { performance } from 'perf_hooks';
-import * as fs from 'fs';
 import { compressModel } from '../engine/compress/compress';
 import { linearModules } from '../engine/compress/modules';
 import { loadModel } from '../engine/models/load';

@@ -35,19 +35,13 @@ import { IdpBank, modelInfo, SelectionScore } from './bank';
 import { trainableOn } from './baselines';
 import { calibrateBank, CalibrateResult } from './calibrate-bank';
 
-export interface BankTrainJob {
+/** What every way of training a bank takes (train-bank.ts, train-routed.ts) besides its data and progress. */
+export interface BankJobCommon {
   model: LoadedModel;
   /** Prompt lengths n_i (repeats allowed: they differ by their init seed). */
   lengths: number[];
   /** N (default max n_i). */
   positions?: number;
-  /** The shared data: what every prompt without its own trains on. */
-  data?: TrainData;
-  /** Per prompt its own data (undefined: the shared data); when every prompt has its own, the selection is calibrated. */
-  promptData?: Array<TrainData | undefined>;
-  /** Calibration reads at most this many held-out documents per prompt (default 200), each cut to its first maxTokens (default min(256, the context left after N)). */
-  calibrationDocs?: number;
-  calibrationTokens?: number;
   settings: TrainSettings;
   init?: PromptInit;
   initText?: string;
@@ -56,12 +50,22 @@ export interface BankTrainJob {
   score?: SelectionScore;
   out: string;
   session?: SessionOptions;
-  onProgress?: (p: BankProgress) => void;
   isCancelled?: () => boolean;
-  /** Stop each prompt's run after this many steps (tests, interruptions). */
-  maxSteps?: number;
   /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else one is taken here. */
   claim?: OutputClaim;
+}
+
+export interface BankTrainJob extends BankJobCommon {
+  /** The shared data: what every prompt without its own trains on. */
+  data?: TrainData;
+  /** Per prompt its own data (undefined: the shared data); when every prompt has its own, the selection is calibrated. */
+  promptData?: Array<TrainData | undefined>;
+  /** Calibration reads at most this many held-out documents per prompt (default 200), each cut to its first maxTokens (default min(256, the context left after N)). */
+  calibrationDocs?: number;
+  calibrationTokens?: number;
+  onProgress?: (p: BankProgress) => void;
+  /** Stop each prompt's run after this many steps (tests, interruptions). */
+  maxSteps?: number;
 }
 
 export interface BankProgress {

@@ -32,41 +32,26 @@ import { inputError } from '../errors';
 import { OutputClaim, withClaim } from '../formats/output-folder';
 import { windowNll } from '../eval/perplexity';
 import { Blocks, joinDocs, TrainData } from '../train/data';
-import type { TrainProgress, TrainSettings } from '../train/trainer';
+import type { TrainProgress } from '../train/trainer';
 import { writeTextAtomic } from '../train/trainer';
 import { Rng } from '../train/rng';
-import { PROMPT_INPUT, PromptInit, SoftPrompt, tokenEmbedding } from '../train/methods/prompt';
-import type { Tokenizer } from '../tokenizers/tokenizer';
-import { IdpBank, SelectionScore } from './bank';
+import { PROMPT_INPUT, SoftPrompt, tokenEmbedding } from '../train/methods/prompt';
+import { IdpBank } from './bank';
 import { cachedPromptScorer } from './baselines';
 import { calibrateBank, CalibrateResult } from './calibrate-bank';
-import { bankPositions, BankPromptRun, dataKey, initSeedFor, trainPrompt } from './train-bank';
+import { BankJobCommon, bankPositions, BankPromptRun, dataKey, initSeedFor, trainPrompt } from './train-bank';
 
-export interface RoutedTrainJob {
-  model: LoadedModel;
-  lengths: number[];
-  positions?: number;
+export interface RoutedTrainJob extends BankJobCommon {
   /** The training documents (encodeDocument's ids), unlabelled. */
   documents: number[][];
   /** Held-out documents: never trained on; they give each prompt's held-out loss and calibrate the selection. */
   heldout: number[][];
   /** Rounds of train + reassign (default 3). */
   rounds?: number;
-  /** settings.tokens is each prompt's budget over all rounds (tokens/R a round). */
-  settings: TrainSettings;
-  init?: PromptInit;
-  initText?: string;
-  tokenizer?: Tokenizer;
-  selectionLayer?: number;
-  score?: SelectionScore;
   /** Tokens of each document the losses and the calibration read (default min(256, the context left after N)). */
   scoreTokens?: number;
-  out: string;
-  session?: SessionOptions;
+  /** settings.tokens (BankJobCommon) is each prompt's budget over all rounds (tokens/R a round). */
   onProgress?: (p: RoutedProgress) => void;
-  isCancelled?: () => boolean;
-  /** The caller's claim on `out` (output-folder.ts), taken before its own compute; else one is taken here. */
-  claim?: OutputClaim;
 }
 
 export interface RoutedProgress {

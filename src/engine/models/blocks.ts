@@ -276,7 +276,7 @@ export interface AttentionSpec {
  *   has a VJP.
  */
 export function attention(g: GraphBuilder, a: AttentionSpec): Value {
-  const { heads: H, kvHeads: K, headDim: D, inputs } = a;
+  const { heads: H, kvHeads: K, inputs } = a;
   let q = a.q;                                                                          // [B, T, H·D]
   let k = a.k;                                                                          // [B, T, K·D]
   if (a.rotary) {
