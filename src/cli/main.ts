@@ -10,6 +10,7 @@ import { registerBankCommands } from './bank';
 import { registerBenchCommand } from './bench';
 import { registerStudyCommand } from './study';
 import { registerStudyFigureCommand } from './study-figure';
+import { registerServeCommand } from './serve';
 import { collect, int, num } from './options';
 import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
 
@@ -49,6 +50,7 @@ export function cli(): Command {
   registerBenchCommand(program);
   registerStudyCommand(program);
   registerStudyFigureCommand(program);
+  registerServeCommand(program);
 
   return program;
 }
