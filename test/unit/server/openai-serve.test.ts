@@ -20,7 +20,7 @@ import { IdpError } from '../../../src/engine/errors';
 import { findFimTokens } from '../../../src/server/fim';
 import { RunningServer, ServeOptions, startServer } from '../../../src/server/openai/server';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// required, not imported: the client's types are not what these tests check (bodies carry the extra idp field)
 const { OpenAI } = require('openai');
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
