@@ -41,7 +41,7 @@ export function findFimTokens(tok: Tokenizer | undefined): FimTokens | undefined
 /** Longest piece a token stands for, in characters (at most PIECE_CHARS_CAP); cached per tokenizer. */
 const pieceChars = new WeakMap<Tokenizer, number>();
 const PIECE_CHARS_CAP = 64;   // a few whitespace pieces are longer; a context cut a little short is fine
-function maxPieceChars(tok: Tokenizer): number {
+export function maxPieceChars(tok: Tokenizer): number {
   let n = pieceChars.get(tok);
   if (n === undefined) {
     n = 1;

@@ -12,7 +12,7 @@ import { IdpLM } from '../../engine/idp/runner';
 import { bosFor, Tokenizer } from '../../engine/tokenizers/tokenizer';
 import { inputError } from '../../engine/errors';
 import { threadsFor } from '../../cli/options';
-import { completionIds, findFimTokens, FimTokens } from '../fim';
+import { completionIds, findFimTokens, FimTokens, maxPieceChars } from '../fim';
 import { IdpPick, pickOf } from '../bank-generate';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
 import { ApiError, badRequest } from './errors';
@@ -74,13 +74,26 @@ export class ModelHost {
       const budget = Math.max(8, this.context - Math.min(r.maxTokens ?? 0, this.context >> 1));
       return completionIds(this.tok, this.fim, r.prompt, r.suffix, budget, bosFor(this.lm.config, this.tok));
     }
+    this.checkChars(r.prompt.length);
     return promptIds(this.lm, this.tok, r.prompt);
+  }
+
+  /**
+   * Refuses text that cannot fit the context before tokenising it: a token stands for at most maxPieceChars
+   * characters, so more characters than context × that are more tokens than the context holds. Tokenising a
+   * 4 MB prompt takes seconds on the event loop (every client waits); this takes none. (fim.ts caps the piece
+   * length at 64: text made of longer whitespace runs could be refused though it would fit.)
+   */
+  private checkChars(chars: number): void {
+    const most = this.context * maxPieceChars(this.tok);
+    if (chars > most) throw badRequest(`the prompt is ${chars} characters: more than the ${this.context} tokens this model reads can hold`, null, 'context_length_exceeded');
   }
 
   chatIds(r: ChatRequest): number[] {
     if (!this.template) {
       throw new ApiError(400, 'invalid_request_error', `model ${this.id} has no chat template (tokenizer_config.json has no chat_template): use /v1/completions`, 'messages', 'no_chat_template');
     }
+    this.checkChars(r.messages.reduce((n, m) => n + m.content.length, 0));
     let text: string;
     try {
       text = this.template.render(r.messages);

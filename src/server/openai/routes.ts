@@ -26,14 +26,14 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
+    // past the limit the rest is read and dropped, not kept: answering before the client has sent it all
+    // would reset the connection under a client still writing, and it would never see the 413
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, 'invalid_request_error', `the request body is over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-      } else parts.push(c);
+      if (size <= MAX_BODY_BYTES) parts.push(c);
     });
     req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return reject(new ApiError(413, 'invalid_request_error', `the request body is ${size} bytes: over the ${MAX_BODY_BYTES} this server reads`));
       try {
         resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
       } catch (e) {

@@ -155,6 +155,30 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
     }
   });
 
+  it('a huge prompt is refused without tokenising it (the event loop stays free); a body over 4 MB is a 413', async () => {
+    const c = client(plain);
+    const huge = 'def add(a, b):\n    return a + b\n'.repeat(100000);   // 3.2 MB: tokenising it takes seconds
+    const t0 = performance.now();
+    await assert.rejects(c.completions.create({ model: 'default', prompt: huge, max_tokens: 4 }),
+      (e: { status: number; error: { code: string } }) => e.status === 400 && e.error.code === 'context_length_exceeded');
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `refused in ${ms.toFixed(0)} ms`);
+    await assert.rejects(c.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: huge + huge }] }), (e: { status: number }) => e.status === 413);
+  });
+
+  it('16 concurrent clients: every request answered or refused with 429, none lost, the server still serves', async () => {
+    const s = await serve({ maxQueue: 8 });
+    const c = client(s);
+    const settled = await Promise.allSettled(Array.from({ length: 16 }, (_, i) =>
+      c.completions.create({ model: 'default', prompt: LONG, max_tokens: 64, temperature: 0.8, seed: i })));
+    const ok = settled.filter((x) => x.status === 'fulfilled').length;
+    const refused = settled.filter((x) => x.status === 'rejected' && (x as PromiseRejectedResult).reason.status === 429).length;
+    assert.equal(ok + refused, 16, 'every request got an answer or a 429');
+    assert.ok(ok >= 9, `${ok} answered (1 running + 8 waiting at least)`);
+    assert.equal(s.queue.stats.refused, refused);
+    assert.equal((await c.completions.create({ model: 'default', prompt: 'x', max_tokens: 2, temperature: 0 })).usage.completion_tokens, 2);
+  });
+
   it('with --api-key every request needs the key (401 without it)', async () => {
     const s = await serve({ apiKey: 'sekret' });
     await assert.rejects(client(s, 'wrong').models.list(), (e: { status: number; error: { type: string } }) => e.status === 401 && e.error.type === 'authentication_error');
