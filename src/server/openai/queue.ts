@@ -15,14 +15,21 @@ export class GenerationQueue {
   constructor(readonly maxWaiting: number) {}
 
   get stats(): QueueStats {
+    this.dropAbandoned();
     return { running: this.busy ? 1 : 0, waiting: this.line.length, refused: this.refused };
+  }
+
+  /** Waiting requests whose client has gone free their place at once (not only when their turn comes). */
+  private dropAbandoned(): void {
+    this.line = this.line.filter((w) => !w.abandoned() || (w.skip(), false));
   }
 
   /**
    * Runs `job` when every earlier job has finished; throws a 429 ApiError now when the line is full.
-   * `abandoned` is polled when the job's turn comes: true skips it (the promise rejects with a 499 ApiError).
+   * `abandoned` is polled when a request arrives and when the job's turn comes: true drops it (the promise rejects with a 499 ApiError).
    */
   run<T>(job: () => Promise<T>, abandoned: () => boolean = () => false): Promise<T> {
+    this.dropAbandoned();
     if (this.busy && this.line.length >= this.maxWaiting) {
       this.refused++;
       throw new ApiError(429, 'rate_limit_error', `the server is busy: ${this.maxWaiting} requests already wait (--max-queue)`, null, 'queue_full');

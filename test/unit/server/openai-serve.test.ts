@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 import { tmpDir } from '../../helpers/data';
-import { waitFor } from '../../helpers/kill';
+import { childrenOf, waitFor } from '../../helpers/kill';
 import { randomPrompt } from '../../helpers/idp';
 import { loadModel } from '../../../src/engine/models/load';
 import type { LoadedModel } from '../../../src/engine/models/config';
@@ -201,6 +201,25 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
     assert.deepEqual(s.queue.stats, { running: 0, waiting: 0, refused: 1 });
   });
 
+  it('a waiting request whose client aborts leaves the queue at once: its place is free, and it never runs', async () => {
+    const s = await serve({ maxQueue: 1 });
+    const c = client(s);
+    const first = c.completions.create({ model: 'default', prompt: LONG, max_tokens: 480, temperature: 0.8, seed: 1 });   // seed 1 runs all 480 tokens (~1 s)
+    await waitFor(() => s.queue.stats.running === 1, 5000, 'the first request to run');
+    const ac = new AbortController();
+    const second = c.completions.create({ model: 'default', prompt: LONG, max_tokens: 480, temperature: 0 }, { signal: ac.signal }).catch((e: Error) => e);
+    await waitFor(() => s.queue.stats.waiting === 1, 5000, 'the second request to wait');
+    ac.abort();
+    await waitFor(() => s.queue.stats.waiting === 0, 5000, 'the aborted request to leave the line');
+    assert.equal(s.queue.stats.running, 1, 'the first request still runs: the place was freed by the abort');
+    const third = await c.completions.create({ model: 'default', prompt: 'x = ', max_tokens: 4, temperature: 0 });
+    const a = await first;
+    const aborted = (await second) as Error;
+    assert.ok(aborted instanceof Error && /abort/i.test(`${aborted.name} ${aborted.message}`), String(aborted));
+    assert.equal(s.host.tokensGenerated, a.usage.completion_tokens + third.usage.completion_tokens, 'the aborted request decoded nothing');
+    assert.equal(s.queue.stats.refused, 0);
+  });
+
   it('a client that aborts stops its generation within 100 ms, and the server goes on serving', async () => {
     const c = client(plain);
     const before = cancels.length;
@@ -242,7 +261,7 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
     assert.equal(r.idp.scores.length, 2);
   });
 
-  it('refuses a non-loopback address without --api-key (typed error; the CLI exits 2), and the CLI serves until SIGTERM', async () => {
+  it('refuses a non-loopback address without --api-key (typed error; the CLI exits 2), and the CLI serves 16 concurrent clients with flat memory until SIGTERM', async () => {
     await assert.rejects(startServer({ model: DEFAULT_MODEL_DIR, host: '0.0.0.0', port: 0 }), (e: unknown) => e instanceof IdpError && e.code === 'INPUT' && /--api-key/.test(e.message));
     const refused = spawnSync(process.execPath, [CLI, 'serve', '--host', '0.0.0.0'], { encoding: 'utf8', timeout: 30000 });
     assert.equal(refused.status, 2, refused.stderr);
@@ -256,6 +275,24 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
       const url = await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\/v1/.exec(out)?.[0], 30000, 'the CLI to print its address');
       const c = new OpenAI({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
       assert.equal((await c.completions.create({ model: 'default', prompt: 'x = ', max_tokens: 4, temperature: 0 })).usage.completion_tokens, 4);
+      // memory: the server's resident set after one client's requests, then after rounds of 16 concurrent clients
+      const server = childrenOf(child.pid!)[0] ?? child.pid!;   // the CLI relaunches itself once (huge pages)
+      const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server}/status`, 'utf8'))![1]) / 1024;
+      const ask = (i: number) => c.completions.create({ model: 'default', prompt: LONG, max_tokens: 64, temperature: 0.8, seed: i });
+      for (let i = 0; i < 9; i++) await ask(i);
+      const one = rss();
+      let answered = 0;
+      let refused = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const x of await Promise.allSettled(Array.from({ length: 16 }, (_, i) => ask(i)))) {
+          if (x.status === 'fulfilled') answered++;
+          else if (x.reason.status === 429) refused++;
+        }
+      }
+      const sixteen = rss();
+      console.log(`      RSS ${one.toFixed(1)} MiB after one client, ${sixteen.toFixed(1)} MiB after 3 × 16 concurrent (${answered} answered, ${refused} refused)`);
+      assert.equal(answered + refused, 48);
+      assert.ok(sixteen <= 1.2 * one, `RSS grew from ${one.toFixed(1)} to ${sixteen.toFixed(1)} MiB`);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
     } finally {
