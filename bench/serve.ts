@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   } finally {
     child.kill('SIGTERM');
   }
-  const result = { machine: `${cpuModel()}, node ${process.version}`, model, max_tokens: args.maxTokens, max_queue: args.maxQueue, levels };
+  const result = { machine: `${cpuModel()}, node ${process.version}`, model: path.relative(root, model) || model, max_tokens: args.maxTokens, max_queue: args.maxQueue, levels };
   const file = path.join(root, 'bench', 'results', 'serve.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
