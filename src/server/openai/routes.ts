@@ -2,7 +2,7 @@
 // A request's generation is cancelled when its client goes away (the response closes before it ends).
 
 import type * as http from 'http';
-import { randomUUID } from 'crypto';
+import { randomUUID, timingSafeEqual } from 'crypto';
 import { ApiError, toApiError } from './errors';
 import { chatRequest, completionRequest, GenerationRequest } from './params';
 import type { ModelHost, RunResult } from './model-host';
@@ -41,7 +41,16 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
       }
     });
     req.on('error', reject);
+    // a client gone before its body ended: 'end' never comes, and nothing would settle this promise
+    req.on('close', () => { if (!req.complete) reject(new ApiError(499, 'invalid_request_error', 'the client closed the request', null, 'client_closed')); });
   });
+}
+
+/** The Authorization header carries `key` (compared in constant time: the answer's timing must not leak the key). */
+function authorized(req: http.IncomingMessage, key: string): boolean {
+  const got = Buffer.from(req.headers.authorization ?? '');
+  const want = Buffer.from(`Bearer ${key}`);
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -71,7 +80,7 @@ export function handler(ctx: RouteContext): (req: http.IncomingMessage, res: htt
 }
 
 async function route(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  if (ctx.apiKey !== undefined && req.headers.authorization !== `Bearer ${ctx.apiKey}`) {
+  if (ctx.apiKey !== undefined && !authorized(req, ctx.apiKey)) {
     throw new ApiError(401, 'authentication_error', 'missing or wrong API key: send Authorization: Bearer <key>', null, 'invalid_api_key');
   }
   const url = (req.url ?? '/').split('?')[0].replace(/\/+$/, '');
