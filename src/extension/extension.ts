@@ -2,6 +2,7 @@
 // every command is a function of one context (Ctx), as rust-analyzer's client does it. Nothing here
 // waits synchronously on the engine.
 
+import { startLocalServer, stopLocalServer, stopServer } from './commands/local-server';
 import * as vscode from 'vscode';
 import { EngineClient } from './engine-client';
 import { Jobs } from './jobs';
@@ -90,6 +91,8 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
     'idp.restartEngine': restartEngine(c),
     'idp.showLog': showLog(c),
     'idp.toggleInlineCompletion': toggleInlineCompletion(c, status),
+    'idp.startLocalServer': startLocalServer(c),
+    'idp.stopLocalServer': stopLocalServer(c),
   };
   for (const [id, fn] of Object.entries(commands)) ext.subscriptions.push(vscode.commands.registerCommand(id, fn));
 
@@ -117,4 +120,6 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   return { engine, work, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views };
 }
 
-export function deactivate(): void {}
+export function deactivate(): Promise<unknown> {
+  return stopServer();   // the local server stops with the window
+}
