@@ -201,13 +201,17 @@ export function syntheticVocab(n: number): { tokens: string[]; scores: number[];
   return { tokens, scores, types };
 }
 
-function writeGguf(file: string, s: RandomLlamaSpec): void {
+/**
+ * Write an F32 llama GGUF of shape `s` whose tensors (HF layout, PyTorch shape) come from `data`; the
+ * vocabulary is the synthetic one above (callers that bring their own tokenizer feed llama.cpp token ids).
+ */
+export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: string, shape: number[]) => Float32Array, name = 'idp-lab random llama'): void {
   const specs = tensorSpecs(s);
   const hd = s.hidden / s.heads;
   const vocab = syntheticVocab(s.vocab);
   const kvs: Array<[string, Kv]> = [
     ['general.architecture', ['str', 'llama']],
-    ['general.name', ['str', 'idp-lab random llama']],
+    ['general.name', ['str', name]],
     ['general.alignment', ['u32', GGUF_ALIGN]],
     ['general.file_type', ['u32', 0]],                                   // all F32
     ['llama.context_length', ['u32', s.context]],
@@ -251,9 +255,9 @@ function writeGguf(file: string, s: RandomLlamaSpec): void {
   try {
     writeAll(fd, w.bytes());
     for (const t of specs) {
-      const data = ggufLayout(s, t, generate(s, t));
-      writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      const r = data.byteLength % GGUF_ALIGN;
+      const x = ggufLayout(s, t, data(t.hf, t.shape));
+      writeAll(fd, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+      const r = x.byteLength % GGUF_ALIGN;
       if (r) writeAll(fd, new Uint8Array(GGUF_ALIGN - r));
     }
     fs.fsyncSync(fd);
@@ -284,7 +288,7 @@ export function ensureRandomLlama(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const tmp = fs.mkdtempSync(path.join(path.dirname(dir), `.tmp-${path.basename(dir)}-`));
   try {
-    writeGguf(path.join(tmp, 'model-f32.gguf'), spec);
+    writeLlamaGguf(path.join(tmp, 'model-f32.gguf'), spec, (name) => generate(spec, tensorSpecs(spec).find((t) => t.hf === name)!));
     writeHf(path.join(tmp, 'hf'), spec);
     fs.writeFileSync(path.join(tmp, 'spec.json'), JSON.stringify({ writerVersion: WRITER_VERSION, parameters, ...spec }, null, 2) + '\n');
     try {

@@ -74,7 +74,8 @@ const importEsm = new Function('u', 'return import(u)') as (u: string) => Promis
 
 let cached: Promise<{ mod: any; llama: any }> | undefined;
 
-async function llamaInstance(): Promise<{ mod: any; llama: any }> {
+/** node-llama-cpp's module and its CPU llama (loaded once per process). */
+export async function llamaInstance(): Promise<{ mod: any; llama: any }> {
   cached ??= (async () => {
     const dir = ensureNodeLlamaCpp();
     const root = path.join(dir, 'node_modules', 'node-llama-cpp');
