@@ -7,6 +7,8 @@
 // "Shown" is the workbench's own word, not a guess: for a QuickPick it is the first item the
 // workbench makes active (onDidSelectItem is called from the renderer once the items are rendered);
 // for an InputBox it is the workbench validating the initial value, which it does as it shows the box.
+// A multi-select QuickPick makes no item active until the keyboard moves: automation moves once
+// ('workbench.action.quickOpenSelectNext') and then sees it shown.
 
 import * as vscode from 'vscode';
 
@@ -17,6 +19,8 @@ export interface OpenDialog {
   title?: string;
   /** The QuickPick's placeHolder, or the InputBox's prompt. */
   placeHolder?: string;
+  /** A multi-select QuickPick (see above). */
+  many: boolean;
   /** The QuickPick's item labels, in order. */
   items: string[];
   /** Whether the workbench has shown it (see above). */
@@ -44,7 +48,7 @@ function track<R>(d: OpenDialog, shown: Thenable<R>): Thenable<R> {
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions & { canPickMany: true }): Thenable<T[] | undefined>;
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options?: vscode.QuickPickOptions): Thenable<T | undefined>;
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions = {}): Thenable<T | T[] | undefined> {
-  const d: OpenDialog = { seq: ++seq, kind: 'pick', title: options.title, placeHolder: options.placeHolder, items: items.map((i) => i.label), shown: false };
+  const d: OpenDialog = { seq: ++seq, kind: 'pick', title: options.title, placeHolder: options.placeHolder, many: !!options.canPickMany, items: items.map((i) => i.label), shown: false };
   const onDidSelectItem = (item: vscode.QuickPickItem | string) => {
     d.shown = true;
     d.active = typeof item === 'string' ? item : item.label;
@@ -54,7 +58,7 @@ export function pick<T extends vscode.QuickPickItem>(items: readonly T[], option
 }
 
 export function input(options: vscode.InputBoxOptions): Thenable<string | undefined> {
-  const d: OpenDialog = { seq: ++seq, kind: 'input', title: options.title, placeHolder: options.prompt, items: [], shown: false };
+  const d: OpenDialog = { seq: ++seq, kind: 'input', title: options.title, placeHolder: options.prompt, many: false, items: [], shown: false };
   const validateInput = (value: string) => {
     d.shown = true;
     return options.validateInput?.(value);

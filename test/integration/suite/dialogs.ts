@@ -17,12 +17,24 @@ export interface Answer {
   dismiss?: boolean;
 }
 
-/** Waits for the dialog whose placeholder (QuickPick) or prompt (InputBox) contains `name` to be shown. */
+const NEXT = 'workbench.action.quickOpenSelectNext';
+
+/**
+ * Waits for the dialog whose placeholder (QuickPick) or prompt (InputBox) contains `name` to be
+ * shown. A multi-select QuickPick says so only once an item is made active: it is moved to its first
+ * item (at most once a second, while it is open and not yet shown).
+ */
 export async function shown(name: string): Promise<OpenDialog> {
   const a = await api();
-  return waitFor(`the dialog "${name}" to be shown (open now: ${JSON.stringify(a.openDialog()?.placeHolder)})`, () => {
+  let nudged = 0;
+  return waitFor(`the dialog "${name}" to be shown`, async () => {
     const d = a.openDialog();
-    return d?.shown && d.placeHolder?.includes(name) ? d : undefined;
+    if (!d?.placeHolder?.includes(name)) return undefined;
+    if (!d.shown && d.many && Date.now() - nudged > 1000) {
+      nudged = Date.now();
+      await vscode.commands.executeCommand(NEXT);
+    }
+    return d.shown ? d : undefined;
   });
 }
 
@@ -30,9 +42,10 @@ export async function shown(name: string): Promise<OpenDialog> {
 export async function answer(name: string, how: Answer = {}): Promise<void> {
   const a = await api();
   const d = await shown(name);
-  for (let i = 1; i <= (how.next ?? 0); i++) {
-    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
-    await waitFor(`"${name}" to make item ${i} of ${JSON.stringify(d.items)} active`, () => d.active === d.items[i]);
+  for (let i = 0; i < (how.next ?? 0); i++) {
+    const to = d.items[d.items.indexOf(d.active ?? '') + 1];
+    await vscode.commands.executeCommand(NEXT);
+    await waitFor(`"${name}" to make ${JSON.stringify(to)} active (items ${JSON.stringify(d.items)})`, () => d.active === to);
   }
   if (how.expect) assert.match(d.active ?? '', how.expect, `the item accepted in "${name}" (items ${JSON.stringify(d.items)})`);
   const command = how.dismiss ? 'workbench.action.closeQuickOpen' : 'workbench.action.acceptSelectedQuickOpenItem';
