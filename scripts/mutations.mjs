@@ -57,6 +57,14 @@ export const MUTATIONS = [
     tests: ['test/unit/defaultmodel/default-model.test.js'],
   },
   {
+    name: 'similarity returns 1',
+    what: 'the Fig. 5 cosine similarity is 1 for any two models',
+    file: 'src/engine/study/similarity.js',
+    find: 'return aa === 0 || bb === 0 ? (aa === bb ? 1 : 0) : ab / Math.sqrt(aa * bb);',
+    replace: 'return 1;',
+    tests: ['test/unit/study/study.test.js'],
+  },
+  {
     name: 'BOS dropped',
     what: 'prompts are encoded without the BOS token the model expects (llama2.c starts from BOS)',
     file: 'src/engine/runtime/generate.js',
