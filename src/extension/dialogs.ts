@@ -13,8 +13,6 @@
 import * as vscode from 'vscode';
 
 export interface OpenDialog {
-  /** Increases with every dialog opened: tells two dialogs with the same placeholder apart. */
-  seq: number;
   kind: 'pick' | 'input';
   title?: string;
   /** The QuickPick's placeHolder, or the InputBox's prompt. */
@@ -29,10 +27,9 @@ export interface OpenDialog {
   active?: string;
 }
 
-let seq = 0;
 let current: OpenDialog | undefined;
 
-/** The dialog open now, if any (for automation and the integration tests). */
+/** The dialog open now, if any (for automation and the integration tests): a new object per dialog. */
 export function openDialog(): OpenDialog | undefined {
   return current;
 }
@@ -48,7 +45,7 @@ function track<R>(d: OpenDialog, shown: Thenable<R>): Thenable<R> {
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions & { canPickMany: true }): Thenable<T[] | undefined>;
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options?: vscode.QuickPickOptions): Thenable<T | undefined>;
 export function pick<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions = {}): Thenable<T | T[] | undefined> {
-  const d: OpenDialog = { seq: ++seq, kind: 'pick', title: options.title, placeHolder: options.placeHolder, many: !!options.canPickMany, items: items.map((i) => i.label), shown: false };
+  const d: OpenDialog = { kind: 'pick', title: options.title, placeHolder: options.placeHolder, many: !!options.canPickMany, items: items.map((i) => i.label), shown: false };
   const onDidSelectItem = (item: vscode.QuickPickItem | string) => {
     d.shown = true;
     d.active = typeof item === 'string' ? item : item.label;
@@ -58,7 +55,7 @@ export function pick<T extends vscode.QuickPickItem>(items: readonly T[], option
 }
 
 export function input(options: vscode.InputBoxOptions): Thenable<string | undefined> {
-  const d: OpenDialog = { seq: ++seq, kind: 'input', title: options.title, placeHolder: options.prompt, many: false, items: [], shown: false };
+  const d: OpenDialog = { kind: 'input', title: options.title, placeHolder: options.prompt, many: false, items: [], shown: false };
   const validateInput = (value: string) => {
     d.shown = true;
     return options.validateInput?.(value);
