@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { runGenerate } from './generate';
 import { runInfo } from './info';
-import { reportError } from './errors';
+import { EXIT, reportError } from './errors';
 import { registerCompressCommands } from './compress';
 import { registerTrainCommand } from './train';
 import { registerBankCommands } from './bank';
@@ -19,7 +19,10 @@ export function cli(): Command {
   const program = new Command('idp')
     .description('IDP Lab: run, compress and recover LLMs on ONNX Runtime')
     .showHelpAfterError()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // commander's own usage errors (an unknown option, a bad value) are bad input: exit 2 as the
+    // README documents, not commander's 1; help and --version still exit 0 (subcommands inherit this)
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : EXIT.INPUT));
 
   program.command('generate')
     .description('generate text from a prompt (BOS first, as llama2.c)')

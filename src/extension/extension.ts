@@ -23,6 +23,7 @@ import type { ModelInfo } from '../server/protocol';
 import { completionEnabled, IdpInlineCompletionProvider, toggleInlineCompletion } from './completion/provider';
 import type { Completer } from './completion/completer';
 import { registerViews, ViewsApi } from './views/register';
+import { openDialog, OpenDialog } from './dialogs';
 
 /** What activate() returns: for automation and the integration tests. */
 export interface IdpApi {
@@ -34,6 +35,10 @@ export interface IdpApi {
   completer: Completer;
   labRoot(): string;
   views: ViewsApi;
+  /** The QuickPick or InputBox open now, and whether the workbench has shown it (see dialogs.ts). */
+  openDialog(): OpenDialog | undefined;
+  /** Calls of the inline completion provider: declined (off for the language) or answered. */
+  inline: { readonly served: { declined: number; answered: number } };
 }
 
 export function activate(ext: vscode.ExtensionContext): IdpApi {
@@ -117,7 +122,7 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
   const swept = lab(c).sweep();
   if (swept) log.info(`removed ${swept} leftover temporary file(s) from the lab folder`);
   log.info(`IDP Lab activated (${vscode.env.appName} ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop'} UI, node ${process.version})`);
-  return { engine, work, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views };
+  return { engine, work, status, jobs: c.jobs, completer: inline.completer, labRoot: () => lab(c).root, views, openDialog, inline };
 }
 
 export function deactivate(): Promise<unknown> {

@@ -11,6 +11,8 @@ export interface Job {
   title: string;
   started: number;
   cts: vscode.CancellationTokenSource;
+  /** The last progress it reported (tests wait on it to know the work is under way). */
+  last?: ProgressSample;
 }
 
 export type JobOutcome<T> = { ok: true; value: T } | { ok: false; cancelled: boolean; error?: Error };
@@ -40,7 +42,10 @@ export class Jobs {
         async (progress, uiToken) => {
           const sub = uiToken.onCancellationRequested(() => job.cts.cancel());
           const inc = new IncrementTracker();
-          const report = (p: ProgressSample) => progress.report({ increment: inc.increment(p.fraction), message: progressMessage(p, Date.now() - job.started) });
+          const report = (p: ProgressSample) => {
+            job.last = p;
+            progress.report({ increment: inc.increment(p.fraction), message: progressMessage(p, Date.now() - job.started) });
+          };
           try {
             return await fn(report, job.cts.token);
           } finally {

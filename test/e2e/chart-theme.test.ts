@@ -11,6 +11,7 @@ import type { Frame, Page } from 'playwright-core';
 import { failureScreenshots, openFile, runCommand, screenshot } from '../vscode/browser';
 import { REPO } from '../vscode/code-server';
 import { openSession, Session } from './session';
+import { waitFor } from '../helpers/wait';
 import { contentFrame, focusEditor } from './webview-frames';
 import { studyFixture, writeStudy } from '../helpers/study-fixture';
 
@@ -74,12 +75,14 @@ function assertThemed(c: ChartColours, what: string, heatmap: boolean): void {
 
 async function waitForColours(page: Page, frame: Frame, ok: (c: ChartColours) => boolean, what: string): Promise<ChartColours> {
   let last: ChartColours | undefined;
-  for (let i = 0; i < 60; i++) {
-    last = await chartColours(frame);
-    if (ok(last)) return last;
-    await page.waitForTimeout(500);
+  try {
+    return await waitFor(`${what}`, async () => {
+      last = await chartColours(frame);
+      return ok(last) ? last : undefined;
+    }, 30000, 250);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: last seen ${JSON.stringify({ ...last, cells: [...new Set(last?.cells)], texts: [...new Set(last?.texts)] })}`);
   }
-  throw new Error(`${what}: last seen ${JSON.stringify({ ...last, cells: [...new Set(last?.cells)], texts: [...new Set(last?.texts)] })}`);
 }
 
 describe('browser: charts follow the colour theme', function () {

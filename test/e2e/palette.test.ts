@@ -5,6 +5,7 @@ import { strict as assert } from 'assert';
 import * as path from 'path';
 import { failureScreenshots, notifications, runCommand, screenshot } from '../vscode/browser';
 import { openSession, Session } from './session';
+import { waitFor } from '../helpers/wait';
 
 describe('browser: command palette workflows', function () {
   this.timeout(180000);
@@ -50,22 +51,22 @@ describe('browser: command palette workflows', function () {
     // the dialog fills in the folder it starts from; then a typed path replaces it
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'not-a-model.bin' }).first().waitFor();
     const target = path.join(s.workspace, 'not-a-model.bin');
-    for (let i = 0; i < 10 && (await input.inputValue()) !== target; i++) {
+    // the dialog may still overwrite the field with its start folder: fill until the path stays
+    await waitFor(`the file dialog to hold ${target}`, async () => {
+      if ((await input.inputValue()) === target) return true;
       await input.fill(target);
-      await page.waitForTimeout(300);
-    }
-    assert.equal(await input.inputValue(), target);
+      return false;
+    }, 10000, 300);
     await page.keyboard.press('Enter');
     await page.locator('.part.panel .monaco-editor .view-lines').filter({ hasText: /failed:\sLoading\smodel\snot-a-model/ }).waitFor({ timeout: 30000 });
     await screenshot(page, 'palette-bad-model');
-    const msgs = await notifications(page);
+    const msgs = await notifications(page, /Loading model not-a-model failed/);
     await screenshot(page, 'palette-bad-model-notifications');
     const err = msgs.find((m) => /Loading model not-a-model failed/.test(m));
     assert.ok(err, `an error notification, got: ${JSON.stringify(msgs)}`);
     assert.match(err!, /not-a-model\.bin/, 'it names the file');
-    for (let i = 0; i < 20 && (await page.locator('.monaco-progress-container.active').count()) > 0; i++) await page.waitForTimeout(500);
+    await waitFor('no progress left running (no .monaco-progress-container.active)', async () => (await page.locator('.monaco-progress-container.active').count()) === 0, 10000, 250);
     await screenshot(page, 'palette-bad-model-later');
-    assert.equal(await page.locator('.monaco-progress-container.active').count(), 0, 'no progress is left running');
   });
 
   it('IDP: Show Log opens the IDP Lab output with the engine process in it', async () => {

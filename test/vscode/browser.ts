@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chromium, Browser, Locator, Page } from 'playwright-core';
 import { CHROMIUM, RESULTS } from './code-server';
+import { waitFor } from '../helpers/wait';
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -65,17 +66,25 @@ export async function openFile(page: Page, name: string): Promise<Locator> {
   return editor;
 }
 
-/** The text of every notification (via the notification centre). */
-export async function notifications(page: Page): Promise<string[]> {
+/**
+ * The text of every notification (via the notification centre), once one matching `expected` is
+ * listed there (the centre fills in after it opens); fails naming what it waited for and what it saw.
+ */
+export async function notifications(page: Page, expected: RegExp): Promise<string[]> {
   await runCommand(page, 'Notifications: Show Notifications');
   const items = page.locator('.notifications-center .notification-list-item-message');
-  await page.waitForTimeout(300);
-  return items.allInnerTexts();
+  let seen: string[] = [];
+  return waitFor(`a notification matching ${expected} (seen: ${JSON.stringify(seen)})`, async () => {
+    seen = await items.allInnerTexts();
+    return seen.some((m) => expected.test(m)) ? seen : undefined;
+  }, 10000);
 }
 
 /** After a failure: the screen as it was, then the IDP log. */
 export async function failureScreenshots(page: Page, title: string): Promise<void> {
   const name = `failed-${title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`;
   await screenshot(page, name).catch(() => undefined);
-  await runCommand(page, 'IDP: Show Log', 5000).then(() => page.waitForTimeout(500)).then(() => screenshot(page, `${name}-log`)).catch(() => undefined);
+  await runCommand(page, 'IDP: Show Log', 5000)
+    .then(() => page.locator('.part.panel .monaco-editor .view-line').first().waitFor({ timeout: 5000 })) // the log is drawn
+    .then(() => screenshot(page, `${name}-log`)).catch(() => undefined);
 }

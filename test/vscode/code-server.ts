@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { waitFor } from '../helpers/wait';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const CACHE = process.env.IDP_VSCODE_TEST_CACHE ?? path.join(os.homedir(), '.cache', 'idp-lab', 'vscode-test');
@@ -97,18 +98,16 @@ export async function startCodeServer(opts: { settings?: Record<string, unknown>
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const base = `http://127.0.0.1:${port}`;
-  const t0 = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}):\n${output.join('\n')}`);
+  await waitFor('code-server to answer /healthz', async () => {
+    if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode})`);
     try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) break;
+      return (await fetch(`${base}/healthz`)).ok;
     } catch {
-      // not listening yet
+      return false; // not listening yet
     }
-    if (Date.now() - t0 > 60000) throw new Error(`code-server did not answer /healthz within 60 s:\n${output.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  }, 60000, 100).catch((e: Error) => {
+    throw new Error(`${e.message}:\n${output.join('\n')}`);
+  });
   return {
     port, base, userDataDir, output,
     async stop() {

@@ -7,6 +7,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
@@ -42,14 +43,14 @@ async function ask(ctx: Ctx): Promise<BankArgs | undefined> {
   if (!model) return undefined;
   const languages = await workspaceLanguages();
   if (languages.length >= 2) {
-    const how = await vscode.window.showQuickPick([
+    const how = await dialogs.pick([
       { label: '$(list-flat) All prompts on the same text', perLanguage: false },
       { label: '$(symbol-namespace) One prompt per language of the workspace', detail: languages.slice(0, 6).map((l) => `${l.name} (${l.files.length})`).join(', '), perLanguage: true },
     ], { title, placeHolder: 'What the prompts learn from', ignoreFocusOut: true });
     if (!how) return undefined;
     if (how.perLanguage) return askPerLanguage(ctx, title, model, languages);
   }
-  const lengths = await vscode.window.showInputBox({
+  const lengths = await dialogs.input({
     title, prompt: 'Prompt lengths in tokens, comma-separated (the paper: 26,100)', ignoreFocusOut: true,
     value: memory.get<number[]>(ctx, 'bank.prompts', DEFAULT_PROMPTS).join(','),
     validateInput: (s) => (parsePromptList(s) ? undefined : 'comma-separated whole numbers, e.g. 26,100'),
@@ -66,7 +67,7 @@ async function ask(ctx: Ctx): Promise<BankArgs | undefined> {
 
 /** One prompt per chosen language: each trains on that language's files; the selection is calibrated on their held-out ones. */
 async function askPerLanguage(ctx: Ctx, title: string, model: string, languages: WorkspaceLanguage[]): Promise<BankArgs | undefined> {
-  const picks = await vscode.window.showQuickPick(languages.map((l, i) => ({ label: l.name, description: `${l.files.length} file${l.files.length > 1 ? 's' : ''} (*.${l.ext})`, picked: i < 3, l })),
+  const picks = await dialogs.pick(languages.map((l, i) => ({ label: l.name, description: `${l.files.length} file${l.files.length > 1 ? 's' : ''} (*.${l.ext})`, picked: i < 3, l })),
     { title, placeHolder: 'Languages: one prompt each (at least two)', canPickMany: true, ignoreFocusOut: true });
   if (!picks) return undefined;
   if (picks.length < 2) {

@@ -4,6 +4,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
@@ -38,7 +39,7 @@ async function ask(ctx: Ctx): Promise<BaselineArgs | undefined> {
   const title = 'IDP: Train Baseline';
   const last = memory.get<BaselineMethod>(ctx, 'baseline.method', 'lora');
   const items = [...METHODS].sort((a, b) => (a.method === last ? -1 : b.method === last ? 1 : 0));
-  const m = await vscode.window.showQuickPick(items, { title, placeHolder: 'Baseline method', ignoreFocusOut: true });
+  const m = await dialogs.pick(items, { title, placeHolder: 'Baseline method', ignoreFocusOut: true });
   if (!m) return undefined;
   await memory.set(ctx, 'baseline.method', m.method);
   const model = await pickModel(ctx, title, 'baseline.model', true);

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, lab, memory } from '../context';
 import { modelLabel } from '../paths';
 import { dataDir } from '../../engine/defaults';
@@ -44,7 +45,7 @@ async function pickWith(ctx: Ctx, title: string): Promise<WithPick | undefined> 
   if (active) items.unshift({ label: `$(star-full) Active IDP bank (${active.prompts.join(', ')})`, description: modelLabel(active.model).label, bank: active.bank });
   for (const r of banks) if (!active || path.resolve(String(r.bank)) !== path.resolve(active.bank)) items.push({ label: `$(layers) ${String(r.description ?? 'IDP bank')}`, detail: r.id, bank: String(r.bank) });
   for (const r of baselines) items.push({ label: `$(beaker) ${String(r.description ?? r.method)}`, detail: r.id, adapter: String(r.adapter) });
-  return vscode.window.showQuickPick(items, { title, placeHolder: 'Run the model with', ignoreFocusOut: true });
+  return dialogs.pick(items, { title, placeHolder: 'Run the model with', ignoreFocusOut: true });
 }
 
 async function ask(ctx: Ctx): Promise<BenchArgs | undefined> {
@@ -56,7 +57,7 @@ async function ask(ctx: Ctx): Promise<BenchArgs | undefined> {
   const remembered = memory.get<string[]>(ctx, 'bench.tasks', DEFAULT_TASKS);
   const taskItems: vscode.QuickPickItem[] = HELDOUT_TASKS.map((t) => ({ label: t, description: 'held-out text', picked: remembered.includes(t) }));
   if (paperTasksStaged()) taskItems.push({ label: 'all', description: 'the paper\'s nine tasks (staged data)', picked: remembered.includes('all') });
-  const picked = await vscode.window.showQuickPick(taskItems, { title, placeHolder: 'Tasks', canPickMany: true, ignoreFocusOut: true });
+  const picked = await dialogs.pick(taskItems, { title, placeHolder: 'Tasks', canPickMany: true, ignoreFocusOut: true });
   if (!picked?.length) return undefined;
   const tasks = picked.map((p) => p.label);
   await memory.set(ctx, 'bench.tasks', tasks);

@@ -5,6 +5,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel, pushRecent } from '../paths';
 import { modelLoadParams } from '../settings';
@@ -56,7 +57,7 @@ async function ask(ctx: Ctx): Promise<CompressArgs | undefined> {
   if (!model) return undefined;
   const lastPreset = memory.get<string>(ctx, 'compress.preset', 'gptq4');
   const items = [...PRESETS].sort((a, b) => (a.id === lastPreset ? -1 : b.id === lastPreset ? 1 : 0));
-  const preset = await vscode.window.showQuickPick(items, { title, placeHolder: 'Compression method', ignoreFocusOut: true });
+  const preset = await dialogs.pick(items, { title, placeHolder: 'Compression method', ignoreFocusOut: true });
   if (!preset) return undefined;
   await memory.set(ctx, 'compress.preset', preset.id);
   let calib: DataSource | undefined;

@@ -1,12 +1,13 @@
 // IDP: Cancel Job, IDP: Restart Engine, IDP: Show Log, and what the user is told when the engine dies.
 
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import type { Ctx } from '../context';
 import type { Job } from '../jobs';
 
 export const cancelJob = (ctx: Ctx) => (): Promise<boolean> =>
   ctx.jobs.cancel(async (jobs: Job[]) => {
-    const pick = await vscode.window.showQuickPick(
+    const pick = await dialogs.pick(
       jobs.map((j) => ({ label: j.title, description: `running for ${Math.round((Date.now() - j.started) / 1000)} s`, job: j })),
       { title: 'IDP: Cancel Job', placeHolder: 'Job to cancel' },
     );

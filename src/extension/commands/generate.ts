@@ -2,6 +2,7 @@
 // streamed progress, the text in the log and a run record in the lab folder.
 
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, ensureModel, lab, memory } from '../context';
 import { generateMaxTokens } from '../settings';
 import type { GenerateReply } from '../../server/protocol';
@@ -27,7 +28,7 @@ export const generateCmd = (ctx: Ctx) => async (arg?: unknown): Promise<(Generat
   }
   let prompt = arg?.prompt;
   if (prompt === undefined) {
-    prompt = await vscode.window.showInputBox({
+    prompt = await dialogs.input({
       title: 'IDP: Generate from Prompt', prompt: 'Prompt (empty: generate from the start-of-text token)',
       value: memory.get(ctx, 'generatePrompt', 'Once upon a time'), ignoreFocusOut: true,
     });

@@ -2,6 +2,7 @@
 // model is loaded (as a job) before the setting changes, so a bad pick changes nothing.
 
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, ensureModel, memory } from '../context';
 import { modelLabel, pushRecent, sameFile } from '../paths';
 import { modelLoadParams, setModelPath } from '../settings';
@@ -27,7 +28,7 @@ async function pickModel(ctx: Ctx): Promise<string | undefined> {
   } else {
     items.push({ label: '$(shield) Other models need a trusted workspace', detail: 'In Restricted Mode the engine loads only the default model.' });
   }
-  const pick = await vscode.window.showQuickPick(items, { title: 'IDP: Select Model', placeHolder: 'Model to run', matchOnDetail: true });
+  const pick = await dialogs.pick(items, { title: 'IDP: Select Model', placeHolder: 'Model to run', matchOnDetail: true });
   if (!pick) return undefined;
   if (pick.path) return pick.path;
   if (!pick.browse) return undefined;

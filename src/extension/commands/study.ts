@@ -5,6 +5,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel } from '../paths';
 import { modelLoadParams } from '../settings';
@@ -46,12 +47,12 @@ async function ask(ctx: Ctx): Promise<StudyArgs | undefined> {
   const model = await pickModel(ctx, `${title}: the uncompressed model`, 'study.model', false);
   if (!model) return undefined;
   const lastSpec = memory.get<string>(ctx, 'study.compress', DEFAULT_COMPRESS);
-  const comp = await vscode.window.showQuickPick([...COMPRESSIONS].sort((a, b) => (a.spec === lastSpec ? -1 : b.spec === lastSpec ? 1 : 0)),
+  const comp = await dialogs.pick([...COMPRESSIONS].sort((a, b) => (a.spec === lastSpec ? -1 : b.spec === lastSpec ? 1 : 0)),
     { title, placeHolder: 'Compression', ignoreFocusOut: true });
   if (!comp) return undefined;
   await memory.set(ctx, 'study.compress', comp.spec);
   const lastMethods = memory.get<string[]>(ctx, 'study.methods', DEFAULT_METHODS);
-  const picked = await vscode.window.showQuickPick(METHOD_ITEMS.map((m) => ({ ...m, picked: lastMethods.includes(m.spec) })),
+  const picked = await dialogs.pick(METHOD_ITEMS.map((m) => ({ ...m, picked: lastMethods.includes(m.spec) })),
     { title, placeHolder: 'Recovery methods to compare', canPickMany: true, ignoreFocusOut: true });
   if (!picked?.length) return undefined;
   const methods = picked.map((p) => p.spec);

@@ -4,6 +4,7 @@
 // progress lines in the log.
 
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { Ctx, lab, memory, trustState } from '../context';
 import { requestProblem } from '../trust';
 import type { StagedRun } from '../lab';
@@ -99,7 +100,7 @@ export async function pickModel(ctx: Ctx, title: string, key: string, preferComp
   const at = last ? items.findIndex((i) => i.path && sameFile(i.path, last)) : -1;
   if (at > 0) items.unshift(...items.splice(at, 1));
   if (vscode.workspace.isTrusted) items.push({ label: '$(folder-opened) Browse…', detail: 'a Hugging Face or GPTQ folder, a .gguf file or a llama2.c .bin', browse: true });
-  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Model', matchOnDetail: true, ignoreFocusOut: true });
+  const pick = await dialogs.pick(items, { title, placeHolder: 'Model', matchOnDetail: true, ignoreFocusOut: true });
   if (!pick) return undefined;
   let chosen = pick.path;
   if (pick.browse) {
@@ -168,7 +169,7 @@ export async function pickData(ctx: Ctx, title: string, key: string, allowModel:
     void vscode.window.showWarningMessage(`IDP: ${title}: there is no text to use — open a trusted folder with text or code files.`);
     return undefined;
   }
-  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: allowModel ? 'Training data' : 'Held-out text', ignoreFocusOut: true });
+  const pick = await dialogs.pick(items, { title, placeHolder: allowModel ? 'Training data' : 'Held-out text', ignoreFocusOut: true });
   if (!pick) return undefined;
   if (pick.browse) {
     const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: false, canSelectMany: true, openLabel: 'Use Text', title });
@@ -181,7 +182,7 @@ export async function pickData(ctx: Ctx, title: string, key: string, allowModel:
 
 /** An integer from an InputBox (remembered), or undefined when dismissed. */
 export async function askInt(ctx: Ctx, title: string, prompt: string, key: string, fallback: number, min = 1): Promise<number | undefined> {
-  const v = await vscode.window.showInputBox({
+  const v = await dialogs.input({
     title, prompt, value: String(memory.get<number>(ctx, key, fallback)), ignoreFocusOut: true,
     validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= min ? undefined : `a whole number ≥ ${min}`),
   });

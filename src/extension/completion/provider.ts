@@ -24,6 +24,8 @@ export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemP
   private failures = 0;
   /** The prompt IDP picked for the last completion (its length), if a bank was used. */
   private picked?: number;
+  /** How many calls declined (off for the language) or answered (items or none): tests wait on these. */
+  readonly served = { declined: 0, answered: 0 };
 
   constructor(private readonly ctx: Ctx, private readonly status: StatusBar) {
     // with the active IDP bank when it belongs to the loaded model: IDP picks a prompt per completion
@@ -40,7 +42,20 @@ export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemP
   async provideInlineCompletionItems(
     doc: vscode.TextDocument, pos: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
-    if (!completionEnabled(doc.languageId)) return undefined;
+    if (!completionEnabled(doc.languageId)) {
+      this.served.declined++;
+      return undefined;
+    }
+    try {
+      return await this.answer(doc, pos, context, token);
+    } finally {
+      this.served.answered++;
+    }
+  }
+
+  private async answer(
+    doc: vscode.TextDocument, pos: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
     const offset = doc.offsetAt(pos);
     const text = doc.getText();
     const prefix = text.slice(Math.max(0, offset - MAX_PREFIX_CHARS), offset);

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as dialogs from '../dialogs';
 import { activeBank } from '../commands/active-bank';
 import { Ctx, ensureModel, lab, memory, trustState } from '../context';
 import { readAllowed, requestProblem } from '../trust';
@@ -185,7 +186,7 @@ async function chooseBank(ctx: Ctx, given?: string): Promise<string | undefined>
   const items: Item[] = banks.map((b) => ({ label: path.relative(root, b.dir) || b.dir, description: b.prompts ? `prompts ${b.prompts.join(', ')}` : undefined, detail: b.dir, dir: b.dir }));
   // Restricted Mode: only the lab's banks
   if (vscode.workspace.isTrusted) items.push({ label: '$(folder-opened) Browse…', description: 'a folder with bank.json (IDP: Train Prompt Bank writes one)' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'IDP Inspector: prompt bank', placeHolder: banks.length ? 'Which bank?' : 'No bank in the lab folder yet: pick a folder' });
+  const pick = await dialogs.pick(items, { title: 'IDP Inspector: prompt bank', placeHolder: banks.length ? 'Which bank?' : 'No bank in the lab folder yet: pick a folder' });
   if (!pick) return undefined;
   let dir = pick.dir;
   if (!dir) {

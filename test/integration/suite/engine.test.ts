@@ -5,7 +5,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, reference, resetSettings, runDirs, sleep, stories, waitFor } from './helpers';
+import { api, reference, resetSettings, runDirs, stories, waitFor } from './helpers';
+import { answer } from './dialogs';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
 const IDP_COMMANDS = ['idp.selectModel', 'idp.showModelInfo', 'idp.generate', 'idp.cancelJob', 'idp.restartEngine', 'idp.showLog'];
@@ -36,8 +37,7 @@ describe('extension host: engine and command flows', function () {
 
   it('Select Model through its QuickPick: the first entry is the default model', async () => {
     const pending = vscode.commands.executeCommand<any>('idp.selectModel');
-    await sleep(800); // the QuickPick opens
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await answer('Model to run', { expect: /Current model|Default model/ });
     const info = await pending;
     assert.equal(info?.path, defaultModelPath(), 'the embedded default model (models/default)');
     assert.equal(info?.architecture, 'LlamaForCausalLM');
@@ -77,8 +77,7 @@ describe('extension host: engine and command flows', function () {
   it('Generate through its InputBox uses the remembered prompt', async () => {
     await vscode.commands.executeCommand('idp.generate', { prompt: 'Once upon a time', maxTokens: 4 });
     const pending = vscode.commands.executeCommand<any>('idp.generate');
-    await sleep(800); // the InputBox opens with the default prompt
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await answer('Prompt'); // the InputBox, with the remembered prompt
     const r = await pending;
     assert.ok(r, 'generated');
     const run = JSON.parse(fs.readFileSync(path.join(r.run, 'run.json'), 'utf8'));

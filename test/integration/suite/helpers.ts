@@ -23,17 +23,7 @@ export function reference(): { generated_ids: number[]; generated_text: string }
   return JSON.parse(fs.readFileSync(path.join(path.dirname(stories()), 'reference_greedy.json'), 'utf8'));
 }
 
-export async function waitFor<T>(what: string, poll: () => T | undefined | false | Promise<T | undefined | false>, ms = 30000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await poll();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { waitFor } from '../../helpers/wait';
 
 export function runDirs(root: string): string[] {
   try {

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, resetSettings, runDirs, sleep, stagingDirs, waitFor } from './helpers';
+import { api, resetSettings, runDirs, stagingDirs, waitFor } from './helpers';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
 
@@ -26,7 +26,7 @@ describe('extension host: the job engine crashing mid-job', function () {
     });
     await waitFor('the job', () => a.jobs.running.size === 1);
     await waitFor('its staging folder', () => stagingDirs(root).length === 1);
-    await sleep(1500); // the job engine is at work
+    await waitFor('the job engine to report training progress', () => [...a.jobs.running.values()][0]?.last?.tokensPerSecond);
     const workPid = await a.work.processId();
     assert.notEqual(workPid, enginePid, 'the job runs in the job engine');
     process.kill(workPid, 'SIGKILL');

@@ -8,15 +8,11 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, EXT_ID, resetSettings, runDirs, sleep } from './helpers';
+import { api, EXT_ID, resetSettings, runDirs } from './helpers';
+import { answer } from './dialogs';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
 const readRun = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
-const accept = () => vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-const next = () => vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
-const dismiss = () => vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-/** Waits for the next QuickPick / InputBox of a dialog to open. */
-const opened = () => sleep(800);
 
 /** Runs `dialog` against `command` started without arguments; checks it started no job and wrote nothing. */
 async function dismissed(command: string, dialog: () => Promise<void>): Promise<void> {
@@ -58,35 +54,22 @@ describe('extension host: Train Baseline and Run Benchmark through their dialogs
   });
 
   it('Train Baseline: dismissing the method QuickPick or the tokens InputBox starts nothing', async () => {
+    await dismissed('idp.trainBaseline', () => answer('Baseline method', { dismiss: true }));
     await dismissed('idp.trainBaseline', async () => {
-      await opened(); // the method QuickPick
-      await dismiss();
-    });
-    await dismissed('idp.trainBaseline', async () => {
-      await opened(); // method: LoRA (the default, first)
-      await accept();
-      await opened(); // model: the current (default) model
-      await accept();
-      await opened(); // data: Workspace text (first), Sampled from the model, Browse…
-      await accept();
-      await opened(); // the tokens InputBox
-      await dismiss();
+      await answer('Baseline method', { expect: /^LoRA$/ }); // the default, first
+      await answer('Model', { expect: /Current model/ }); // the current (default) model
+      await answer('Training data', { expect: /Workspace text/ }); // first; then Sampled from the model, Browse…
+      await answer('Training tokens', { dismiss: true }); // the tokens InputBox
     });
   });
 
   it('Train Baseline through its dialogs: prompt tuning on the default model, data sampled from it, the default budget', async () => {
     const a = await api();
     const pending = vscode.commands.executeCommand<any>('idp.trainBaseline');
-    await opened(); // method: LoRA, Prompt tuning, Prefix tuning — the second
-    await next();
-    await accept();
-    await opened(); // model: the current model, the embedded default one
-    await accept();
-    await opened(); // data: Workspace text, Sampled from the model, Browse… — the second
-    await next();
-    await accept();
-    await opened(); // training tokens: 32,768 (the default)
-    await accept();
+    await answer('Baseline method', { next: 1, expect: /^Prompt tuning$/ }); // LoRA, Prompt tuning, Prefix tuning
+    await answer('Model', { expect: /Current model/ }); // the embedded default one
+    await answer('Training data', { next: 1, expect: /Sampled from the model/ }); // Workspace text, Sampled…, Browse…
+    await answer('Training tokens'); // training tokens: 32,768 (the default)
     const r = await pending;
     assert.ok(r, `trained (${a.jobs.lastFailure?.message ?? 'no failure'})`);
     assert.ok(r.run.startsWith(path.join(a.labRoot(), 'runs')), r.run);
@@ -109,21 +92,13 @@ describe('extension host: Train Baseline and Run Benchmark through their dialogs
   });
 
   it('Run Benchmark: dismissing the model QuickPick or the documents InputBox starts nothing', async () => {
+    await dismissed('idp.runBenchmark', () => answer('Model', { dismiss: true }));
     await dismissed('idp.runBenchmark', async () => {
-      await opened(); // the model QuickPick
-      await dismiss();
-    });
-    await dismissed('idp.runBenchmark', async () => {
-      await opened(); // model
-      await accept();
-      await opened(); // run with: the model alone
-      await accept();
-      await opened(); // tasks (multi-select; the defaults are checked)
-      await accept();
-      await opened(); // held-out text: Workspace text
-      await accept();
-      await opened(); // documents per task
-      await dismiss();
+      await answer('Model', { expect: /Current model/ });
+      await answer('Run the model with', { expect: /The model alone/ });
+      await answer('Tasks'); // multi-select; the defaults are checked
+      await answer('Held-out text', { expect: /Workspace text/ });
+      await answer('Documents per task', { dismiss: true }); // documents per task
     });
   });
 
@@ -131,17 +106,11 @@ describe('extension host: Train Baseline and Run Benchmark through their dialogs
     const a = await api();
     assert.ok(adapter, 'the baseline trained above');
     const pending = vscode.commands.executeCommand<any>('idp.runBenchmark');
-    await opened(); // model: the current (default) model
-    await accept();
-    await opened(); // run with: the model alone, then the lab's baselines — the one trained above
-    await next();
-    await accept();
-    await opened(); // tasks: text_next_line, text_lambada and text_ppl checked
-    await accept();
-    await opened(); // held-out text: Workspace text
-    await accept();
-    await opened(); // documents per task: 100
-    await accept();
+    await answer('Model', { expect: /Current model/ }); // the current (default) model
+    await answer('Run the model with', { next: 1, expect: /^\$\(beaker\) / }); // the model alone, then the baseline trained above
+    await answer('Tasks'); // text_next_line, text_lambada and text_ppl checked
+    await answer('Held-out text', { expect: /Workspace text/ });
+    await answer('Documents per task'); // documents per task: 100
     const r = await pending;
     assert.ok(r, `benchmarked (${a.jobs.lastFailure?.message ?? 'no failure'})`);
     for (const f of ['bench.json', 'bench.md', 'bench.samples.jsonl', 'run.json']) assert.ok(fs.existsSync(path.join(r.run, f)), f);

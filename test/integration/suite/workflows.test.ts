@@ -8,7 +8,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { api, EXT_ID, resetSettings, runDirs, sleep, stagingDirs, waitFor } from './helpers';
+import { api, EXT_ID, resetSettings, runDirs, stagingDirs, waitFor } from './helpers';
+import { answer } from './dialogs';
+import { suggested } from './inline';
 import { defaultModelPath } from '../../../src/engine/defaults';
 
 const readRun = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
@@ -104,8 +106,7 @@ describe('extension host: workflow commands on the default model', function () {
       const end = doc.lineAt(1).range.end;
       ed.selection = new vscode.Selection(end, end);
       await waitFor('a completion with the picked prompt in the status bar', async () => {
-        await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-        await sleep(200);
+        await suggested();
         return /\$\(sparkle\).* ms · .* tok\/s · prompt (4|8)\b/.test(a.status.text);
       }, 30000);
     } finally {
@@ -191,13 +192,8 @@ describe('extension host: workflow commands on the default model', function () {
 
   it('Compress through its QuickPicks (current model, RTN 4-bit)', async () => {
     const pending = vscode.commands.executeCommand<any>('idp.compress');
-    await sleep(800); // the model QuickPick: the current model first
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-    await sleep(800); // the method QuickPick: GPTQ 4-bit, GPTQ 3-bit, RTN 4-bit, …
-    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
-    await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
-    await sleep(100);
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await answer('Model', { expect: /Current model/ }); // the current model first
+    await answer('Compression method', { next: 2, expect: /^RTN 4-bit$/ }); // GPTQ 4-bit, GPTQ 3-bit, RTN 4-bit, …
     const r = await pending;
     assert.ok(r, 'compressed');
     const run = readRun(r.run);
@@ -215,7 +211,7 @@ describe('extension host: workflow commands on the default model', function () {
     });
     await waitFor('the job', () => a.jobs.running.size === 1);
     await waitFor('a hidden staging folder', () => stagingDirs(root).length === 1);
-    await sleep(1500); // training is under way
+    await waitFor('the job to report training progress', () => [...a.jobs.running.values()][0]?.last?.tokensPerSecond);
     assert.equal(await vscode.commands.executeCommand('idp.cancelJob'), true);
     assert.equal(await pending, undefined);
     assert.deepEqual(runDirs(root), before, 'no run folder');

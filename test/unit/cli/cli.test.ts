@@ -41,21 +41,36 @@ describe('cli: idp generate / info', () => {
     assert.ok(info.parameters > 0);
   });
 
-  it('errors name the file and the problem, with a non-zero exit code', function () {
+  it('errors name the file and the problem, with the exit code the README documents for their kind', function () {
     const dir = tmpDir('idp-cli-bad-');
     const bad = path.join(dir, 'model.gguf');
     fs.writeFileSync(bad, 'GGUF but not really');
-    for (const [args, pattern] of [
-      [['generate', '--model', path.join(dir, 'missing')], /missing: no such file/],
-      [['generate', '--model', bad], /model\.gguf: /],
-      [['info', '--model', dir], new RegExp(`${dir}: `)],
-      [['generate', '--max-tokens', 'lots'], /--max-tokens must be an integer/],
-      [['generate', '--ep', 'tpu'], /Allowed choices are cpu, webgpu, cuda/],
-    ] as Array<[string[], RegExp]>) {
+    // README: 2 bad input, 3 bad or missing file, 4 execution provider / runtime, 70 internal (src/cli/errors.ts)
+    for (const [args, pattern, code] of [
+      [['generate', '--model', path.join(dir, 'missing')], /missing: no such file/, 3],
+      [['generate', '--model', bad], /model\.gguf: /, 3],
+      [['info', '--model', dir], new RegExp(`${dir}: `), 3],
+      [['generate', '--max-tokens', 'lots'], /--max-tokens must be an integer/, 2],
+      [['generate', '--ep', 'tpu'], /Allowed choices are cpu, webgpu, cuda/, 2],
+      [['generate', '--no-such-option'], /unknown option '--no-such-option'/, 2],
+    ] as Array<[string[], RegExp, number]>) {
       const r = idp(...args);
-      assert.notEqual(r.status, 0, `${args.join(' ')} should fail`);
+      assert.equal(r.status, code, `${args.join(' ')}: exit ${code} (${r.stderr})`);
       assert.match(r.stderr, pattern);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace for bad input');
     }
+    assert.equal(idp('--help').status, 0, 'help is not an error');
+  });
+
+  it('an execution provider that cannot run here exits 4 (runtime), naming it', function () {
+    // CUDA: this package ships its provider library, but the machine running the unit tests has no
+    // CUDA 12 runtime for it (a machine with one runs it: then this says so and skips)
+    const r = idp('generate', '--ep', 'cuda', '--max-tokens', '1');
+    if (r.status === 0) {
+      console.log('      skipped: CUDA runs on this machine, so no provider error to check');
+      this.skip();
+    }
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /^idp: execution provider 'cuda' is not available: /);
   });
 });

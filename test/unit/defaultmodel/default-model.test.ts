@@ -99,11 +99,14 @@ describe('default model (models/default): the embedded code model', function () 
     const fim = findFimTokens(tok);
     assert.deepEqual(fim, { prefix: 1, suffix: 3, middle: 2 });
     const ids = completionIds(tok, fim, 'function add(a: number, b: number): number {\n  return ', ';\n}\n', 256, m.config.bosTokenId);
-    assert.deepEqual([ids[0], ids[1], ids[ids.length - 1]], [0, 1, 2]);
-    assert.ok(ids.includes(3));
+    // the layout, fixed (PSM order): BOS 0, <fim_prefix> 1, the prefix's 16 tokens, <fim_suffix> 3, the suffix's 4, <fim_middle> 2
+    assert.deepEqual(ids, [0, 1, 654, 853, 44, 101, 62, 534, 48, 340, 62, 534, 417, 534, 293, 300, 344, 36, 3, 63, 14, 129, 14, 2]);
     const r = await generate(lm, tok, [ids], { maxTokens: 16 });
-    assert.ok(r.rows[0].ids.length >= 1);
-    // (how well it fills in the middle is measured in the model card: at this size, barely)
+    // What the model writes there, greedy: ids computed once with this model (the same with 1 and 4
+    // threads) and committed. At this size it barely fills in the middle ('rc = "" | "" | …'; the model
+    // card measures it), so these pin the model, the FIM layout and the runtime rather than quality:
+    // a change in any of them shows here.
+    assert.deepEqual(r.rows[0].ids, [118, 103, 282, 359, 38, 372, 359, 38, 372, 359, 38, 372, 359, 38, 372, 359]);
   });
 
   it(`scores held-out code (never trained on) below perplexity ${HELD_OUT_PPL_BOUND}`, async () => {

@@ -1,6 +1,7 @@
 // Inline-completion policy (pure) and the Completer against the real engine process.
 
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
 import * as path from 'path';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { AdaptiveDebounce, applyStopRules, enabledFor, LruCache, percentile } from '../../../src/extension/completion/policy';
@@ -75,6 +76,8 @@ describe('Completer against the engine process', function () {
     const raw = await engine.generate({ prompt: 'Once upon a time', maxTokens: 24 });
     assert.equal(r?.source, 'engine');
     assert.equal(r!.text, applyStopRules(raw.text, { singleLine: false, maxLines: 3, indent: '', lineSuffix: '' }));
+    // fixed: the llama2.c greedy sample (reference_greedy.json) after "Once upon a time", 24 tokens
+    assert.equal(r!.text, ', there was a little girl named Lily. She loved to play outside in the p');
     assert.ok(r!.latencyMs > 0);
     const again = await c.complete(ctx, opts(), never());
     assert.deepEqual([again?.source, again?.text], ['cache', r!.text]);
@@ -85,10 +88,17 @@ describe('Completer against the engine process', function () {
     assert.equal(c.stats.cacheHits, 2);
   });
 
-  it('mid-line, completes only the rest of the line', async () => {
-    const c = new Completer((p, t) => engine.generate(p, undefined, t));
-    const r = await c.complete({ prefix: 'Once upon a', suffix: ' there.\nThe end.', languageId: 'plaintext', explicit: true }, opts(), never());
-    assert.ok(!r || !r.text.includes('\n'));
+  it('mid-line, completes only the rest of the line; at the end of a line it goes on to the next lines', async () => {
+    // The llama2.c greedy sample (reference_greedy.json, written by llama2.c, not by this engine) goes
+    // on from this prefix with " too high.\nLily's mom said, …": the expected strings below are that
+    // sample, cut at the line's end (text after the cursor on its line) or after 24 tokens (at its end).
+    const prefix = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was';
+    const complete = (suffix: string) => new Completer((p, t) => engine.generate(p, undefined, t))
+      .complete({ prefix, suffix, languageId: 'plaintext', explicit: true }, opts(), never());
+    const ref: string = JSON.parse(fs.readFileSync(path.join(path.dirname(model), 'reference_greedy.json'), 'utf8')).generated_text;
+    assert.ok(ref.startsWith(`${prefix} too high.\nLily's mom said, "Lily, let's go`), 'the expectations are the reference sample');
+    assert.equal((await complete(' there.\nThe end.'))?.text, ' too high.');
+    assert.equal((await complete('\nThe end.'))?.text, ' too high.\nLily\'s mom said, "Lily, let\'s go');
   });
 
   it('a keystroke during the debounce costs no engine request', async () => {

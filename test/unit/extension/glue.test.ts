@@ -40,6 +40,24 @@ describe('extension glue: progress text', () => {
   });
 });
 
+/**
+ * Runs writeFileAtomic(file, 'N'.repeat(n)) in a child process that is SIGKILLed in the middle of
+ * the write: its fs.writeFileSync writes the first half of the bytes, then the process kills itself
+ * (a crash or an OOM kill at the worst moment). Returns how the child ended.
+ */
+function killedMidWrite(file: string, n: number): string | null {
+  const lab = require.resolve('../../../src/extension/lab');
+  const child = `
+    const fs = require('fs');
+    const write = fs.writeFileSync;
+    fs.writeFileSync = (f, data, ...rest) => {
+      write(f, data.slice(0, data.length >> 1), ...rest);
+      process.kill(process.pid, 'SIGKILL');
+    };
+    require(${JSON.stringify(lab)}).writeFileAtomic(${JSON.stringify(file)}, 'N'.repeat(${n}));`;
+  return spawnSync(process.execPath, ['-e', child], { encoding: 'utf8' }).signal;
+}
+
 describe('extension glue: lab folder', () => {
   it('writes files atomically and leaves no temporary file', () => {
     const d = tmpDir('idp-lab-');
@@ -48,6 +66,18 @@ describe('extension glue: lab folder', () => {
     writeFileAtomic(f, '{"x":2}');
     assert.equal(fs.readFileSync(f, 'utf8'), '{"x":2}');
     assert.deepEqual(fs.readdirSync(path.dirname(f)), ['b.json']);
+  });
+  it('a writer killed mid-write leaves the old file whole, or no file; never half of the new one', () => {
+    const d = tmpDir('idp-lab-');
+    const f = path.join(d, 'b.json');
+    writeFileAtomic(f, '{"x":1}');
+    assert.equal(killedMidWrite(f, 4096), 'SIGKILL');
+    assert.equal(fs.readFileSync(f, 'utf8'), '{"x":1}', 'the old content, whole');
+    const fresh = path.join(d, 'c.json');
+    assert.equal(killedMidWrite(fresh, 4096), 'SIGKILL');
+    assert.equal(fs.existsSync(fresh), false, 'no file where there was none');
+    // what the dead writer left is a staging file beside the target, never the target's name
+    assert.ok(fs.readdirSync(d).filter((n) => n !== 'b.json').every((n) => n.startsWith('.')), fs.readdirSync(d).join(' '));
   });
   it('commits a run folder whole, lists runs newest first, and leaves nothing on failure', () => {
     const lab = new Lab(path.join(tmpDir('idp-lab-'), '.idp'));

@@ -12,6 +12,7 @@ import { spawnSync } from 'child_process';
 import { tmpDir } from '../../helpers/data';
 import { writeHeldoutText, writeTextModel } from '../../helpers/study';
 import { expectIdpError } from '../../helpers/tiny-hf';
+import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import { loadModel } from '../../../src/engine/models/load';
 import { runStudy, StudyProgress } from '../../../src/engine/study/run';
 import { parseCompress, parseMethods, StudyOptions } from '../../../src/engine/study/options';
@@ -197,6 +198,30 @@ describe('study end to end (tiny random Llama)', function () {
     const sim = await similarity(a, [b], [[5, 17, 300, 42, 9, 1000], [7, 8, 9]], { threads: 1 });
     assert.equal(sim!.layers, 2);
     for (const x of [...sim!.rows.same.attention, ...sim!.rows.same.hidden]) assert.ok(Math.abs(x - 1) < 1e-6, `${x}`);
+  });
+
+  it('similarity: a change in one layer shows from that layer on, never before it', async () => {
+    // Three models equal but for one MLP output projection (down_proj) set to zero. A layer's
+    // attention reads the residual stream before its MLP, so: cutting layer 1's MLP leaves both
+    // layers' attention and layer 0's hidden states as they were (cosine 1) and changes only layer 1's
+    // hidden states; cutting layer 0's MLP changes everything after it: layer 0's hidden states and
+    // all of layer 1, but not layer 0's attention. A similarity that is 1 everywhere, or that mixes
+    // up layers or rows, fails here.
+    const spec = TINY_SPECS.llamaGqa;
+    const root = tmpDir('idp-sim-');
+    const cut = (l: number) => ({ ...spec, edit: (w: Map<string, { data: Float64Array }>) => w.get(`model.layers.${l}.mlp.down_proj.weight`)!.data.fill(0) });
+    writeTinyModel(path.join(root, 'base'), spec);
+    writeTinyModel(path.join(root, 'cut0'), cut(0));
+    writeTinyModel(path.join(root, 'cut1'), cut(1));
+    const row = async (id: string) => plainRow(id, id, id === 'base' ? 'base' : 'compressed', await loadModel(path.join(root, id)), { threads: 1 }, zero('-'));
+    const sim = await similarity(await row('base'), [await row('cut0'), await row('cut1')], [[5, 17, 30, 42, 9, 60, 2], [7, 8, 9]], { threads: 1 });
+    const same = (x: number, what: string) => assert.ok(Math.abs(x - 1) < 1e-6, `${what}: ${x} (unchanged)`);
+    const differs = (x: number, what: string) => assert.ok(x < 0.999 && x > -1, `${what}: ${x} (changed)`);
+    const { cut0, cut1 } = sim!.rows;
+    same(cut1.attention[0], 'cut1 attention 0'); same(cut1.attention[1], 'cut1 attention 1'); same(cut1.hidden[0], 'cut1 hidden 0');
+    differs(cut1.hidden[1], 'cut1 hidden 1');
+    same(cut0.attention[0], 'cut0 attention 0');
+    differs(cut0.hidden[0], 'cut0 hidden 0'); differs(cut0.attention[1], 'cut0 attention 1'); differs(cut0.hidden[1], 'cut0 hidden 1');
   });
 
   it('bad specs are typed INPUT errors', async () => {
