@@ -1,7 +1,7 @@
 // `idp generate`
 
 import { loadModel } from '../engine/models/load';
-import { parameterCount } from '../engine/models/config';
+import { threadsFor } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { generate, promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
@@ -16,7 +16,7 @@ interface GenerateFlags {
 export async function runGenerate(f: GenerateFlags): Promise<void> {
   try {
     const model = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    const threads = f.threads ?? (parameterCount(model) < 10e6 ? 1 : undefined);
+    const threads = threadsFor(model, f.threads);
     const lm = new CausalLM(model, { ep: f.ep, threads });
     const ids = promptIds(lm, model.tokenizer, f.prompt);
     let printed = 0;

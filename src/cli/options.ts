@@ -1,7 +1,6 @@
 // Shared plumbing of the `idp` commands: commander option parsers, signal handling, progress text.
 
 import { InvalidArgumentError } from 'commander';
-import { LoadedModel, parameterCount } from '../engine/models/config';
 
 /** An integer option ≥ min. */
 export const int = (name: string, min = 0) => (v: string) => {
@@ -27,8 +26,8 @@ export const numAtLeast = (name: string, min: number) => (v: string) => {
 /** A repeatable option collecting every value. */
 export const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** ORT intra-op threads: the --threads flag, else 1 for models under 10M parameters, else ORT decides. */
-export const threadsFor = (m: LoadedModel, threads: number | undefined) => threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+/** ORT intra-op threads: the --threads flag, else the engine's rule (models/config.ts). */
+export { threadsFor } from '../engine/models/config';
 
 /** Seconds as a short ETA: 42s, 7m, 1.5h. */
 export const fmtEta = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);

@@ -5,7 +5,7 @@
 
 import { performance } from 'perf_hooks';
 import { loadModel, describeModel } from '../engine/models/load';
-import { parameterCount, LoadedModel } from '../engine/models/config';
+import { LoadedModel, threadsFor } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { generate, GenerateOptions, promptIds } from '../engine/runtime/generate';
 import { inputError } from '../engine/errors';
@@ -92,7 +92,7 @@ export class EngineService {
     return this.exclusive(async () => {
       const t0 = performance.now();
       const model = await loadModel(p.model, { tokenizer: p.tokenizer });
-      const threads = p.threads ?? (parameterCount(model) < 10e6 ? 1 : undefined);
+      const threads = threadsFor(model, p.threads);
       const ep = p.ep ?? 'cpu';
       const lm = new CausalLM(model, { ep, threads });
       await lm.session('last'); // build the graph and open the session now: errors belong to the load

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadModel } from '../engine/models/load';
-import { LoadedModel, parameterCount } from '../engine/models/config';
+import { LoadedModel, threadsFor } from '../engine/models/config';
 import { IdpBank } from '../engine/idp/bank';
 import { IdpLM } from '../engine/idp/runner';
 import { inspectReport, InspectReport } from '../engine/idp/report';
@@ -111,7 +111,7 @@ export class Inspector {
   }
 
   private async one(model: LoadedModel, p: InspectParams, threads: number | undefined, ids?: number[]): Promise<{ report: InspectReport; ids: number[]; dropped: number }> {
-    const idp = this.idpFor(model, p, model === this.loaded ? threads : (parameterCount(model) < 10e6 ? 1 : undefined));
+    const idp = this.idpFor(model, p, model === this.loaded ? threads : threadsFor(model));
     const all = ids ?? p.ids ?? promptIds(idp.lm, model.tokenizer, p.text ?? '');
     const bos = bosFor(idp.lm.config, model.tokenizer);
     const fit = fitInput(all, Math.min(p.maxTokens ?? DEFAULT_INSPECT_TOKENS, idp.maxInput), bos);

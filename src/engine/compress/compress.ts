@@ -14,7 +14,7 @@
 
 import * as path from 'path';
 import { inputError } from '../errors';
-import { LoadedModel, parameterCount } from '../models/config';
+import { LoadedModel, threadsFor } from '../models/config';
 import { loadModel } from '../models/load';
 import { dequantize, QuantBits, QuantizedLinear, whyNotQuantizable } from './gptq-format';
 import { DEFAULT_GPTQ, GptqConfig, gptqConfigFiles } from './gptq-config';
@@ -148,7 +148,7 @@ export async function compressModel(model: string | LoadedModel, o: CompressOpti
 async function compressClaimed(model: string | LoadedModel, o: CompressOptions & { claim: OutputClaim }): Promise<CompressResult> {
   const t0 = now();
   const m = typeof model === 'string' ? await loadModel(model) : model;
-  o = { ...o, threads: o.threads ?? (parameterCount(m) < 10e6 ? 1 : undefined) };   // a thread pool costs more than it saves on tiny models
+  o = { ...o, threads: threadsFor(m, o.threads) };
   const mods = linearModules(m.config);
   const { quantize, unfit } = validate(m, o, mods);
   const gs = o.groupSize ?? DEFAULT_GPTQ.groupSize;

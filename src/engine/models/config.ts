@@ -105,3 +105,8 @@ export function parameterCount(m: LoadedModel): number {
   for (const q of m.quant?.modules.values() ?? []) n += q.inFeatures * q.outFeatures;
   return n;
 }
+
+/** ORT intra-op threads: as given, else 1 for models under 10M parameters (a thread pool costs more than it saves there), else ORT decides. */
+export function threadsFor(m: LoadedModel, threads?: number): number | undefined {
+  return threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
+}

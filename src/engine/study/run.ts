@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadModel, describeModel } from '../models/load';
-import { parameterCount } from '../models/config';
+import { parameterCount, threadsFor } from '../models/config';
 import { compressModel } from '../compress/compress';
 import { DEFAULT_SETTINGS, TrainSettings } from '../train/trainer';
 import type { LoraTarget } from '../train/methods/lora';
@@ -80,7 +80,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
   progress({ stage: 'load', message: `loading ${options.model}` });
   const base = await loadModel(options.model, { tokenizer: options.tokenizer });
   const c = base.config;
-  const threads = options.threads ?? (parameterCount(base) < 10e6 ? 1 : undefined);
+  const threads = threadsFor(base, options.threads);
   const session = { threads };
   const lengths = bankLengths(methods);
   const prefixes = methods.filter((x) => x.kind === 'prefix').map((x) => x.size!);
