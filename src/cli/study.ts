@@ -78,7 +78,7 @@ export function registerStudyCommand(program: Command): void {
     .description('compress → train every recovery method → benchmark → latency → analyses → report folder (study.json, table.md, charts/)')
     .option('--model <path>', 'the uncompressed model (default: the embedded default model)')
     .option('--tokenizer <path>', 'tokenizer file')
-    .option('--compress <spec>', 'method:bits[:gGROUP] (gptq:3, gptq:4:g64, rtn:4) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, magnitude:0.7)', 'gptq:3')
+    .option('--compress <spec>', 'method:bits[:gGROUP] (gptq:3, gptq:4:g64, rtn:4) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, sparsegpt:2:4, magnitude:0.7)', 'gptq:3')
     .option('--methods <list>', 'none, prompt:N, concat, idp, prefix:N, lora:R (idp/concat use every prompt:N)', 'none,prompt:8,prompt:32,concat,idp,prefix:8,lora:2,lora:4')
     .requiredOption('--tokens <n>', 'training token budget per method', int('--tokens', 1))
     .requiredOption('--tasks <list>', 'benchmark tasks (idp bench names; text_* tasks need --heldout)')

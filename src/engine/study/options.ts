@@ -2,7 +2,7 @@
 // JSON-RPC), its defaults, and the parsing of its two little languages:
 //   compress  "gptq:3"  "gptq:4:g64"  "rtn:4"  "gptq:3:g-1:dense"   method : bits [: g<group size>] [: dense]
 //             (dense: a float model with the fake-quantized weights, for shapes the packed layout cannot hold)
-//             "sparsegpt:0.5"  "sparsegpt:0.5:4"  "magnitude:0.7"    method : sparsity [: bits] (the paper's
+//             "sparsegpt:0.5"  "sparsegpt:0.5:4"  "sparsegpt:2:4"  "magnitude:0.7"   method : sparsity or N:M [: bits] (the paper's
 //             Table 2: SparseGPT 50 %; with bits, joint quantization in the GPTQ layout; pruned only: dense)
 //   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>);
 //             prompt:<n>@<data> trains that prompt on its own text (a file or a quoted glob) — a bank of
@@ -81,8 +81,10 @@ export interface CompressSpec {
   method: 'gptq' | 'rtn' | 'sparsegpt' | 'magnitude';
   /** Quantization bits; undefined: pruned only (sparsegpt, magnitude). */
   bits?: 2 | 3 | 4 | 8;
-  /** Unstructured sparsity (sparsegpt, magnitude). */
+  /** Sparsity (sparsegpt, magnitude): unstructured, or n / m of an N:M pattern. */
   sparsity?: number;
+  /** N:M sparsity (N zeros in every M consecutive weights), e.g. 2:4. */
+  pattern?: { n: number; m: number };
   groupSize: number;
   /** Write a float model with the compressed weights instead of the packed GPTQ layout. */
   dense: boolean;
@@ -93,22 +95,26 @@ export interface CompressSpec {
 export const DEFAULT_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
 export function parseCompress(spec: string): CompressSpec {
-  const p = /^(sparsegpt|magnitude):(0?\.\d+)(?::(2|3|4|8))?(?::g(-1|\d+))?$/.exec(spec.trim());
+  const p = /^(sparsegpt|magnitude):(0?\.\d+|\d+:\d+)(?::(2|3|4|8))?(?::g(-1|\d+))?$/.exec(spec.trim());
   if (p) {
-    const sparsity = Number(p[2]);
+    // a fraction (unstructured) or N:M (N zeros in every M consecutive weights of a row, e.g. 2:4)
+    const nm = /^(\d+):(\d+)$/.exec(p[2]);
+    const pattern = nm ? { n: Number(nm[1]), m: Number(nm[2]) } : undefined;
+    if (pattern && !(pattern.n >= 1 && pattern.n < pattern.m)) throw inputError(`--compress '${spec}': an N:M pattern needs 1 ≤ N < M (e.g. 2:4)`);
+    const sparsity = pattern ? pattern.n / pattern.m : Number(p[2]);
     if (!(sparsity > 0 && sparsity < 1)) throw inputError(`--compress '${spec}': sparsity must be in (0, 1)`);
     const method = p[1] as 'sparsegpt' | 'magnitude';
     const bits = p[3] === undefined ? undefined : Number(p[3]) as CompressSpec['bits'];
     if (bits !== undefined && method === 'magnitude') throw inputError(`--compress '${spec}': magnitude pruning does not quantize (use sparsegpt:${p[2]}:${p[3]})`);
     const groupSize = p[4] === undefined ? 128 : Number(p[4]);
     return {
-      method, sparsity, bits, groupSize, dense: bits === undefined, spec: spec.trim(),
-      description: `${method === 'sparsegpt' ? 'SparseGPT' : 'magnitude pruning'} ${Math.round(sparsity * 100)} % unstructured` +
+      method, sparsity, ...(pattern ? { pattern } : {}), bits, groupSize, dense: bits === undefined, spec: spec.trim(),
+      description: `${method === 'sparsegpt' ? 'SparseGPT' : 'magnitude pruning'} ${pattern ? `${pattern.n}:${pattern.m}` : `${Math.round(sparsity * 100)} % unstructured`}` +
         (bits ? ` + ${bits}-bit, ${groupSize === -1 ? 'one group per row' : `group ${groupSize}`}` : ' (dense float weights)'),
     };
   }
   const m = /^(gptq|rtn):(2|3|4|8)(?::g(-1|\d+))?(:dense)?$/.exec(spec.trim());
-  if (!m) throw inputError(`--compress '${spec}': expected method:bits[:gGROUP][:dense] (gptq:3, rtn:4:g64, gptq:3:g-1:dense) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, magnitude:0.7)`);
+  if (!m) throw inputError(`--compress '${spec}': expected method:bits[:gGROUP][:dense] (gptq:3, rtn:4:g64, gptq:3:g-1:dense) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, sparsegpt:2:4, magnitude:0.7)`);
   const groupSize = m[3] === undefined ? 128 : Number(m[3]);
   if (groupSize === 0) throw inputError(`--compress '${spec}': group size must be -1 (one group per row) or positive`);
   const bits = Number(m[2]) as CompressSpec['bits'];

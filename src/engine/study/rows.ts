@@ -67,7 +67,7 @@ function adaptedRow(base: Omit<RowRuntime, 'bench' | 'scorer' | 'generate' | 'pr
 export async function buildRows(base: LoadedModel, compressed: LoadedModel, compress: CompressSpec, methods: MethodSpec[],
   trained: TrainedMethods, targets: string[], session: SessionOptions): Promise<RowRuntime[]> {
   const short = compress.sparsity !== undefined
-    ? `${compress.method === 'sparsegpt' ? 'SparseGPT' : 'Magnitude'}-${Math.round(compress.sparsity * 100)}%${compress.bits ? `-${compress.bits}bit` : ''}`
+    ? `${compress.method === 'sparsegpt' ? 'SparseGPT' : 'Magnitude'}-${compress.pattern ? `${compress.pattern.n}:${compress.pattern.m}` : `${Math.round(compress.sparsity * 100)}%`}${compress.bits ? `-${compress.bits}bit` : ''}`
     : `${compress.method.toUpperCase()}-${compress.bits}bit`;
   const m = compressed;
   const c = m.config;

@@ -131,7 +131,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     } else {
       progress({ stage: 'compress', message: `compressing: ${compress.description}, ${calib.length} × ${calib[0]?.length} calibration tokens` });
       const r = await compressModel(base, {
-        method: compress.method, bits: compress.bits, sparsity: compress.sparsity, groupSize: compress.groupSize, calib, samples: calib.length, seqlen: calib[0]?.length, seed,
+        method: compress.method, bits: compress.bits, ...(compress.pattern ? { pattern: compress.pattern } : { sparsity: compress.sparsity }), groupSize: compress.groupSize, calib, samples: calib.length, seqlen: calib[0]?.length, seed,
         out: compressedDir, overwrite: true, skipUnfit: true, output: compress.dense ? 'dense' : 'gptq', threads, isCancelled,
         onProgress: (p) => progress({ stage: 'compress', message: p.message, fraction: p.layer !== undefined ? p.layer / p.layers : undefined }),
       });

@@ -35,7 +35,7 @@ describe('parameter counts (appendix A)', () => {
     assert.equal(loraParams(llama7b, 2, ['q', 'k', 'v', 'o', 'up', 'down']).paper, 32 * 2 * (8 * 4096 + 2 * (4096 + 11008)));
   });
 
-  it('Llama-7b LoRA: the paper\'s 4.4/6.7/8.9M come out of no module set (docs/study.md, "numbers that do not add up")', () => {
+  it('Llama-7b LoRA: the paper\'s 4.4/6.7/8.9M come out of no module set (docs/paper-notes.md)', () => {
     const M = (n: number) => (n / 1e6).toFixed(2);
     const six = [2, 3, 4].map((r) => M(loraParams(llama7b, r, ['q', 'k', 'v', 'o', 'up', 'down']).paper));
     const seven = [2, 3, 4].map((r) => M(loraParams(llama7b, r, ['q', 'k', 'v', 'o', 'gate', 'up', 'down']).paper));

@@ -231,6 +231,9 @@ describe('study end to end (tiny random Llama)', function () {
     assert.deepEqual(
       [parseCompress('sparsegpt:0.5'), parseCompress('sparsegpt:0.5:4:g64'), parseCompress('magnitude:.7')].map((c) => [c.method, c.sparsity, c.bits, c.groupSize, c.dense]),
       [['sparsegpt', 0.5, undefined, 128, true], ['sparsegpt', 0.5, 4, 64, false], ['magnitude', 0.7, undefined, 128, true]]);
+    assert.deepEqual(parseCompress('sparsegpt:2:4').pattern, { n: 2, m: 4 });
+    assert.equal(parseCompress('sparsegpt:2:4:4').bits, 4);
+    await expectIdpError(() => parseCompress('sparsegpt:4:4'), 'INPUT', undefined, /1 ≤ N < M/);
     await expectIdpError(() => parseMethods(['idp']), 'INPUT', undefined, /prompt:N/);
     await expectIdpError(() => parseMethods(['lora']), 'INPUT', undefined, /needs a size/);
     await expectIdpError(() => parseMethods(['prompt:4', 'prompt:4']), 'INPUT', undefined, /twice/);
