@@ -5,11 +5,22 @@
 const fs = require('fs');
 const Mocha = require('mocha');
 const { Spec } = Mocha.reporters;
-const { EVENT_RUN_END } = Mocha.Runner.constants;
+const { EVENT_RUN_END, EVENT_TEST_PENDING, EVENT_SUITE_BEGIN, EVENT_SUITE_END } = Mocha.Runner.constants;
+// the reason a test skipped (test/helpers/skip.ts keeps it on the test or its suite); the tests run
+// from out/, so the compiled helper is there whenever this reporter is
+const { skipReason } = require('../out/test/helpers/skip.js');
 
 class IdpReporter extends Spec {
   constructor(runner, options) {
     super(runner, options);
+    // printed under Spec's "- title" line; a skip that bypassed the helper is called out as such
+    let depth = 0; // Spec's own indent counter is private: keep one in step with it
+    runner.on(EVENT_SUITE_BEGIN, () => depth++);
+    runner.on(EVENT_SUITE_END, () => depth--);
+    runner.on(EVENT_TEST_PENDING, (test) => {
+      const why = skipReason(test) ?? 'no reason given (skip through test/helpers/skip.ts)';
+      process.stdout.write(`${'  '.repeat(Math.max(depth - 1, 0))}    skipped: ${why}\n`);
+    });
     runner.once(EVENT_RUN_END, () => {
       const s = runner.stats;
       const counts = { passed: s.passes, failed: s.failures, skipped: s.pending };

@@ -4,17 +4,13 @@ import * as fs from 'fs';
 import type { Browser, Page } from 'playwright-core';
 import { CodeServer, extensionEnv, makeWorkspace, REPO, startCodeServer, whyNoVsCode, workbenchUrl } from '../vscode/code-server';
 import { launchBrowser, waitForWorkbench } from '../vscode/browser';
+import { requirePrereq } from '../helpers/skip';
 
 export interface Session { cs: CodeServer; browser: Browser; page: Page; workspace: string; close(): Promise<void> }
 
 /** Starts a session, or skips the calling suite (saying why) when no VS Code can run here; on CI that fails. */
 export async function openSession(ctx: Mocha.Context, files: Record<string, string>, settings: Record<string, unknown> = {}, installed?: { extensionsDir: string }): Promise<Session> {
-  const why = whyNoVsCode();
-  if (why) {
-    if (process.env.CI) throw new Error(`browser tests cannot run on CI: ${why}`);
-    console.log(`    (skipped: ${why})`);
-    ctx.skip();
-  }
+  requirePrereq(ctx, whyNoVsCode()); // code-server + Chromium: CI installs them (scripts/vscode-test/setup.sh)
   const workspace = makeWorkspace(files);
   fs.mkdirSync(`${workspace}/.vscode`, { recursive: true });
   fs.writeFileSync(`${workspace}/.vscode/settings.json`, JSON.stringify(settings, null, 2));

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { failureScreenshots, runCommand, screenshot } from '../vscode/browser';
 import { installVsix, REPO, whyNoVsCode } from '../vscode/code-server';
 import { openSession, Session } from './session';
+import { requirePrereq } from '../helpers/skip';
 
 describe('browser: the packaged extension (.vsix)', function () {
   this.timeout(300000);
@@ -16,7 +17,7 @@ describe('browser: the packaged extension (.vsix)', function () {
   let extensionsDir: string;
 
   before(async function () {
-    if (whyNoVsCode() && !process.env.CI) this.skip(); // openSession says why
+    requirePrereq(this, whyNoVsCode()); // code-server + Chromium: CI installs them (scripts/vscode-test/setup.sh)
     const target = `${process.platform}-${process.arch}`;
     const r = spawnSync(process.execPath, ['scripts/package.mjs', target], { cwd: REPO, encoding: 'utf8', timeout: 240000 });
     assert.equal(r.status, 0, `packaging failed:\n${r.stdout}\n${r.stderr}`);

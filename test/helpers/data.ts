@@ -1,9 +1,11 @@
 // Where the staged data lives (../shared/data by default; IDP_DATA overrides).
-// Tests that need it call `dataPath(ctx, ...)`: when the folder is absent the test is skipped and
-// says why, instead of failing on a machine that was never given the data. CI always has it.
+// Tests that need it call `dataPath(ctx, ...)`: when the file is absent the test is skipped and
+// says why, instead of failing on a machine that was never given the data. CI always has it, so
+// there a missing file fails (test/helpers/skip.ts: requirePrereq).
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { requirePrereq } from './skip';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -15,13 +17,10 @@ export function hasData(): boolean {
   return fs.existsSync(path.join(dataDir(), 'README.md'));
 }
 
-/** Absolute path under the data folder; skips the calling test (with the reason) if the data is absent. */
+/** Absolute path under the data folder; skips the calling test (with the reason) if it is absent, fails on CI. */
 export function dataPath(ctx: Mocha.Context, ...parts: string[]): string {
   const p = path.join(dataDir(), ...parts);
-  if (!fs.existsSync(p)) {
-    if (process.env.CI) throw new Error(`staged data missing on CI: ${p} (set IDP_DATA)`);
-    ctx.skip(); // data folder absent: set IDP_DATA to the staged data (see README)
-  }
+  requirePrereq(ctx, fs.existsSync(p) ? undefined : `staged data missing: ${p} (set IDP_DATA to the staged data, see README)`);
   return p;
 }
 

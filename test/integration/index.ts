@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import Mocha = require('mocha');
+import { skipReason } from '../helpers/skip';
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 120000, reporter: 'spec', grep: process.env.IDP_TEST_GREP || undefined });
@@ -18,6 +19,10 @@ export function run(): Promise<void> {
       if (process.env.IDP_TEST_COUNTS) fs.writeFileSync(process.env.IDP_TEST_COUNTS, JSON.stringify(counts));
       if (failures > 0) reject(new Error(`${failures} extension-host test(s) failed`));
       else resolve();
+    });
+    // every skip says why (test/helpers/skip.ts); the spec reporter shows only the title
+    runner.on(Mocha.Runner.constants.EVENT_TEST_PENDING, (test) => {
+      console.log(`      skipped: ${skipReason(test) ?? 'no reason given (skip through test/helpers/skip.ts)'}`);
     });
   });
 }

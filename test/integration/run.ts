@@ -12,6 +12,7 @@ import * as util from 'util';
 import { extensionEnv, makeWorkspace, REPO, startCodeServer, whyNoVsCode, workbenchUrl } from '../vscode/code-server';
 import { launchBrowser, screenshot } from '../vscode/browser';
 import { WORKSPACE_FILES } from './workspace';
+import { onCi } from '../helpers/skip';
 
 const NOISE = [/ENOTFOUND/, /^\[AccountPolicyGate\]/, /^Creating a socket/, /^Resolv(ing|ed) connection token/, /^\[reconnection-grace-time\]/,
   /^Updating additional builtin extensions cache/, /^\[Service Worker\]/, /^\[AgentHost/];
@@ -78,7 +79,7 @@ async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; co
 async function main(): Promise<number> {
   const why = whyNoVsCode();
   if (why) {
-    if (process.env.CI) { console.error(`extension-host tests cannot run on CI: ${why}`); writeStageCounts({ passed: 0, failed: 1, skipped: 0 }); return 1; }
+    if (onCi()) { console.error(`extension-host tests cannot run on CI: ${why}`); writeStageCounts({ passed: 0, failed: 1, skipped: 0 }); return 1; }
     console.log(`extension-host tests skipped: ${why}`);
     writeStageCounts({ passed: 0, failed: 0, skipped: 1 });
     return 0;

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import { dataPath, STORIES, tmpDir } from '../../helpers/data';
+import { requirePrereq } from '../../helpers/skip';
 
 const root = tmpDir('idp-bank-cli-');
 const idp = (...args: string[]) => spawnSync(process.execPath, [path.join(__dirname, '..', '..', '..', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', timeout: 120000 });
@@ -104,7 +105,7 @@ describe('idp bank / inspect (CLI)', function () {
     const stories = dataPath(this, ...STORIES, 'stories260K.gguf');
     const text = dataPath(this, 'corpora', 'tinystories');
     const files = fs.readdirSync(text).filter((f) => /\.(txt|jsonl)$/.test(f));
-    if (!files.length) this.skip();
+    requirePrereq(this, files.length ? undefined : `staged data missing: no .txt or .jsonl file in ${text}`);
     const out = path.join(root, 'stories-bank');
     const r = idp('bank', 'train', '--model', stories, '--prompts', '4,8', '--data', path.join(text, files[0]), '--tokens', '2048',
       '--seqlen', '64', '--batch', '8', '--lr', '0.01', '--out', out, '--json');

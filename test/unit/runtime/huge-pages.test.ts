@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { tmpDir } from '../../helpers/data';
 import { HUGE_PAGES_TUNABLE, hugePagesOn, withHugePages, withoutHugePages } from '../../../src/engine/runtime/huge-pages';
+import { skipUnless } from '../../helpers/skip';
 
 const MODULE = path.resolve(__dirname, '../../../src/engine/runtime/huge-pages.js');
 
@@ -35,7 +36,7 @@ describe('runtime: huge pages for prepacked weights', function () {
   const linux = process.platform === 'linux';
 
   it('adds the tunable to tunables already set, once, and takes only it away', function () {
-    if (!linux) this.skip();   // glibc tunables exist only on Linux
+    skipUnless(this, linux, 'glibc tunables exist only on Linux');
     const env = withHugePages({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' });
     assert.equal(env.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGES_TUNABLE}`);
     assert.ok(hugePagesOn(env));
@@ -52,7 +53,7 @@ describe('runtime: huge pages for prepacked weights', function () {
   });
 
   it('relaunches once: the child has the tunable and its exit code is the parent\'s', function () {
-    if (!linux) this.skip();
+    skipUnless(this, linux, 'glibc tunables exist only on Linux');
     const r = spawnSync(process.execPath, [script(), '7'], { env: cleanEnv(), encoding: 'utf8' });
     assert.equal(r.status, 7, r.stderr);
     const out = JSON.parse(r.stdout.trim());
@@ -70,7 +71,7 @@ describe('runtime: huge pages for prepacked weights', function () {
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     it(`passes ${sig} on to the child once and ends by the same signal`, async function () {
-      if (!linux) this.skip();
+      skipUnless(this, linux, 'glibc tunables exist only on Linux');
       const parent = spawn(process.execPath, [script(), 'wait'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
       const line = await new Promise<string>((ok) => parent.stdout!.once('data', (b: Buffer) => ok(b.toString())));
       const child = JSON.parse(line.trim()) as { pid: number };
