@@ -10,10 +10,11 @@ import { defaultModelPath } from '../engine/defaults';
 import { runStudy, StudyProgress } from '../engine/study/run';
 import type { StudyOptions } from '../engine/study/options';
 import { reportError } from './errors';
+import { inputError } from '../engine/errors';
 import { collect, int, numAtLeast } from './options';
 
 interface StudyFlags {
-  model?: string; tokenizer?: string; compress: string; methods: string; tokens: number; tasks: string; heldout: string[]; data: string[];
+  model?: string; tokenizer?: string; compress: string; compressed?: string; preset?: 'paper'; weightDecay?: number; methods: string; tokens?: number; tasks?: string; heldout: string[]; data: string[];
   out: string; dataDir?: string; limit?: number; seed: number; seqlen?: number; batch: number; lr: number; targets: string;
   selectionLayer: number; score: 'mass' | 'mean'; calibSamples: number; latencyBatch?: number; latencySeqlen?: number; latencyDecode: number; latencyRepeats: number;
   latency: boolean; similarity: boolean; similaritySamples: number; choices: number; addBos?: boolean; threads?: number; json?: boolean; quiet?: boolean;
@@ -21,16 +22,27 @@ interface StudyFlags {
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-/** Flags → the plain options object runStudy takes (the same the extension sends over JSON-RPC). */
-export function studyOptions(f: StudyFlags): StudyOptions {
-  return {
-    model: f.model ?? defaultModelPath(), tokenizer: f.tokenizer, compress: f.compress, methods: list(f.methods), tokens: f.tokens,
-    tasks: list(f.tasks), heldout: f.heldout, data: f.data.length ? f.data : ['model'], out: f.out, dataDir: f.dataDir, limit: f.limit,
+/** The flags a preset covers (engine/study/preset.ts), by their StudyOptions names. */
+const PRESET_FLAGS: Record<string, keyof StudyFlags> = { compress: 'compress', methods: 'methods', targets: 'targets', tokens: 'tokens', tasks: 'tasks', lr: 'lr', weightDecay: 'weightDecay' };
+
+/**
+ * Flags → the plain options object runStudy takes (the same the extension sends over JSON-RPC). With a
+ * preset, a setting it covers is passed only when its flag was typed (`explicit`), so that the preset
+ * fills the rest and a typed flag overrides it; commander's defaults would otherwise hide the preset.
+ */
+export function studyOptions(f: StudyFlags, explicit: (flag: keyof StudyFlags) => boolean = () => true): StudyOptions {
+  const o: StudyOptions = {
+    model: f.model ?? defaultModelPath(), tokenizer: f.tokenizer, compress: f.compress, methods: list(f.methods), tokens: f.tokens!,
+    tasks: list(f.tasks ?? ''), heldout: f.heldout, data: f.data.length ? f.data : ['model'], out: f.out, dataDir: f.dataDir, limit: f.limit,
     seed: f.seed, seqLen: f.seqlen, batch: f.batch, lr: f.lr, targets: list(f.targets), selectionLayer: f.selectionLayer, score: f.score,
     calibSamples: f.calibSamples, choices: f.choices, threads: f.threads, ...(f.addBos ? { addBos: true } : {}),
     latency: f.latency ? { batch: f.latencyBatch, seqLen: f.latencySeqlen, decode: f.latencyDecode, repeats: f.latencyRepeats } : false,
     similarity: f.similarity ? { samples: f.similaritySamples } : false,
+    ...(f.compressed !== undefined ? { compressed: f.compressed } : {}), ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
+    ...(f.preset ? { preset: f.preset } : {}),
   };
+  if (f.preset) for (const [k, flag] of Object.entries(PRESET_FLAGS)) if (!explicit(flag)) delete (o as unknown as Record<string, unknown>)[k];
+  return o;
 }
 
 function progressPrinter(quiet: boolean | undefined) {
@@ -47,7 +59,7 @@ function progressPrinter(quiet: boolean | undefined) {
   };
 }
 
-async function run(f: StudyFlags): Promise<void> {
+async function run(f: StudyFlags, cmd: Command): Promise<void> {
   const ac = new AbortController();
   const onSignal = () => {
     if (ac.signal.aborted) process.exit(130);
@@ -57,7 +69,8 @@ async function run(f: StudyFlags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const r = await runStudy(studyOptions(f), { onProgress: progressPrinter(f.quiet || f.json), signal: ac.signal });
+    if (!f.preset && (f.tokens === undefined || f.tasks === undefined)) throw inputError(`study: give ${f.tokens === undefined ? '--tokens' : '--tasks'} (or --preset paper)`);
+    const r = await runStudy(studyOptions(f, (flag) => cmd.getOptionValueSource(flag) === 'cli'), { onProgress: progressPrinter(f.quiet || f.json), signal: ac.signal });
     const out = path.resolve(f.out);
     if (f.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
@@ -79,9 +92,13 @@ export function registerStudyCommand(program: Command): void {
     .option('--model <path>', 'the uncompressed model (default: the embedded default model)')
     .option('--tokenizer <path>', 'tokenizer file')
     .option('--compress <spec>', 'method:bits[:gGROUP] (gptq:3, gptq:4:g64, rtn:4) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, sparsegpt:2:4, magnitude:0.7)', 'gptq:3')
+    .option('--compressed <dir>', 'start from a model compressed elsewhere (a GPTQ folder or any model folder): no compression step, the compressed row runs on DIR (--compress is ignored)')
+    .addOption(new Option('--preset <name>', 'the paper\'s settings (§3.2, appendix A), each overridden by its flag when typed: --compress gptq:3 ' +
+      '--methods none,prompt:50,prompt:100,concat,idp,lora:2,lora:3,lora:4 (IDP on §3.2.1\'s m = 50, n = 100, not Table 3\'s 26/100) ' +
+      '--targets q,k,v,o,up,down (appendix A\'s layers) --tokens 40960000 --tasks paper --lr 2e-4 --weight-decay 1e-5; see docs/study.md').choices(['paper']))
     .option('--methods <list>', 'none, prompt:N, concat, idp, prefix:N, lora:R (idp/concat use every prompt:N)', 'none,prompt:8,prompt:32,concat,idp,prefix:8,lora:2,lora:4')
-    .requiredOption('--tokens <n>', 'training token budget per method', int('--tokens', 1))
-    .requiredOption('--tasks <list>', 'benchmark tasks (idp bench names; text_* tasks need --heldout)')
+    .option('--tokens <n>', 'training token budget per method (required without --preset)', int('--tokens', 1))
+    .option('--tasks <list>', 'benchmark tasks (idp bench names; text_* tasks need --heldout; required without --preset)')
     .option('--heldout <file>', 'held-out text (text_* tasks, held-out perplexity, similarity texts; repeatable)', collect, [] as string[])
     .option('--data <file>', 'training and calibration text (repeatable; default: sampled from the uncompressed model)', collect, [] as string[])
     .requiredOption('--out <dir>', 'report folder (finished parts in it are reused by a rerun)')
@@ -91,6 +108,7 @@ export function registerStudyCommand(program: Command): void {
     .option('--seqlen <n>', 'training tokens per row (default min(128, context − prompt slots − 1))', int('--seqlen', 2))
     .option('--batch <n>', 'training rows per step', int('--batch', 1), 8)
     .option('--lr <x>', 'peak learning rate (AdamW, every method)', numAtLeast('--lr', 0), 1e-2)
+    .option('--weight-decay <x>', 'AdamW weight decay (default 1e-5)', numAtLeast('--weight-decay', 0))
     .option('--targets <list>', 'LoRA targets', 'q,k,v,o,gate,up,down')
     .option('--selection-layer <l>', 'IDP selection layer', int('--selection-layer', 0), 0)
     .addOption(new Option('--score <s>', 'IDP selection score').choices(['mass', 'mean']).default('mass'))

@@ -101,7 +101,7 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
       break;
     }
     case Methods.study.method:
-      reads.push(str(p.model), str(p.tokenizer), ...dataReads(p.data), ...strs(p.heldout), ...taskReads(p));
+      reads.push(str(p.model), str(p.tokenizer), str(p.compressed), ...dataReads(p.data), ...strs(p.heldout), ...taskReads(p));
       // prompt:<n>@<data> methods read their own data
       reads.push(...strs(p.methods).filter((x) => x.includes('@')).map((x) => x.slice(x.indexOf('@') + 1)));
       writes.push(str(p.out));

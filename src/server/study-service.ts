@@ -9,10 +9,11 @@ import { autoGroupSize } from './compress-service';
 import { loadModel } from '../engine/models/load';
 import type { Cancellation } from './engine-service';
 import { OutputClaim, withClaim } from '../engine/formats/output-folder';
+import { PRESETS } from '../engine/study/preset';
 
 /** StudyOptions' keys (src/engine/study/options.ts); runStudy checks the values. */
-const KEYS = ['model', 'tokenizer', 'compress', 'methods', 'tokens', 'tasks', 'heldout', 'data', 'out', 'dataDir', 'limit', 'seed', 'seqLen',
-  'batch', 'lr', 'targets', 'selectionLayer', 'score', 'calibSamples', 'calibSeqLen', 'latency', 'similarity', 'choices', 'threads', 'progressToken'] as const;
+const KEYS = ['model', 'tokenizer', 'compress', 'compressed', 'preset', 'methods', 'tokens', 'tasks', 'heldout', 'data', 'out', 'dataDir', 'limit', 'seed', 'seqLen',
+  'batch', 'lr', 'weightDecay', 'targets', 'selectionLayer', 'score', 'calibSamples', 'calibSeqLen', 'latency', 'similarity', 'choices', 'threads', 'progressToken'] as const;
 
 const STAGES: StudyStage[] = ['load', 'data', 'compress', 'train', 'bench', 'heldout', 'latency', 'similarity', 'routing', 'report'];
 
@@ -21,10 +22,14 @@ export function checkStudyParams(p: StudyParams): void {
   c.path('model', true);
   c.path('out', true);
   c.path('tokenizer');
-  c.str('compress', true);
-  c.array('methods', (x) => typeof x === 'string' && x.trim() !== '', 'a non-empty array of methods (none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>)', true);
-  c.int('tokens', 1, Number.MAX_SAFE_INTEGER, true);
-  c.array('tasks', (x) => typeof x === 'string' && x.trim() !== '', 'a non-empty array of task names', true);
+  c.path('compressed');
+  c.oneOf('preset', [...PRESETS]);
+  // a preset fills these where they are absent (engine/study/preset.ts); a given model needs no compress spec
+  const preset = p.preset !== undefined;
+  c.str('compress', !preset && p.compressed === undefined);
+  c.array('methods', (x) => typeof x === 'string' && x.trim() !== '', 'a non-empty array of methods (none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>)', !preset);
+  c.int('tokens', 1, Number.MAX_SAFE_INTEGER, !preset);
+  c.array('tasks', (x) => typeof x === 'string' && x.trim() !== '', 'a non-empty array of task names', !preset);
   if (p.heldout !== undefined && !(Array.isArray(p.heldout) && p.heldout.every((x) => typeof x === 'string'))) c.fail('heldout', 'an array of files / globs');
   if (p.data !== undefined && !(Array.isArray(p.data) && p.data.length > 0 && p.data.every((x) => typeof x === 'string'))) c.fail('data', "an array of files / globs, or ['model']");
   c.path('dataDir');
@@ -33,6 +38,7 @@ export function checkStudyParams(p: StudyParams): void {
   c.int('seqLen', 2);
   c.int('batch', 1);
   c.num('lr', 0, 10, { minExclusive: true });
+  c.num('weightDecay', 0, 10);
   c.int('selectionLayer', 0);
   c.oneOf('score', ['mass', 'mean']);
   c.int('calibSamples', 1);
@@ -50,7 +56,7 @@ export async function runStudyRequest(p: StudyParams, token: Cancellation, onPro
 async function studyClaimed(p: StudyParams, claim: OutputClaim, token: Cancellation, onProgress?: (v: StudyProgressValue) => void): Promise<StudyReply> {
   const { progressToken: _t, ...options } = p;
   // "gptq:4" without a group: the largest group size the model's layers allow (as idp/compress does)
-  if (/^[a-z]+:\d+$/.test(options.compress)) {
+  if (options.compressed === undefined && typeof options.compress === 'string' && /^[a-z]+:\d+$/.test(options.compress)) {
     const g = autoGroupSize(await loadModel(options.model));
     if (g !== 128) options.compress = `${options.compress}:g${g}`;
   }
@@ -65,7 +71,7 @@ async function studyClaimed(p: StudyParams, claim: OutputClaim, token: Cancellat
       },
     });
     return {
-      status: report.status, dir: options.out, compress: options.compress, seconds: report.seconds,
+      status: report.status, dir: options.out, compress: report.compression.spec, seconds: report.seconds,
       rows: report.rows.map((r) => ({ id: r.id, label: r.label, status: r.status, average: r.aggregates?.values.Average?.value })),
     };
   } finally {

@@ -18,8 +18,13 @@ export interface StudyOptions {
   /** The uncompressed model (HF folder, .gguf, llama2.c .bin). */
   model: string;
   tokenizer?: string;
-  /** Compression, e.g. "gptq:3" (GPTQ 3-bit, group 128) or "rtn:4:g64". */
+  /** Compression, e.g. "gptq:3" (GPTQ 3-bit, group 128) or "rtn:4:g64"; ignored with `compressed`. */
   compress: string;
+  /** A model compressed elsewhere (a GPTQ folder or any model folder): the study skips compressing and its
+   *  compressed row runs on this folder (given.ts). */
+  compressed?: string;
+  /** A named set of the paper's settings (preset.ts); the options given explicitly win. */
+  preset?: 'paper';
   /** Recovery methods, e.g. ["none", "prompt:8", "prompt:32", "concat", "idp", "prefix:8", "lora:2", "lora:4"]. */
   methods: string[];
   /** Training token budget per trained method (every method: same data, budget and optimizer). */
@@ -39,6 +44,8 @@ export interface StudyOptions {
   seqLen?: number;
   batch?: number;
   lr?: number;
+  /** AdamW weight decay (default 1e-5, the paper's). */
+  weightDecay?: number;
   /** LoRA targets (default q,k,v,o,gate,up,down). */
   targets?: string[];
   /** IDP selection layer and score (defaults: 0, mass). */
@@ -126,6 +133,13 @@ export function parseCompress(spec: string): CompressSpec {
   };
 }
 
+/** The compressed row's short name in labels: "GPTQ-3bit", "SparseGPT-50%", "SparseGPT-2:4-4bit". */
+export function compressLabel(c: CompressSpec): string {
+  return c.sparsity !== undefined
+    ? `${c.method === 'sparsegpt' ? 'SparseGPT' : 'Magnitude'}-${c.pattern ? `${c.pattern.n}:${c.pattern.m}` : `${Math.round(c.sparsity * 100)}%`}${c.bits ? `-${c.bits}bit` : ''}`
+    : `${c.method.toUpperCase()}-${c.bits}bit`;
+}
+
 /** Methods in table order; idp/concat need at least one prompt:<n>. */
 export function parseMethods(list: string[]): MethodSpec[] {
   const out: MethodSpec[] = [];
@@ -180,7 +194,7 @@ export function checkOptions(o: StudyOptions): void {
   if (!o || typeof o !== 'object') throw inputError('study options must be an object');
   if (!o.model) throw inputError('study: give the model (--model PATH)');
   if (!o.out) throw inputError('study: give the report folder (--out DIR)');
-  if (!(Number.isInteger(o.tokens) && o.tokens >= 1)) throw inputError(`study: --tokens must be a positive integer, got ${o.tokens}`);
+  if (!(Number.isInteger(o.tokens) && o.tokens >= 1)) throw inputError(o.tokens === undefined ? 'study: give the training token budget (--tokens, or --preset paper)' : `study: --tokens must be a positive integer, got ${o.tokens}`);
   if (!Array.isArray(o.tasks) || !o.tasks.length) throw inputError('study: give the benchmark tasks (--tasks)');
   if (!Array.isArray(o.methods)) throw inputError('study: --methods must be a list');
   if (o.tasks.some((t) => t.startsWith('text_')) && !o.heldout?.length) throw inputError('study: the text_* tasks need held-out text (--heldout FILE)');

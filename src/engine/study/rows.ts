@@ -24,7 +24,7 @@ import { concatKv, concatPrompt, loraInferenceHooks, prefixKv } from '../idp/bas
 import { loraParams, noneParams, ParamCount, prefixParams, promptParams } from '../idp/params';
 import { inputError } from '../errors';
 import type { StudyRowKind } from './schema';
-import { CompressSpec, dataLabel, MethodSpec } from './options';
+import { dataLabel, MethodSpec } from './options';
 import type { TrainedMethods, TrainingRecord } from './train';
 
 export interface RowRuntime {
@@ -64,11 +64,8 @@ function adaptedRow(base: Omit<RowRuntime, 'bench' | 'scorer' | 'generate' | 'pr
 }
 
 /** The study's rows in table order: base, compressed, then the methods as given ('none' is the compressed row). */
-export async function buildRows(base: LoadedModel, compressed: LoadedModel, compress: CompressSpec, methods: MethodSpec[],
+export async function buildRows(base: LoadedModel, compressed: LoadedModel, short: string, methods: MethodSpec[],
   trained: TrainedMethods, targets: string[], session: SessionOptions): Promise<RowRuntime[]> {
-  const short = compress.sparsity !== undefined
-    ? `${compress.method === 'sparsegpt' ? 'SparseGPT' : 'Magnitude'}-${compress.pattern ? `${compress.pattern.n}:${compress.pattern.m}` : `${Math.round(compress.sparsity * 100)}%`}${compress.bits ? `-${compress.bits}bit` : ''}`
-    : `${compress.method.toUpperCase()}-${compress.bits}bit`;
   const m = compressed;
   const c = m.config;
   const lm = new CausalLM(m, session);   // the compressed model's runtime, shared by every row that runs on it

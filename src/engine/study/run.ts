@@ -17,7 +17,9 @@ import { loadBenchTasks } from '../eval/bench';
 import { bosNote, lmEvalAddsBos } from '../eval/requests';
 import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
-import { bankLengths, bankPromptData, checkOptions, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
+import { applyPreset, presetNote } from './preset';
+import { describeGiven, GivenCompression } from './given';
+import { bankLengths, bankPromptData, checkOptions, compressLabel, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
 import { routingAnalysis } from './routing';
 import { PROMPT_INPUT } from '../train/methods/prompt';
 import { loadCorpus, TrainData } from '../train/data';
@@ -59,14 +61,22 @@ export interface StudyHooks {
 export type { StudyOptions } from './options';
 
 /** Writes in place into `options.out`: an absent or empty folder, or a study IDP Lab wrote (finished parts reused). */
-export async function runStudy(options: StudyOptions, hooks: StudyHooks = {}): Promise<StudyReport> {
+export async function runStudy(given: StudyOptions, hooks: StudyHooks = {}): Promise<StudyReport> {
+  const options = applyPreset(given);
   checkOptions(options);
-  return withClaim(hooks.claim, options.out, { kind: 'study', mode: 'in-place' }, (claim) => studyClaimed(options, hooks, claim));
+  return withClaim(hooks.claim, options.out, { kind: 'study', mode: 'in-place' }, (claim) => studyClaimed(options, hooks, claim, presetNote(given, options)));
 }
 
-async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: OutputClaim): Promise<StudyReport> {
+/** compression.path: relative to the study folder when inside it ('compressed/'), else absolute (a given model elsewhere). */
+function studyPath(out: string, dir: string): string {
+  const rel = path.relative(out, dir);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? `${rel.split(path.sep).join('/')}/` : path.resolve(dir);
+}
+
+async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: OutputClaim, presetNoted?: string): Promise<StudyReport> {
   const t0 = performance.now();
-  const compress = parseCompress(options.compress);
+  // a given compressed model: options.compress is not used (the preset's or the CLI's default may be there)
+  const compress = options.compressed === undefined ? parseCompress(options.compress) : undefined;
   const methods = parseMethods(options.methods);
   const out = claim.target;
   const store = new StudyStore(out);
@@ -87,7 +97,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
   const slots = Math.max(0, lengths.reduce((a, b) => a + b, 0), ...prefixes);
   const seqLen = Math.min(options.seqLen ?? 128, c.maxPositions - slots - 1);
   const settings: TrainSettings = {
-    ...DEFAULT_SETTINGS, seqLen, batchSize: options.batch ?? 8, tokens: options.tokens, lr: options.lr ?? 1e-2, warmup: 0.1, seed,
+    ...DEFAULT_SETTINGS, seqLen, batchSize: options.batch ?? 8, tokens: options.tokens, lr: options.lr ?? 1e-2, weightDecay: options.weightDecay ?? DEFAULT_SETTINGS.weightDecay, warmup: 0.1, seed,
   };
   const targets = (options.targets ?? DEFAULT_TARGETS) as LoraTarget[];
   const benchTasks = loadBenchTasks(tasks, { dataDir: options.dataDir ?? defaultDataDir(), heldout, heldoutOptions: { seed, choices: options.choices ?? 4 } });
@@ -95,16 +105,17 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
   const report: StudyReport = {
     schema: STUDY_SCHEMA, status: 'partial', created: new Date().toISOString(), seconds: 0,
     model: { path: base.source, label: path.basename(base.source), arch: c.hfArchitecture, parameters: parameterCount(base) },
-    compression: { spec: compress.spec, path: 'compressed/', description: compress.description },
-    settings: { methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed, addBos: options.addBos ?? lmEvalAddsBos(c) },
+    compression: compress ? { spec: compress.spec, path: 'compressed/', description: compress.description } : { spec: 'given', path: path.resolve(options.compressed!), description: 'given' },
+    settings: { ...(options.preset ? { preset: options.preset } : {}), methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed, addBos: options.addBos ?? lmEvalAddsBos(c) },
     rows: [], analyses: {}, charts: [], table: 'table.md',
     notes: [
       `training: every method on the compressed model with the same ${options.data?.join(', ') ?? 'model-sampled (data-free)'} data, ${options.tokens} tokens, ` +
-      `AdamW lr ${settings.lr} (warmup 10 %, cosine), batch ${settings.batchSize} × ${seqLen} tokens, seed ${seed}`,
+      `AdamW lr ${settings.lr}, weight decay ${settings.weightDecay} (warmup 10 %, cosine), batch ${settings.batchSize} × ${seqLen} tokens, seed ${seed}`,
       'concat is the bank\'s trained prompts concatenated (untrained as a whole, Table 3 "Concat"); its training is that of the prompts',
       `benchmark: ${bosNote(options.addBos ?? lmEvalAddsBos(c))}`,
     ],
   };
+  if (presetNoted) report.notes.push(presetNoted);
   if (methods.some((m) => m.kind === 'none')) report.notes.push('"none" is the compressed row (no recovery method)');
   const finish = async (status: StudyReport['status']): Promise<StudyReport> => {
     report.status = status === 'complete' && report.rows.some((r) => r.status !== 'done') ? 'partial' : status;
@@ -122,24 +133,42 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     const data = await studyData(store, base, { data: options.data ?? ['model'], heldout, seqLen, tokens: options.tokens, seed, threads: threads ?? 1 },
       isCancelled, (message) => progress({ stage: 'data', message }));
     if (isCancelled()) return finish('cancelled');
-    const calib = calibrationWindows(data.train, options.calibSamples ?? 32, options.calibSeqLen ?? seqLen);
-    const compressKey = settingsKey({ model: modelInfo(base).weights, compress, calib: dataKey({ train: data.train, eval: data.eval }), n: calib.length, len: calib[0]?.length, seed });
-    const compressedDir = path.join(out, 'compressed');
-    const reuseCompressed = store.get<string>('compressed', compressKey) !== undefined && fs.existsSync(path.join(compressedDir, 'config.json'));
-    if (reuseCompressed) {
-      progress({ stage: 'compress', message: `reusing ${compress.description} model`, reused: true });
+    let compressedDir: string;
+    let compressKey: string;
+    let given: GivenCompression | undefined;
+    if (!compress) {
+      // compressed elsewhere: nothing to calibrate or compress; its weights key every later part, marked
+      // 'given' so that nothing this study compressed itself is ever reused for it (or the reverse)
+      compressedDir = path.resolve(options.compressed!);
+      progress({ stage: 'compress', message: `using the given compressed model ${compressedDir} (not compressing)`, reused: true });
     } else {
-      progress({ stage: 'compress', message: `compressing: ${compress.description}, ${calib.length} × ${calib[0]?.length} calibration tokens` });
-      const r = await compressModel(base, {
-        method: compress.method, bits: compress.bits, ...(compress.pattern ? { pattern: compress.pattern } : { sparsity: compress.sparsity }), groupSize: compress.groupSize, calib, samples: calib.length, seqlen: calib[0]?.length, seed,
-        out: compressedDir, overwrite: true, skipUnfit: true, output: compress.dense ? 'dense' : 'gptq', threads, isCancelled,
-        onProgress: (p) => progress({ stage: 'compress', message: p.message, fraction: p.layer !== undefined ? p.layer / p.layers : undefined }),
-      });
-      if (r.cancelled) return finish('cancelled');
-      if (r.skipped.length) report.notes.push(`compression left ${r.skipped.length} layer(s) unquantized (shape unfit for the GPTQ layout): ${r.skipped.slice(0, 4).join(', ')}${r.skipped.length > 4 ? ', …' : ''}`);
-      store.put('compressed', compressKey, compressedDir);
+      compressedDir = path.join(out, 'compressed');
     }
-    const compressed = await loadModel(compressedDir);
+    const givenModel = compress ? undefined : await loadModel(compressedDir);
+    if (givenModel) {
+      given = describeGiven(compressedDir, givenModel);
+      compressKey = settingsKey({ given: modelInfo(givenModel).weights, model: modelInfo(base).weights });
+      report.compression = { spec: 'given', path: studyPath(out, compressedDir), description: given.description, ...(given.from ? { from: given.from } : {}) };
+    } else {
+      const cs = compress!;
+      const calib = calibrationWindows(data.train, options.calibSamples ?? 32, options.calibSeqLen ?? seqLen);
+      compressKey = settingsKey({ model: modelInfo(base).weights, compress: cs, calib: dataKey({ train: data.train, eval: data.eval }), n: calib.length, len: calib[0]?.length, seed });
+      const reuseCompressed = store.get<string>('compressed', compressKey) !== undefined && fs.existsSync(path.join(compressedDir, 'config.json'));
+      if (reuseCompressed) {
+        progress({ stage: 'compress', message: `reusing ${cs.description} model`, reused: true });
+      } else {
+        progress({ stage: 'compress', message: `compressing: ${cs.description}, ${calib.length} × ${calib[0]?.length} calibration tokens` });
+        const r = await compressModel(base, {
+          method: cs.method, bits: cs.bits, ...(cs.pattern ? { pattern: cs.pattern } : { sparsity: cs.sparsity }), groupSize: cs.groupSize, calib, samples: calib.length, seqlen: calib[0]?.length, seed,
+          out: compressedDir, overwrite: true, skipUnfit: true, output: cs.dense ? 'dense' : 'gptq', threads, isCancelled,
+          onProgress: (p) => progress({ stage: 'compress', message: p.message, fraction: p.layer !== undefined ? p.layer / p.layers : undefined }),
+        });
+        if (r.cancelled) return finish('cancelled');
+        if (r.skipped.length) report.notes.push(`compression left ${r.skipped.length} layer(s) unquantized (shape unfit for the GPTQ layout): ${r.skipped.slice(0, 4).join(', ')}${r.skipped.length > 4 ? ', …' : ''}`);
+        store.put('compressed', compressKey, compressedDir);
+      }
+    }
+    const compressed = givenModel ?? await loadModel(compressedDir);
     // prompt:<n>@<data>: each such prompt's own text. 20 % of its documents (evenly spaced) are held out from
     // training: every other one calibrates the bank's selection (trainBank), the rest are the routing test
     const routingDocs: number[][][] = [];
@@ -152,7 +181,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     });
     const ownData = promptData.some((d) => d !== undefined);
     if (ownData) report.notes.push(`bank prompts with their own data: ${methods.filter((x) => x.kind === 'prompt').map((x) => `${x.id} ← ${x.data ?? 'the study\'s data'}`).join('; ')}`);
-    report.compression.description = `${compress.description}${describeModel(compressed).quantization ? ` (${describeModel(compressed).quantization})` : ''}`;
+    if (compress) report.compression.description = `${compress.description}${describeModel(compressed).quantization ? ` (${describeModel(compressed).quantization})` : ''}`;
 
     // ---- training ----
     const trained = await trainMethods({
@@ -164,7 +193,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     });
     if (trained.status !== 'done') return finish('cancelled');
     if (trained.calibrationSkipped) report.notes.push(`the bank's selection is not calibrated: ${trained.calibrationSkipped}`);
-    const rows = await buildRows(base, compressed, compress, methods, trained, targets, session);
+    const rows = await buildRows(base, compressed, given?.label ?? compressLabel(compress!), methods, trained, targets, session);
 
     // ---- per row: benchmark, held-out NLL, latency ----
     const common = {

@@ -74,9 +74,16 @@ export interface StudyReport {
   created: string;
   seconds: number;
   model: { path: string; label: string; arch: string; parameters: number };
-  /** e.g. { spec: "gptq:3", path: "compressed/" , description: "GPTQ 3-bit, group 128" } */
-  compression: { spec: string; path: string; description: string };
+  /**
+   * e.g. { spec: "gptq:3", path: "compressed/" , description: "GPTQ 3-bit, group 128" }. A model compressed
+   * elsewhere (--compressed DIR): spec "given", `from` the equivalent spec where the folder's
+   * idp-compress.json gives one. `path` is relative to the study folder (ending in '/') when the model is
+   * inside it, else absolute: read it with path.resolve(studyDir, path).
+   */
+  compression: { spec: string; path: string; description: string; from?: string };
   settings: {
+    /** The preset the options were filled from ('paper'); the notes say what it set. */
+    preset?: string;
     methods: string[];
     tokens: number;
     tasks: string[];

@@ -63,7 +63,9 @@ export function compressionSweep(dirs: string[]): Sweep {
     const row = r.rows.find((x) => x.kind === 'compressed' && x.status === 'done');
     const accuracy = row && meanAccuracy(row);
     if (accuracy === undefined) throw formatError(path.join(dir, 'study.json'), 'has no finished compressed row with an accuracy task');
-    const c = parseCompress(r.compression.spec);
+    const spec = r.compression.from ?? r.compression.spec;
+    if (spec === 'given') throw inputError('its compressed model was given (--compressed) with no compression record to place it in a sweep', path.join(dir, 'study.json'));
+    const c = parseCompress(spec);
     points.push({ study: dir, spec: c.spec, setting: c.description, method: c.method, ...(c.bits ? { bits: c.bits } : {}), ...(c.sparsity ? { sparsity: c.sparsity } : {}), accuracy });
     const b = r.rows.find((x) => x.kind === 'base' && x.status === 'done');
     const ba = b && meanAccuracy(b);

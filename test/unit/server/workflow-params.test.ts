@@ -122,6 +122,13 @@ describe('server: workflow parameter checks', () => {
       refuses(() => checkStudyParams(any({ ...ok, out: 'rel' })), /out must be an absolute path/);
       refuses(() => checkStudyParams(any({ ...ok, tokens: -1 })), /tokens must be an integer ≥ 1/);
     });
+    it('a preset fills what is left out; a given compressed model needs no compress spec', () => {
+      checkStudyParams(any({ model: '/m', out: '/s', preset: 'paper' }));
+      checkStudyParams(any({ ...ok, compress: undefined, compressed: '/elsewhere/gptq4', weightDecay: 0 }));
+      refuses(() => checkStudyParams(any({ model: '/m', out: '/s', preset: 'table2' })), /preset must be one of/);
+      refuses(() => checkStudyParams(any({ ...ok, compressed: 'rel' })), /compressed must be an absolute path/);
+      refuses(() => checkStudyParams(any({ model: '/m', out: '/s' })), /compress is required/);
+    });
   });
 
   describe('generate with a bank', () => {

@@ -29,7 +29,7 @@ function checkReport(r: StudyReport, dir: string): void {
   assert.ok(['complete', 'partial', 'cancelled'].includes(r.status));
   assert.ok(!Number.isNaN(Date.parse(r.created)) && num(r.seconds));
   assert.ok(typeof r.model.path === 'string' && typeof r.model.label === 'string' && typeof r.model.arch === 'string' && num(r.model.parameters));
-  assert.ok(typeof r.compression.spec === 'string' && fs.existsSync(path.join(dir, r.compression.path)) && typeof r.compression.description === 'string');
+  assert.ok(typeof r.compression.spec === 'string' && fs.existsSync(path.resolve(dir, r.compression.path)) && typeof r.compression.description === 'string');
   const s = r.settings;
   assert.ok(Array.isArray(s.methods) && num(s.tokens) && Array.isArray(s.tasks) && Array.isArray(s.heldout) && num(s.seed));
   for (const row of r.rows) {
