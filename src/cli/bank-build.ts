@@ -77,7 +77,7 @@ async function runCalibrate(f: CalibrateFlags): Promise<void> {
       onProgress: (done, of) => log(`reading the prompts' attention: ${done}/${of} documents`),
     });
     if (r.status === 'cancelled') { process.exitCode = 130; return; }
-    await bank.save(f.bank, m, { threads: threadsFor(m, f.threads) });
+    await bank.saveSettings(f.bank, m, { threads: threadsFor(m, f.threads) });   // bank.json only: its prompts and K/V stay
     if (f.json) process.stdout.write(JSON.stringify({ bank: path.resolve(f.bank), ...r }) + '\n');
     else process.stdout.write(`${calibrationTable(r)}\nselection now at layer ${r.layer} (calibrated; ${r.documents.join(' / ')} documents per prompt); wrote ${path.resolve(f.bank)}\n`);
   });

@@ -124,6 +124,8 @@ export class IdpBank {
   training?: Record<string, unknown>;
   /** Fitted selection rules by layer (calibration.ts); empty: the paper's rule. */
   calibration: SelectionCalibration[] = [];
+  /** Where load() found this bank's prompts and K/V, with their build id and K/V key (saveSettings). */
+  private stored?: { dir: string; build: string; kvKey: string };
 
   constructor(readonly prompts: Float32Array[], readonly info: BankPromptInfo[], readonly positions: number,
     public selectionLayer: number, public score: SelectionScore) {}
@@ -217,14 +219,31 @@ export class IdpBank {
       }
     });
     saveTensors(path.join(abs, KV_FILE), kvSet, meta);
+    this.writeJson(abs, m, build, o.graph);
+    return abs;
+  }
+
+  /**
+   * Writes the bank's settings (selection layer, score, calibration, training record) into the folder load()
+   * read it from, beside the prompts and K/V already there (same build id); a bank read elsewhere, or whose
+   * K/V were recomputed for another model or kernel settings, is saved whole.
+   */
+  async saveSettings(dir: string, m: LoadedModel, o: SessionOptions & { graph?: KvGraphOptions } = {}): Promise<string> {
+    const abs = path.resolve(dir);
+    const st = this.stored;
+    if (!st || st.dir !== abs || st.kvKey !== this.kvKey || !this.kv) return this.save(abs, m, o);
+    this.writeJson(abs, m, st.build, o.graph);
+    return abs;
+  }
+
+  private writeJson(abs: string, m: LoadedModel, build: string, graph: KvGraphOptions | undefined): void {
     const json: BankJson = {
       format: 'idp-bank', version: VERSION, build, model: modelInfo(m), positions: this.positions, selectionLayer: this.selectionLayer,
-      score: this.score, prompts: this.info, kvGraph: { dequantize: o.graph?.dequantize, quantAccuracyLevel: o.graph?.quantAccuracyLevel },
+      score: this.score, prompts: this.info, kvGraph: { dequantize: graph?.dequantize, quantAccuracyLevel: graph?.quantAccuracyLevel },
       ...(this.training ? { training: this.training } : {}),
       ...(this.calibration.length ? { calibration: this.calibration } : {}),
     };
     writeTextAtomic(path.join(abs, BANK_FILE), JSON.stringify(json, null, 2) + '\n');
-    return abs;
   }
 
   /**
@@ -305,6 +324,7 @@ export class IdpBank {
       };
     });
     bank.kvKey = JSON.stringify([here.weights, !!o.graph?.dequantize, o.graph?.quantAccuracyLevel ?? null]);
+    bank.stored = { dir: abs, build: j.build, kvKey: bank.kvKey };
     return bank;
   }
 }

@@ -198,9 +198,8 @@ export class IdpLM {
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
       [idpIo.segments]: new ort.Tensor('float32', this.bank.segments(), [this.bank.m, P]),
       [idpIo.queryWeight]: new ort.Tensor('float32', qw, [B, T]),
-      [idpIo.scoreWeight]: features ? new ort.Tensor('float32', paperWeights(c.numHeads, this.bank.m), [c.numHeads * this.bank.m, this.bank.m])
-        : new ort.Tensor('float32', this.weights.weight, [c.numHeads * this.bank.m, this.bank.m]),
-      [idpIo.scoreBias]: new ort.Tensor('float32', features ? new Float32Array(this.bank.m) : this.weights.bias, [this.bank.m]),
+      [idpIo.scoreWeight]: new ort.Tensor('float32', this.weights.weight, [c.numHeads * this.bank.m, this.bank.m]),
+      [idpIo.scoreBias]: new ort.Tensor('float32', this.weights.bias, [this.bank.m]),
     };
     for (let i = 0; i < c.numLayers; i++) {
       feeds[io.pastKey(i)] = state.past[2 * i];

@@ -237,7 +237,7 @@ async function bankClaimed(job: BankTrainJob, claim: OutputClaim): Promise<BankT
       calibrationSkipped = `prompt ${few + 1}'s data has ${documents[few].length} held-out document(s); calibrating needs 2 per prompt (more data, or --eval files)`;
     } else {
       const r = await calibrateBank({
-        model: m, bank, documents, halves: true, session: job.session, isCancelled: job.isCancelled,
+        model: m, bank, documents, session: job.session, isCancelled: job.isCancelled,
         onProgress: (done, total) => job.onProgress?.({ ...last, phase: 'calibrate', done, total }),
       });
       if (r.status === 'cancelled') return { status: 'cancelled', dir: out, prompts: runs };

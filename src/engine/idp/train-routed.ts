@@ -335,7 +335,7 @@ async function routedClaimed(job: RoutedTrainJob, claim: OutputClaim): Promise<R
     calibrationSkipped = `prompt ${few + 1} holds ${calDocs[few].length} held-out document(s) after routing; calibrating needs 2 per prompt (more data, or a larger --holdout)`;
   } else {
     const c = await calibrateBank({
-      model: m, bank, documents: calDocs, halves: true, session: job.session, isCancelled: job.isCancelled,
+      model: m, bank, documents: calDocs, session: job.session, isCancelled: job.isCancelled,
       onProgress: (done, total) => progress({ phase: 'calibrate', round: R, done, total }),
     });
     if (c.status === 'cancelled') return { status: 'cancelled', dir: out, rounds, assignment, heldoutAssignment };
