@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { defaultModelPath } from '../engine/defaults';
 import { runStudy, StudyProgress } from '../engine/study/run';
 import type { StudyOptions } from '../engine/study/options';
+import { PRESET_SETTINGS } from '../engine/study/preset';
 import { reportError } from './errors';
 import { inputError } from '../engine/errors';
 import { collect, int, numAtLeast } from './options';
@@ -21,9 +22,6 @@ interface StudyFlags {
 }
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
-
-/** The flags a preset covers (engine/study/preset.ts), by their StudyOptions names. */
-const PRESET_FLAGS: Record<string, keyof StudyFlags> = { compress: 'compress', methods: 'methods', targets: 'targets', tokens: 'tokens', tasks: 'tasks', lr: 'lr', weightDecay: 'weightDecay' };
 
 /**
  * Flags → the plain options object runStudy takes (the same the extension sends over JSON-RPC). With a
@@ -41,7 +39,8 @@ export function studyOptions(f: StudyFlags, explicit: (flag: keyof StudyFlags) =
     ...(f.compressed !== undefined ? { compressed: f.compressed } : {}), ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
     ...(f.preset ? { preset: f.preset } : {}),
   };
-  if (f.preset) for (const [k, flag] of Object.entries(PRESET_FLAGS)) if (!explicit(flag)) delete (o as unknown as Record<string, unknown>)[k];
+  // the settings a preset covers (engine/study/preset.ts) are named alike as flags and as StudyOptions
+  if (f.preset) for (const k of Object.keys(PRESET_SETTINGS[f.preset])) if (!explicit(k as keyof StudyFlags)) delete (o as unknown as Record<string, unknown>)[k];
   return o;
 }
 

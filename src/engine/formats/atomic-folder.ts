@@ -13,7 +13,8 @@ import * as path from 'path';
 import { currentOwner, ownerGone } from '../runtime/process-identity';
 import { assertCallerAlive } from '../runtime/caller';
 
-const hostTag = () => crypto.createHash('sha1').update(os.hostname()).digest('hex').slice(0, 4);
+/** This machine in staging names (4 hex of the host name's SHA-1), worked out once. */
+const HOST_TAG = crypto.createHash('sha1').update(os.hostname()).digest('hex').slice(0, 4);
 const STAGING = /^\.(.+)\.(\d+)-([0-9a-z]*)-([0-9a-f]{4})[0-9a-f]{4}\.tmp$/;
 // the extension's staging names before the owner's start time was recorded: `.NAME.PID-XXXXXXXX.tmp`
 const STAGING_PID_ONLY = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/;
@@ -21,24 +22,25 @@ const STAGING_PID_ONLY = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/;
 /** The staging name for `target` (a path beside it), owned by this process. */
 export function stagingPath(target: string): string {
   const o = currentOwner();
-  const name = `.${path.basename(target)}.${o.pid}-${o.start}-${hostTag()}${crypto.randomBytes(2).toString('hex')}.tmp`;
+  const name = `.${path.basename(target)}.${o.pid}-${o.start}-${HOST_TAG}${crypto.randomBytes(2).toString('hex')}.tmp`;
   return path.join(path.dirname(target), name);
 }
 
-interface StagingName { base: string; pid: number; start: string; host: string }
+/** host: undefined for the older names, which did not record it (they were only ever written here). */
+interface StagingName { base: string; pid: number; start: string; host?: string }
 
 function parseStaging(name: string): StagingName | undefined {
   const m = STAGING.exec(name);
   if (m) return { base: m[1], pid: Number(m[2]), start: m[3], host: m[4] };
   const l = STAGING_PID_ONLY.exec(name);
-  return l ? { base: l[1], pid: Number(l[2]), start: '', host: hostTag() } : undefined;
+  return l ? { base: l[1], pid: Number(l[2]), start: '' } : undefined;
 }
 
 /** For a staging entry's name: whether its owner is gone (undefined: not a staging name). */
 export function stagingOwnerGone(name: string): boolean | undefined {
   const s = parseStaging(name);
   if (!s) return undefined;
-  if (s.host !== hostTag()) return false;   // written from another machine (a shared folder): not ours to judge
+  if (s.host !== undefined && s.host !== HOST_TAG) return false;   // written from another machine (a shared folder): not ours to judge
   return ownerGone({ pid: s.pid, start: s.start });
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describeModel } from '../models/load';
 import type { LoadedModel } from '../models/config';
-import { compressLabel, parseCompress } from './options';
+import { compressLabel, CompressSpec, parseCompress } from './options';
 
 export interface GivenCompression {
   /** The compressed row's short name in labels ("GPTQ-3bit", or the folder name when nothing says more). */
@@ -28,8 +28,8 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-/** The --compress spec idp-compress.json's record amounts to, if parseCompress reads it. */
-function specOf(r: Record<string, unknown>): string | undefined {
+/** The --compress spec idp-compress.json's record amounts to, parsed, if parseCompress reads it. */
+function specOf(r: Record<string, unknown>): CompressSpec | undefined {
   const g = typeof r.group_size === 'number' ? `:g${r.group_size}` : '';
   const bits = typeof r.bits === 'number' ? r.bits : undefined;
   const spec = r.method === 'gptq' || r.method === 'rtn'
@@ -38,7 +38,7 @@ function specOf(r: Record<string, unknown>): string | undefined {
       ? `${r.method}:${typeof r.pattern === 'string' ? r.pattern : r.sparsity}${bits ? `:${bits}${g}` : ''}`
       : undefined;
   try {
-    return spec && parseCompress(spec).spec;
+    return spec ? parseCompress(spec) : undefined;
   } catch {
     return undefined;
   }
@@ -47,10 +47,9 @@ function specOf(r: Record<string, unknown>): string | undefined {
 export function describeGiven(dir: string, model: LoadedModel): GivenCompression {
   const name = path.basename(path.resolve(dir));
   const idp = readJson(path.join(dir, 'idp-compress.json'));
-  const spec = idp && specOf(idp);
-  if (spec) {
-    const c = parseCompress(spec);
-    return { label: compressLabel(c), description: `given: ${c.description} (idp-compress.json in ${name})`, from: spec };
+  const c = idp && specOf(idp);
+  if (c) {
+    return { label: compressLabel(c), description: `given: ${c.description} (idp-compress.json in ${name})`, from: c.spec };
   }
   const q = readJson(path.join(dir, 'quantize_config.json'));
   if (q && typeof q.bits === 'number') {

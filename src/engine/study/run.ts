@@ -102,17 +102,18 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
   const targets = (options.targets ?? DEFAULT_TARGETS) as LoraTarget[];
   const benchTasks = loadBenchTasks(tasks, { dataDir: options.dataDir ?? defaultDataDir(), heldout, heldoutOptions: { seed, choices: options.choices ?? 4 } });
 
+  const addBos = options.addBos ?? lmEvalAddsBos(c);   // lm-eval's rule unless --add-bos (eval/requests.ts)
   const report: StudyReport = {
     schema: STUDY_SCHEMA, status: 'partial', created: new Date().toISOString(), seconds: 0,
     model: { path: base.source, label: path.basename(base.source), arch: c.hfArchitecture, parameters: parameterCount(base) },
     compression: compress ? { spec: compress.spec, path: 'compressed/', description: compress.description } : { spec: 'given', path: path.resolve(options.compressed!), description: 'given' },
-    settings: { ...(options.preset ? { preset: options.preset } : {}), methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed, addBos: options.addBos ?? lmEvalAddsBos(c) },
+    settings: { ...(options.preset ? { preset: options.preset } : {}), methods: methods.map((m) => m.spec), tokens: options.tokens, tasks: options.tasks, heldout: heldout.map((h) => path.resolve(h)), limit: options.limit, seed, addBos },
     rows: [], analyses: {}, charts: [], table: 'table.md',
     notes: [
       `training: every method on the compressed model with the same ${options.data?.join(', ') ?? 'model-sampled (data-free)'} data, ${options.tokens} tokens, ` +
       `AdamW lr ${settings.lr}, weight decay ${settings.weightDecay} (warmup 10 %, cosine), batch ${settings.batchSize} × ${seqLen} tokens, seed ${seed}`,
       'concat is the bank\'s trained prompts concatenated (untrained as a whole, Table 3 "Concat"); its training is that of the prompts',
-      `benchmark: ${bosNote(options.addBos ?? lmEvalAddsBos(c))}`,
+      `benchmark: ${bosNote(addBos)}`,
     ],
   };
   if (presetNoted) report.notes.push(presetNoted);

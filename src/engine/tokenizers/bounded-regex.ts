@@ -84,9 +84,11 @@ export function boundTokenizerRegexes(lib: object, file: string): number {
     if ((typeof x !== 'object' && typeof x !== 'function') || x === null) return;   // the library's steps are callable objects
     const o = x as Record<string, unknown>;
     const cfg = o.config as Record<string, unknown> | undefined;
-    if (o.pattern instanceof RegExp && !(o.pattern instanceof BoundedRegExp) && cfg && typeof cfg === 'object' && cfg.pattern !== undefined) {
-      const p = cfg.pattern as { Regex?: unknown; String?: unknown };
-      o.pattern = new BoundedRegExp(o.pattern, file, String(p?.Regex ?? p?.String ?? o.pattern.source));
+    // only the file's own regexes: a {String} pattern is an escaped literal that cannot backtrack, and bounding
+    // it would put a vm call on every decoded token (decoders' Replace runs per token)
+    const p = cfg && typeof cfg === 'object' ? cfg.pattern as { Regex?: unknown } | undefined : undefined;
+    if (o.pattern instanceof RegExp && !(o.pattern instanceof BoundedRegExp) && p?.Regex !== undefined) {
+      o.pattern = new BoundedRegExp(o.pattern, file, String(p.Regex));
       n++;
     }
     for (const k of CHILD_LISTS) if (Array.isArray(o[k])) (o[k] as unknown[]).forEach(visit);

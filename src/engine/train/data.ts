@@ -136,23 +136,23 @@ function pack(stream: Int32Array, T: number, what: string, file: string): Blocks
 export function loadCorpus(patterns: string[], tok: Tokenizer, cfg: ModelConfig, o: CorpusOptions): Corpus {
   const { docs, files } = readTrainingDocs(patterns, o.cwd);
   const parts = docs.map((d) => encodeDocument(d, tok, cfg));
-  const stream = joinDocs(parts);
-  const all = pack(stream, o.seqLen, 'the training data', files[0]);
   const maxEval = o.maxEvalBlocks ?? 64;
-  if (o.evalFiles && o.evalFiles.length) {
-    const ev = readTrainingDocs(o.evalFiles, o.cwd);
-    const evParts = ev.docs.map((d) => encodeDocument(d, tok, cfg));
-    const evalBlocks = pack(joinDocs(evParts), o.seqLen, 'the evaluation data', ev.files[0]);
-    return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs: evParts };
-  }
-  if (o.holdoutDocs !== undefined) {
+  if (o.holdoutDocs !== undefined && !o.evalFiles?.length) {
     const k = Math.min(parts.length - 1, Math.max(2, Math.round(parts.length * o.holdoutDocs)));
     if (k < 2) throw inputError(`holding out documents needs at least 3, the data has ${parts.length}`, files[0]);
     const held = new Set(Array.from({ length: k }, (_, j) => Math.floor(((j + 0.5) * parts.length) / k)));
     const heldoutDocs = parts.filter((_, i) => held.has(i));
     const train = pack(joinDocs(parts.filter((_, i) => !held.has(i))), o.seqLen, 'the training data', files[0]);
     const evalBlocks = pack(joinDocs(heldoutDocs), o.seqLen, 'the held-out documents', files[0]);
-    return { train, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs };
+    return { train, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: parts.reduce((a, p) => a + p.length, 0), heldoutDocs };
+  }
+  const stream = joinDocs(parts);
+  const all = pack(stream, o.seqLen, 'the training data', files[0]);
+  if (o.evalFiles && o.evalFiles.length) {
+    const ev = readTrainingDocs(o.evalFiles, o.cwd);
+    const evParts = ev.docs.map((d) => encodeDocument(d, tok, cfg));
+    const evalBlocks = pack(joinDocs(evParts), o.seqLen, 'the evaluation data', ev.files[0]);
+    return { train: all, eval: evalBlocks.slice(0, Math.min(maxEval, evalBlocks.count)), files, tokens: stream.length, heldoutDocs: evParts };
   }
   const nEval = Math.min(maxEval, Math.max(1, Math.round(all.count * (o.evalFraction ?? 0.05))));
   if (all.count - nEval < 1) {

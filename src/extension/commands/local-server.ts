@@ -11,6 +11,7 @@ import { Ctx, trustState } from '../context';
 import { readAllowed } from '../trust';
 import { defaultModelPath } from '../../engine/defaults';
 import { activeBank } from './active-bank';
+import { CALLER_FD_ENV } from '../../engine/runtime/caller';
 
 export interface LocalServerArgs { model?: string; bank?: string | null; port?: number }
 /** url: the API's base URL (…/v1), what OpenAI clients take as base_url. */
@@ -54,9 +55,10 @@ export const startLocalServer = (ctx: Ctx) => async (arg?: LocalServerArgs): Pro
   }
   const cli = ctx.ext.asAbsolutePath(path.join('dist', 'cli.js'));
   const args = [cli, 'serve', '--model', model, '--host', '127.0.0.1', '--port', String(arg?.port ?? 0), ...(bank ? ['--bank', bank] : [])];
+  // fd 3: a pipe only this host writes to; the server exits when it closes, even if the host is killed (caller.ts)
   const proc = cp.spawn(process.execPath, args, {
-    stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true,
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', IDP_HUGE_PAGES: '0' },   // a plain child: it dies with the host (stdin closes)
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'], windowsHide: true,
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', IDP_HUGE_PAGES: '0', [CALLER_FD_ENV]: '3' },
   });
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (s: string) => { for (const line of s.split('\n')) if (line.trim()) ctx.log.info(`[serve] ${line}`); });

@@ -142,7 +142,10 @@ export async function workspaceLanguages(min = 4, perLanguage = 200, max = 3000)
   const by = new Map<string, string[]>();
   for (const u of uris) {
     const ext = u.fsPath.slice(u.fsPath.lastIndexOf('.') + 1).toLowerCase();
-    if (LANGUAGES[ext]) by.set(ext, [...(by.get(ext) ?? []), u.fsPath]);
+    if (!LANGUAGES[ext]) continue;
+    let files = by.get(ext);
+    if (!files) by.set(ext, files = []);
+    files.push(u.fsPath);
   }
   return [...by].filter(([, f]) => f.length >= min).sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
     .map(([ext, f]) => ({ ext, name: LANGUAGES[ext], files: f.sort().slice(0, perLanguage) }));

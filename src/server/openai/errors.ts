@@ -33,7 +33,7 @@ export const badRequest = (message: string, param: string | null = null, code: s
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (isIdpError(e) && e.code === 'INPUT') {
-    return badRequest(e.message, null, /longer than the model's context|do not fit/.test(e.message) ? 'context_length_exceeded' : null);
+    return badRequest(e.message);   // the context's length is refused before the engine (model-host.ts: context_length_exceeded)
   }
   return new ApiError(500, 'server_error', e instanceof Error ? e.message : String(e));
 }
