@@ -8,7 +8,6 @@
 
 import * as fs from 'fs';
 import { f32ToF16 } from '../../src/engine/formats/dtypes';
-import { permuteRotaryRows } from '../../src/engine/models/convert';
 
 export type ScalarType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'str' | 'u64' | 'i64' | 'f64';
 export type GgufMeta =
@@ -285,7 +284,7 @@ export function writeLlamaGguf(file: string, spec: LlamaGgufSpec, weight: (hfNam
     name: gname, shape, type: shape.length === 1 ? 'F32' : type,
     data: () => {
       const w = weight(hfName, shape);
-      return perm ? permuteRotaryRows(w, perm, hd, shape[1], 'interleaved') : w;
+      return perm ? toGgufRotaryRows(w, perm, hd, shape[1]) : w;
     },
   });
   add('token_embd.weight', 'model.embed_tokens.weight', [spec.vocab, d]);
@@ -303,4 +302,21 @@ export function writeLlamaGguf(file: string, spec: LlamaGgufSpec, weight: (hfNam
     }
   }
   return writeGguf(file, md, t);
+}
+
+/**
+ * The row order convert_hf_to_gguf.py writes for q/k, restated independently of the engine's convert.ts as the
+ * published numpy expression: w.reshape(heads, 2, headDim / 2, cols).swapaxes(1, 2).reshape(heads * headDim, cols).
+ * [heads*headDim, cols] in HF order (rotary halves) -> the same shape in GGUF order (rotary pairs interleaved).
+ */
+export function toGgufRotaryRows(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const dims = [heads, 2, headDim / 2, cols]; // source axes (h, j, i, c)
+  const strides = [2 * (headDim / 2) * cols, (headDim / 2) * cols, cols, 1];
+  const out = new Float32Array(w.length);
+  let o = 0;
+  // iterate the swapped shape (h, i, j, c) in row-major order, reading the source through its strides
+  for (let h = 0; h < dims[0]; h++) for (let i = 0; i < dims[2]; i++) for (let j = 0; j < dims[1]; j++) {
+    for (let c = 0; c < dims[3]; c++) out[o++] = w[h * strides[0] + j * strides[1] + i * strides[2] + c * strides[3]];
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { readTensorF32 } from '../../../src/engine/formats/safetensors';
 import { loadModel } from '../../../src/engine/models/load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
 import { tmpDir } from '../../helpers/data';
-import { gv, GgufMeta, LlamaGgufSpec, TensorType, writeGguf, writeLlamaGguf } from '../../helpers/gguf-writer';
+import { gv, GgufMeta, toGgufRotaryRows, LlamaGgufSpec, TensorType, writeGguf, writeLlamaGguf } from '../../helpers/gguf-writer';
 import { expectIdpError, prng, randomF32 } from '../../helpers/tiny-hf';
 
 const dir = tmpDir('idp-gguf-llama-');
@@ -72,8 +72,14 @@ describe('GGUF Llama conversion', () => {
     const stored = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const hf = w.cache.get('model.layers.0.self_attn.k_proj.weight')!;
     assert.notDeepEqual([...stored], [...hf]);
+    // by hand: GGUF row (head h, 2i + j) holds HF row (head h, j * headDim/2 + i), headDim 16, 64 columns
+    const row = (a: Float32Array, r: number) => [...a.subarray(r * 64, (r + 1) * 64)];
+    for (const [h, i, j] of [[0, 0, 1], [0, 3, 0], [1, 7, 1], [1, 5, 0]]) {
+      assert.deepEqual(row(stored, h * 16 + 2 * i + j), row(hf, h * 16 + j * 8 + i), `head ${h} pair ${i}.${j}`);
+    }
+    // and the engine's inverse undoes the writer's independent permutation
     assert.deepEqual([...permuteRotaryRows(stored, 2, 16, 64, 'hf')], [...hf]);
-    assert.deepEqual([...permuteRotaryRows(permuteRotaryRows(hf, 2, 16, 64, 'interleaved'), 2, 16, 64, 'hf')], [...hf]);
+    assert.deepEqual([...permuteRotaryRows(toGgufRotaryRows(hf, 2, 16, 64), 2, 16, 64, 'hf')], [...hf]);
   });
 
   for (const [type, tol] of [['F16', 1e-3], ['Q8_0', 0.5 / 127 * 1.2], ['Q4_0', 0.5 / 8 * 1.1]] as Array<[TensorType, number]>) {
