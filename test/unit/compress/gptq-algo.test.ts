@@ -9,8 +9,36 @@ import { gptqQuantize, reconstructionError } from '../../../src/engine/compress/
 import { kthSmallest, magnitudePrune, smallest, sparseGpt } from '../../../src/engine/compress/sparsegpt';
 import { quantizeRtn } from '../../../src/engine/compress/rtn';
 import { dequantize, QuantBits } from '../../../src/engine/compress/gptq-format';
-import { findParams, quantCode } from '../../../src/engine/compress/quant-grid';
+import { findParams } from '../../../src/engine/compress/quant-grid';
 import { expectIdpError } from '../../helpers/tiny-hf';
+
+// The quantization grid restated from GPTQ's Quantizer (per row over a group: xmin = min(0, min w), xmax =
+// max(0, max w); sym: symmetric range and zero 2^(bits−1); both 0 → [−1, 1]; scale = (xmax − xmin) / maxq,
+// zero = round(−xmin / scale); code = clamp(round(w / scale) + zero, 0, maxq)) plus IDP Lab's two documented
+// rules (docs/compression.md): scales rounded to fp16 as stored, and the v1 layout's zero ≥ 1 (a zero that would
+// round to 0 becomes 1 with scale xmax / (maxq − 1)). Written here without the engine's quant-grid.ts.
+const rne = (x: number) => { const f = Math.floor(x); const d = x - f; return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f; };
+function toF16(x: number): number {
+  if (x === 0) return 2 ** -24;
+  const e = Math.max(Math.floor(Math.log2(x)), -14);   // below 2^-14 fp16 is subnormal: fixed step 2^-24
+  const step = 2 ** (e - 10);
+  return Math.max(rne(x / step) * step, 2 ** -24);
+}
+function refGrid(w: ArrayLike<number>, N: number, K: number, cols: number[], bits: number, sym: boolean): { scale: number[]; zero: number[] } {
+  const maxq = 2 ** bits - 1;
+  const scale: number[] = [], zero: number[] = [];
+  for (let r = 0; r < N; r++) {
+    let lo = Math.min(0, ...cols.map((c) => w[r * K + c]));
+    let hi = Math.max(0, ...cols.map((c) => w[r * K + c]));
+    if (sym) { hi = Math.max(-lo, hi); if (lo < 0) lo = -hi; }
+    if (lo === 0 && hi === 0) { lo = -1; hi = 1; }
+    let s = toF16((hi - lo) / maxq);
+    let z = sym ? (maxq + 1) / 2 : Math.min(maxq, Math.max(0, rne(-lo / s)));
+    if (!sym && z < 1) { s = toF16(hi / (maxq - 1)); z = 1; }
+    scale.push(s); zero.push(z);
+  }
+  return { scale, zero };
+}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -73,14 +101,14 @@ function refGptq(W0: Float32Array, H0: Float64Array, N: number, K: number, bits:
   }
   const maxq = 2 ** bits - 1;
   const g = gs === -1 ? K : gs;
-  const scale = new Float32Array(N);
-  const zero = new Int32Array(N);
+  let grid = { scale: [] as number[], zero: [] as number[] };
   const Q = new Float64Array(N * K);
   for (let i = 0; i < K; i++) {
-    if (i % g === 0) findParams(W, N, K, Array.from({ length: g }, (_, j) => i + j), { bits: bits as QuantBits, sym }, scale, zero);
+    if (i % g === 0) grid = refGrid(W, N, K, Array.from({ length: g }, (_, j) => i + j), bits, sym);
     for (let r = 0; r < N; r++) {
       const w = W[r * K + i];
-      const q = Math.fround(scale[r] * (quantCode(w, scale[r], zero[r], maxq) - zero[r]));
+      const s = grid.scale[r], z = grid.zero[r];
+      const q = Math.fround(s * (Math.min(maxq, Math.max(0, rne(w / s) + z)) - z));
       Q[r * K + i] = q;
       const e = (w - q) / U[i * K + i];
       for (let j = i; j < K; j++) W[r * K + j] -= e * U[i * K + j];
@@ -117,6 +145,32 @@ describe('compress linear algebra (ORT-backed, blocked)', () => {
   it('a matrix that is not positive definite is an INPUT error', async () => {
     const H = new Float64Array([1, 2, 2, 1]);
     await expectIdpError(() => la.hinvFactor(H, 2, 'q_proj'), 'INPUT', undefined, /q_proj is not positive definite/);
+  });
+});
+
+describe('quantization grid', () => {
+  it('the engine grid equals the restated rules exactly (2–8 bits, sym and asym, wide, narrow, one-signed and zero rows)', () => {
+    const N = 64, K = 32;
+    const r = prng(77);
+    const W = Float32Array.from({ length: N * K }, (_, i) => {
+      const row = Math.floor(i / K);
+      const g = gauss(r) * 10 ** ((row % 7) - 4);                  // 1e-4 … 1e2
+      return row % 9 === 0 ? 0 : row % 5 === 0 ? Math.abs(g) : row % 11 === 0 ? -Math.abs(g) : g;
+    });
+    const cols = Array.from({ length: K }, (_, j) => j);
+    let rows = 0;
+    for (const bits of [2, 3, 4, 8] as QuantBits[]) {
+      for (const sym of [false, true]) {
+        const scale = new Float32Array(N), zero = new Int32Array(N);
+        findParams(W, N, K, cols, { bits, sym }, scale, zero);
+        const ref = refGrid(W, N, K, cols, bits, sym);
+        for (let i = 0; i < N; i++, rows++) {
+          assert.equal(scale[i], ref.scale[i], `${bits}-bit sym=${sym} row ${i}: scale`);
+          assert.equal(zero[i], ref.zero[i], `${bits}-bit sym=${sym} row ${i}: zero`);
+        }
+      }
+    }
+    assert.equal(rows, 512);
   });
 });
 
