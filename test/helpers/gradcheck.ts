@@ -11,7 +11,7 @@ import { appendBackward, exposeGradients } from '../../src/engine/onnx/autodiff'
 import { GraphInfo } from '../../src/engine/onnx/infer';
 import { ElemType } from '../../src/engine/onnx/proto';
 import { prng } from './tiny-hf';
-import { referenceForward, RefWeights } from './reference-forward';
+import { referenceForward, ReferenceOptions, RefWeights } from './reference-forward';
 
 export type Elem = 'double' | 'float';
 
@@ -146,11 +146,11 @@ export async function gradCheck(c: GradCase): Promise<GradReport> {
  * Σ over rows and positions t of −log softmax(logits_t)[row[t+1]] with the float64 reference forward,
  * for t ≥ `from` (earlier positions carry no label), normalizing over the first `vocab` logits only.
  */
-export function referenceLoss(config: object, w: RefWeights, rows: number[][], vocab: number, from = 0): number {
+export function referenceLoss(config: object, w: RefWeights, rows: number[][], vocab: number, from = 0, opts: ReferenceOptions = {}): number {
   let loss = 0;
   for (const r of rows) {
     const width = (config as { vocab_size?: number }).vocab_size ?? vocab;
-    const lg = referenceForward(config, w, r);
+    const lg = referenceForward(config, w, r, opts);
     for (let t = from; t + 1 < r.length; t++) {
       const row = lg.subarray(t * width, t * width + vocab);
       let mx = -Infinity;

@@ -25,6 +25,12 @@ export type RefWeights = Map<string, RefTensor>;
 export interface ReferenceOptions {
   /** Llama family: rotate adjacent pairs (2i, 2i+1) as Meta / llama2.c do, instead of HF's rotate_half. */
   ropeInterleaved?: boolean;
+  /**
+   * Llama family: a past K/V per layer in front of the sequence (prefix tuning, a KV cache): key[l] and value[l]
+   * [nkv, P, hd] as the runtime caches them (keys already rotated for positions 0 … P − 1); the sequence then
+   * starts at position P and attends to all P entries.
+   */
+  past?: { key: Float64Array[]; value: Float64Array[]; length: number };
 }
 
 type Cfg = Record<string, unknown>;
@@ -198,6 +204,25 @@ export function attention(q: Float64Array, k: Float64Array, v: Float64Array, T: 
   return out;
 }
 
+/**
+ * Attention of T new positions after P past ones: past keys/values [nkv, P, hd] go in front of k, v [T, nkv·hd],
+ * and q gets P rows of zeros whose outputs are dropped (causality lets row P + i see every past entry).
+ */
+function withPast(q: Float64Array, k: Float64Array, v: Float64Array, T: number, nh: number, nkv: number, hd: number,
+  pk: Float64Array, pv: Float64Array, P: number, window: number): Float64Array {
+  const cat = (past: Float64Array, now: Float64Array) => {
+    const y = new Float64Array((P + T) * nkv * hd);
+    for (let g = 0; g < nkv; g++) for (let j = 0; j < P; j++) {
+      y.set(past.subarray((g * P + j) * hd, (g * P + j + 1) * hd), (j * nkv + g) * hd);
+    }
+    y.set(now, P * nkv * hd);
+    return y;
+  };
+  const qq = new Float64Array((P + T) * nh * hd);
+  qq.set(q, P * nh * hd);
+  return attention(qq, cat(pk, k), cat(pv, v), P + T, nh, nkv, hd, 1 / Math.sqrt(hd), window).subarray(P * nh * hd);
+}
+
 function addInto(h: Float64Array, x: Float64Array): void {
   for (let i = 0; i < h.length; i++) h[i] += x[i];
 }
@@ -245,11 +270,13 @@ function llamaForward(c: Cfg, w: RefWeights, ids: number[], opts: ReferenceOptio
     const q = proj('q_proj', nh * hd, qkvBias);
     const k = proj('k_proj', nkv * hd, qkvBias);
     const v = proj('v_proj', nkv * hd, qkvBias);
+    const P = opts.past?.length ?? 0;
     for (let t = 0; t < T; t++) {
-      for (let hh = 0; hh < nh; hh++) ropeRotate(q, (t * nh + hh) * hd, hd, t, theta, !!opts.ropeInterleaved);
-      for (let g = 0; g < nkv; g++) ropeRotate(k, (t * nkv + g) * hd, hd, t, theta, !!opts.ropeInterleaved);
+      for (let hh = 0; hh < nh; hh++) ropeRotate(q, (t * nh + hh) * hd, hd, P + t, theta, !!opts.ropeInterleaved);
+      for (let g = 0; g < nkv; g++) ropeRotate(k, (t * nkv + g) * hd, hd, P + t, theta, !!opts.ropeInterleaved);
     }
-    const a = attention(q, k, v, T, nh, nkv, hd, 1 / Math.sqrt(hd), window);
+    const a = P === 0 ? attention(q, k, v, T, nh, nkv, hd, 1 / Math.sqrt(hd), window)
+      : withPast(q, k, v, T, nh, nkv, hd, opts.past!.key[l], opts.past!.value[l], P, window);
     addInto(h, linear(a, T, nh * hd, need(p + 'self_attn.o_proj.weight', [d, nh * hd]), d, maybe(oBias, p + 'self_attn.o_proj.bias', [d])));
     const x2 = rmsNorm(h, T, d, need(p + 'post_attention_layernorm.weight', [d]), eps);
     const gate = linear(x2, T, d, need(p + 'mlp.gate_proj.weight', [ff, d]), ff, maybe(mlpBias, p + 'mlp.gate_proj.bias', [ff]));

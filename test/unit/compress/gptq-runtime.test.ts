@@ -70,7 +70,7 @@ describe('GPTQ checkpoints at run time', function () {
           // default accuracy_level 4 quantizes activations to int8 per block: close, not exact
           const [got4] = await new CausalLM(m, { threads: 1 }).logits([ids]);
           const rel = maxAbsDiff(got4, want) / maxAbs(want);
-          assert.ok(rel < 0.05, `accuracy_level 4: max |Δlogit| / max |logit| = ${rel}`);
+          assert.ok(rel < 0.035, `accuracy_level 4: max |Δlogit| / max |logit| = ${rel}`);   // measured 0.6–2.6 % (docs/compression.md)
           if (process.env.IDP_VERBOSE) console.log(`      level 0 ${d0.toExponential(2)}, level 4 rel ${rel.toExponential(2)}`);
         });
       }

@@ -28,13 +28,13 @@ describe('runtime: WebGPU execution provider', function () {
     }
   });
 
-  it('logits match the CPU within 1e-3', async () => {
+  it('logits match the CPU within 3e-5', async () => {
     const ids = [1, 403, 407, 261, 378, 432, 383, 286];
     const [a] = await gpu.logits([ids]);
     const [b] = await cpu.logits([ids]);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    assert.ok(worst < 1e-3, `max |Δ| = ${worst}`);
+    assert.ok(worst < 3e-5, `max |Δ| = ${worst}`);   // measured 1.05e-5 on lavapipe, < 1e-5 on an H200 (README)
   });
 
   it('greedy decode with the KV cache gives the CPU tokens', async () => {
