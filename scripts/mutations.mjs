@@ -72,6 +72,22 @@ export const MUTATIONS = [
     replace: 'const all = ids;',
     tests: ['test/unit/cli/cli.test.js'],
   },
+  {
+    name: 'one GPT-2 merge lost',
+    what: "the GPT-2 tokenizer built from encoder.json + merges drops its 1000th merge",
+    file: 'src/engine/tokenizers/hf.js',
+    find: 'byteLevelBpeJson(vocab, merges, added)',
+    replace: 'byteLevelBpeJson(vocab, merges.filter((_, i) => i !== 999), added)',
+    tests: ['test/unit/tokenizers/gpt2-reference.test.js'],
+  },
+  {
+    name: 'asymmetric zero may be 0',
+    what: "the quantization grid keeps a zero point of 0 that the v1 GPTQ layout cannot store (no zero ≥ 1 rule)",
+    file: 'src/engine/compress/quant-grid.js',
+    find: 'if (z < (spec.minZero ?? 1)) {',
+    replace: 'if (z < (spec.minZero ?? 0)) {',
+    tests: ['test/unit/compress/gptq-algo.test.js'],
+  },
 ];
 
 function copyBuild(dir) {
