@@ -51,9 +51,9 @@ export const MUTATIONS = [
   {
     name: 'wrong FIM template',
     what: 'the FIM prompt in SPM order (suffix before prefix) instead of PSM',
-    file: 'src/server/fim.js',
-    find: 'return [...head, fim.prefix, ...preKept, fim.suffix, ...suf, fim.middle];',
-    replace: 'return [...head, fim.suffix, ...suf, fim.prefix, ...preKept, fim.middle];',
+    file: 'src/engine/fim/layout.js',
+    find: '? [...head, ...repo, fim.prefix, ...preKept, fim.suffix, ...suf, ...mid]',
+    replace: '? [...head, ...repo, fim.suffix, ...suf, fim.prefix, ...preKept, ...mid]',
     tests: ['test/unit/defaultmodel/default-model.test.js'],
   },
   {

@@ -10,7 +10,7 @@ import { CausalLM } from '../engine/runtime/lm';
 import { generate, GenerateOptions, promptIds } from '../engine/runtime/generate';
 import { inputError } from '../engine/errors';
 import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
-import { findFimTokens, completionIds, FimTokens } from './fim';
+import { findFimTokens, completionIds, FimChoice, FimTokens, isFimChoice } from '../engine/fim';
 import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
 import { bosFor, Tokenizer } from '../engine/tokenizers/tokenizer';
 import type { InspectParams, InspectReply } from './protocol';
@@ -35,7 +35,7 @@ export const CAPABILITIES: Capability[] = ['generate', 'info', 'inspect', ...WOR
 
 export interface Cancellation { readonly isCancellationRequested: boolean }
 
-interface Loaded { model: LoadedModel; lm: CausalLM; info: ModelInfo; fim?: FimTokens }
+interface Loaded { model: LoadedModel; lm: CausalLM; info: ModelInfo; fim: Map<FimChoice, FimTokens | undefined> }
 
 const isInt = (x: unknown, min: number) => typeof x === 'number' && Number.isInteger(x) && x >= min;
 const isNum = (x: unknown, min: number, max: number) => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
@@ -60,6 +60,10 @@ export function checkGenerateParams(p: GenerateParams): void {
   if (p.bank !== undefined && !(typeof p.bank === 'string' && p.bank.trim() !== '')) throw inputError('generate: bank must be a prompt bank folder');
   if (p.fim !== undefined && !(p.fim && typeof p.fim.prefix === 'string' && typeof p.fim.suffix === 'string')) {
     throw inputError('generate: fim must be {prefix, suffix} strings');
+  }
+  if (p.fim?.template !== undefined && !isFimChoice(p.fim.template)) throw inputError(`generate: fim.template ${JSON.stringify(p.fim.template)} is not auto, none or a known format`);
+  for (const k of ['repo', 'path'] as const) {
+    if (p.fim?.[k] !== undefined && typeof p.fim[k] !== 'string') throw inputError(`generate: fim.${k} must be a string`);
   }
 }
 
@@ -97,8 +101,11 @@ export class EngineService {
       const lm = new CausalLM(model, { ep, threads });
       await lm.session('last'); // build the graph and open the session now: errors belong to the load
       const fim = findFimTokens(model.tokenizer);
-      const info: ModelInfo = { ...describeModel(model), path: model.source, ep, threads, loadMs: performance.now() - t0, fim: !!fim };
-      this.current = { model, lm, info, fim };
+      const info: ModelInfo = {
+        ...describeModel(model), path: model.source, ep, threads, loadMs: performance.now() - t0, fim: !!fim,
+        ...(fim ? { fimTemplate: fim.template } : {}),
+      };
+      this.current = { model, lm, info, fim: new Map([['auto', fim]]) };
       return info;
     });
   }
@@ -127,7 +134,9 @@ export class EngineService {
         const bos = bosFor(lm.config, tok);
         const context = lm.config.maxPositions - (idp?.bank.positions ?? 0);
         const budget = Math.max(8, context - Math.min(maxTokens, context >> 1));
-        ids = completionIds(tok, cur.fim, p.fim.prefix, p.fim.suffix, budget, bos);
+        const choice = p.fim.template ?? 'auto';
+        if (!cur.fim.has(choice)) cur.fim.set(choice, findFimTokens(tok, choice));   // a named format it lacks: INPUT error
+        ids = completionIds(tok, cur.fim.get(choice), p.fim.prefix, p.fim.suffix, budget, bos, { repo: p.fim.repo, path: p.fim.path });
       } else ids = promptIds(lm, tok, p.fim ? p.fim.prefix : p.prompt ?? '');
       const t0 = performance.now();
       let lastSent = 0;

@@ -17,6 +17,7 @@ import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
 import type { ModelDescription } from '../engine/models/load';
 import type { IdpErrorCode } from '../engine/errors';
 import type { InspectReport } from '../engine/idp/report';
+import type { FimChoice } from '../engine/fim';
 import type {
   BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply, StudyParams, StudyProgressValue, StudyReply,
   TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
@@ -65,6 +66,8 @@ export interface ModelInfo extends ModelDescription {
   loadMs: number;
   /** Whether the tokenizer/model has fill-in-the-middle tokens (prefix/suffix/middle). */
   fim: boolean;
+  /** The FIM format found in the vocabulary ('auto'), when there is one. */
+  fimTemplate?: string;
 }
 
 export interface GenerateParams {
@@ -72,7 +75,15 @@ export interface GenerateParams {
   ids?: number[];                // token ids as they are; or
   /** a completion at a cursor: fill-in-the-middle when the model has FIM tokens, else the prefix;
    *  cut to fit the context (start of the prefix, end of the suffix go first) */
-  fim?: { prefix: string; suffix: string };
+  fim?: {
+    prefix: string;
+    suffix: string;
+    /** FIM format: 'auto' (default: from the vocabulary), 'none', or a template (engine/fim/templates.ts) */
+    template?: FimChoice;
+    /** repository name and file path, for the formats with a repository-level form */
+    repo?: string;
+    path?: string;
+  };
   maxTokens?: number;
   temperature?: number;
   topK?: number;

@@ -9,6 +9,7 @@
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { CancelToken } from '../engine-client';
 import type { GenerateParams, GenerateReply } from '../../server/protocol';
+import type { FimChoice } from '../../engine/fim';
 import { AdaptiveDebounce, applyStopRules, cacheKey, LruCache } from './policy';
 
 export interface CompletionContext {
@@ -16,12 +17,15 @@ export interface CompletionContext {
   suffix: string;          // text after the cursor
   languageId: string;
   explicit: boolean;       // invoked by the user (no debounce)
+  repo?: string;           // workspace folder name and the file's path in it (repository-level FIM formats)
+  path?: string;
 }
 
 export interface CompletionOptions {
   maxTokens: number;
   maxLines: number;
   model: string;           // cache key part: a new model empties nothing, it just misses
+  fimTemplate?: FimChoice; // FIM format (idp.inlineCompletion.fimTemplate; default auto)
 }
 
 export interface Completion {
@@ -78,7 +82,7 @@ export class Completer {
         return { text: l.text.slice(typed.length), source: 'typed-through', latencyMs: 0 };
       }
     }
-    const key = cacheKey(o.model, c.languageId, c.prefix, c.suffix);
+    const key = cacheKey(`${o.model}|${o.fimTemplate ?? 'auto'}`, c.languageId, c.prefix, c.suffix);
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       this.stats.cacheHits++;
@@ -100,7 +104,7 @@ export class Completer {
     let reply: GenerateReply;
     try {
       reply = await this.backend({
-        fim: { prefix: c.prefix, suffix: c.suffix }, maxTokens: o.maxTokens, temperature: 0,
+        fim: { prefix: c.prefix, suffix: c.suffix, template: o.fimTemplate, repo: c.repo, path: c.path }, maxTokens: o.maxTokens, temperature: 0,
         stop: singleLine ? ['\n'] : undefined,
       }, cts.token);
     } catch (e) {

@@ -1,6 +1,7 @@
 // The InlineCompletionItemProvider: reads the context around the cursor, asks the Completer, and
 // reports latency and tokens/s to the status bar. Settings: idp.inlineCompletion.*.
 
+import type { FimChoice } from '../../engine/fim';
 import * as vscode from 'vscode';
 import { Ctx, ensureModel } from '../context';
 import type { StatusBar } from '../status-bar';
@@ -63,9 +64,14 @@ export class IdpInlineCompletionProvider implements vscode.InlineCompletionItemP
     try {
       const model = await ensureModel(this.ctx);
       if (token.isCancellationRequested) return undefined;
+      const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+      const where = folder ? { repo: folder.name, path: vscode.workspace.asRelativePath(doc.uri, false) } : {};
       const r = await this.completer.complete(
-        { prefix, suffix, languageId: doc.languageId, explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke },
-        { maxTokens: cfg().get<number>('maxTokens', 32), maxLines: cfg().get<number>('maxLines', 4), model: model.path },
+        { prefix, suffix, languageId: doc.languageId, explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke, ...where },
+        {
+          maxTokens: cfg().get<number>('maxTokens', 32), maxLines: cfg().get<number>('maxLines', 4), model: model.path,
+          fimTemplate: cfg().get<FimChoice>('fimTemplate', 'auto'),
+        },
         token,
       );
       this.failures = 0;

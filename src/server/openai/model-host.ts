@@ -12,7 +12,7 @@ import { IdpLM } from '../../engine/idp/runner';
 import { bosFor, Tokenizer } from '../../engine/tokenizers/tokenizer';
 import { inputError } from '../../engine/errors';
 import { threadsFor } from '../../cli/options';
-import { completionIds, findFimTokens, FimTokens, maxPieceChars } from '../fim';
+import { completionIds, findFimTokens, FimTokens, maxPieceChars } from '../../engine/fim';
 import { IdpPick, pickOf } from '../bank-generate';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
 import { ApiError, badRequest } from './errors';

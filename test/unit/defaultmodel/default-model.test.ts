@@ -15,7 +15,7 @@ import { generate, promptIds } from '../../../src/engine/runtime/generate';
 import { perplexity } from '../../../src/engine/eval/perplexity';
 import { buildCorpus } from '../../../scripts/default-model/corpus';
 import { FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_TOKENS } from '../../../scripts/default-model/fim';
-import { completionIds, findFimTokens } from '../../../src/server/fim';
+import { completionIds, findFimTokens } from '../../../src/engine/fim';
 import { REPO_ROOT } from '../../helpers/data';
 import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 
@@ -97,7 +97,7 @@ describe('default model (models/default): the embedded code model', function () 
   it('carries the FIM tokens the extension looks for, and a FIM prompt laid out by the server generates', async () => {
     const tok = m.tokenizer!;
     const fim = findFimTokens(tok);
-    assert.deepEqual(fim, { prefix: 1, suffix: 3, middle: 2 });
+    assert.deepEqual(fim, { template: 'qwen', order: 'psm', prefix: 1, suffix: 3, middle: 2 });
     const ids = completionIds(tok, fim, 'function add(a: number, b: number): number {\n  return ', ';\n}\n', 256, m.config.bosTokenId);
     // the layout, fixed (PSM order): BOS 0, <fim_prefix> 1, the prefix's 16 tokens, <fim_suffix> 3, the suffix's 4, <fim_middle> 2
     assert.deepEqual(ids, [0, 1, 654, 853, 44, 101, 62, 534, 48, 340, 62, 534, 417, 534, 293, 300, 344, 36, 3, 63, 14, 129, 14, 2]);

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { eta, formatDuration, IncrementTracker, progressMessage } from '../../../src/extension/progress-format';
 import { Lab, runId, writeFileAtomic } from '../../../src/extension/lab';
 import { modelLabel, pushRecent } from '../../../src/extension/paths';
-import { completionIds, findFimTokens } from '../../../src/server/fim';
+import { completionIds, findFimTokens } from '../../../src/engine/fim';
 import type { Tokenizer } from '../../../src/engine/tokenizers/tokenizer';
 import { tmpDir } from '../../helpers/data';
 
@@ -131,8 +131,8 @@ function wordTokenizer(extra: string[] = []): Tokenizer {
 describe('completion prompts (fill-in-the-middle)', () => {
   it('finds FIM tokens in any of the usual spellings, and none where there are none', () => {
     assert.equal(findFimTokens(wordTokenizer()), undefined);
-    assert.deepEqual(findFimTokens(wordTokenizer(['<fim_prefix>', '<fim_middle>', '<fim_suffix>'])), { prefix: 2, suffix: 4, middle: 3 });
-    assert.deepEqual(findFimTokens(wordTokenizer(['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>'])), { prefix: 2, suffix: 3, middle: 4 });
+    assert.deepEqual(findFimTokens(wordTokenizer(['<fim_prefix>', '<fim_middle>', '<fim_suffix>'])), { template: 'starcoder', order: 'psm', prefix: 2, suffix: 4, middle: 3 });
+    assert.deepEqual(findFimTokens(wordTokenizer(['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>'])), { template: 'qwen', order: 'psm', prefix: 2, suffix: 3, middle: 4 });
     assert.equal(findFimTokens(wordTokenizer(['<fim_prefix>', '<fim_suffix>'])), undefined, 'an incomplete set is no FIM');
   });
   it('lays out prefix-suffix-middle and cuts the start of the prefix and the end of the suffix to fit', () => {

@@ -17,7 +17,7 @@ import { generate, GenerateOptions, promptIds } from '../../../src/engine/runtim
 import { IdpBank } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
 import { IdpError } from '../../../src/engine/errors';
-import { findFimTokens } from '../../../src/server/fim';
+import { findFimTokens } from '../../../src/engine/fim';
 import { RunningServer, ServeOptions, startServer } from '../../../src/server/openai/server';
 
 // required, not imported: the client's types are not what these tests check (bodies carry the extra idp field)
@@ -80,7 +80,7 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
     const r = await client(plain).completions.create({ model: 'default', prompt: prefix, suffix, max_tokens: 16, temperature: 0 });
     const tok = m.tokenizer!;
     const fim = findFimTokens(tok)!;
-    const ids = [m.config.bosTokenId!, fim.prefix, ...tok.encode(prefix), fim.suffix, ...tok.encode(suffix), fim.middle];
+    const ids = [m.config.bosTokenId!, fim.prefix, ...tok.encode(prefix), fim.suffix, ...tok.encode(suffix), fim.middle!];
     const ref = await local(ids, { maxTokens: 16 });
     assert.equal(r.usage.prompt_tokens, ids.length);
     assert.equal(r.choices[0].text, ref.text);
