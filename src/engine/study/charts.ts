@@ -150,13 +150,15 @@ export function chartSpecs(r: StudyReport): Array<{ name: string; title: string;
   }
   const points = r.analyses.promptLengths ?? [];
   if (points.length) {
-    const title = 'Held-out perplexity vs mean accuracy across prompt lengths (Fig. 2)';
+    const word = points.every((p) => p.perplexity === 'word');
+    const axis = word ? `word perplexity (${points[0].pplTask})` : 'held-out perplexity (per token)';
+    const title = `${word ? 'Word' : 'Held-out'} perplexity vs mean accuracy across prompt lengths (Fig. 2)`;
     out.push({
       name: 'ppl-vs-accuracy', title, spec: {
         ...base(title), width: 380, height: 260, data: { values: points.map((p) => ({ ...p, row: r.rows.find((x) => x.id === p.row)?.label ?? p.row })) },
         layer: [
           { mark: { type: 'point', filled: true, size: 80 }, encoding: {
-            x: { field: 'ppl', type: 'quantitative', scale: { zero: false }, title: 'held-out perplexity' },
+            x: { field: 'ppl', type: 'quantitative', scale: { zero: false }, title: axis },
             y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'mean accuracy (%)' },
             color: { field: 'tokens', type: 'ordinal', title: 'prompt tokens' }, tooltip: [{ field: 'row' }, { field: 'ppl', format: '.2f' }, { field: 'accuracy', format: '.2f' }] } },
           { mark: { type: 'text', dx: 6, align: 'left', fontSize: 9 }, encoding: { x: { field: 'ppl', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, text: { field: 'row' } } },

@@ -35,7 +35,7 @@ import type { Blocks } from '../train/data';
 import { similarity } from './similarity';
 import { studyTable } from './table';
 import { meanAccuracy, writeCharts } from './charts';
-import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis, RoutingAnalysis } from './schema';
+import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis, RoutingAnalysis, PromptLengthPoint } from './schema';
 import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'routing' | 'report';
@@ -247,9 +247,7 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
       }
       if (routing) report.analyses.routing = routing;
     }
-    report.analyses.promptLengths = report.rows
-      .filter((r) => (r.kind === 'prompt' || r.kind === 'idp' || r.kind === 'concat' || r.kind === 'compressed') && r.heldout && meanAccuracy(r) !== undefined)
-      .map((r) => ({ row: r.id, tokens: (rows.find((x) => x.id === r.id)?.prompts ?? []).reduce((a, b) => a + b, 0), ppl: r.heldout!.ppl, accuracy: meanAccuracy(r)! }));
+    report.analyses.promptLengths = promptLengthPoints(report.rows, (id) => rows.find((x) => x.id === id)?.prompts ?? []);
     return finish(isCancelled() ? 'cancelled' : 'complete');
   } catch (e) {
     if (isCancelled()) return finish('cancelled');
@@ -319,4 +317,19 @@ async function studyRow(x: RowContext, r: RowRuntime, rowKey: string, fraction: 
   }
   if (reused.length) s.reused = reused;
   return s;
+}
+
+/**
+ * Fig. 2's points: the prompt-based rows (and the compressed row at 0 tokens) with their mean accuracy and a
+ * perplexity — lm-eval's word perplexity of the first task every such row has one for (text_ppl, wikitext: the
+ * paper's axis), else the held-out token perplexity.
+ */
+export function promptLengthPoints(rows: StudyRow[], prompts: (id: string) => number[]): PromptLengthPoint[] {
+  const kept = rows.filter((r) => (r.kind === 'prompt' || r.kind === 'idp' || r.kind === 'concat' || r.kind === 'compressed') && meanAccuracy(r) !== undefined);
+  const wordTasks = (r: StudyRow) => Object.keys(r.headline).filter((t) => r.headline[t].metric === 'word_perplexity');
+  const task = kept.length ? wordTasks(kept[0]).find((t) => kept.every((r) => wordTasks(r).includes(t))) : undefined;
+  return kept.filter((r) => task !== undefined || r.heldout).map((r) => ({
+    row: r.id, tokens: prompts(r.id).reduce((a, b) => a + b, 0), accuracy: meanAccuracy(r)!,
+    ...(task !== undefined ? { ppl: r.headline[task].value, perplexity: 'word' as const, pplTask: task } : { ppl: r.heldout!.ppl, perplexity: 'token' as const }),
+  }));
 }

@@ -51,12 +51,19 @@ export interface SimilarityAnalysis {
   rows: Record<string, { attention: number[]; hidden: number[] }>;
 }
 
-/** Paper Figure 2: held-out perplexity vs benchmark accuracy of single prompts of several lengths. */
+/**
+ * Paper Figure 2: perplexity vs benchmark accuracy of single prompts of several lengths. `ppl` is lm-eval's
+ * word perplexity of `pplTask` where every point has one (the paper's axis), else the held-out token perplexity.
+ */
 export interface PromptLengthPoint {
   row: string;
   tokens: number;
   ppl: number;
   accuracy: number;
+  /** What `ppl` is (absent in studies written before it: token). */
+  perplexity?: 'word' | 'token';
+  /** The task whose word_perplexity `ppl` is. */
+  pplTask?: string;
 }
 
 export interface StudyChart {

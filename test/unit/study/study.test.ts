@@ -121,6 +121,11 @@ describe('study end to end (tiny random Llama)', function () {
       const was = ref.headline[v.task].value;
       assert.ok(Math.abs(v.change - 100 * v.points / was) < 0.01 * Math.max(1, Math.abs(v.change)), JSON.stringify(v));
     }
+    // Fig. 2 on lm-eval's word perplexity of text_ppl (the paper's axis), each point that row's headline value
+    const fig2 = r.analyses.promptLengths!;
+    assert.ok(fig2.length >= 3 && fig2.every((p) => p.perplexity === 'word' && p.pplTask === 'text_ppl'));
+    for (const p of fig2) assert.equal(p.ppl, r.rows.find((x) => x.id === p.row)!.headline.text_ppl.value);
+    assert.match(JSON.parse(fs.readFileSync(path.join(out, 'charts', 'ppl-vs-accuracy.vl.json'), 'utf8')).layer[0].encoding.x.title, /^word perplexity \(text_ppl\)$/);
     // lm-eval's BOS rule is recorded (no BOS for this Llama by default)
     assert.equal(r.settings.addBos, false);
     assert.ok(r.notes.some((n) => /contexts encoded without BOS/.test(n)));
