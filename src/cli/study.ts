@@ -95,7 +95,7 @@ export function registerStudyCommand(program: Command): void {
     .addOption(new Option('--preset <name>', 'the paper\'s settings (§3.2, appendix A), each overridden by its flag when typed: --compress gptq:3 ' +
       '--methods none,prompt:50,prompt:100,concat,idp,lora:2,lora:3,lora:4 (IDP on §3.2.1\'s m = 50, n = 100, not Table 3\'s 26/100) ' +
       '--targets q,k,v,o,up,down (appendix A\'s layers) --tokens 40960000 --tasks paper --lr 2e-4 --weight-decay 1e-5; see docs/study.md').choices(['paper']))
-    .option('--methods <list>', 'none, prompt:N, concat, idp, prefix:N, lora:R (idp/concat use every prompt:N)', 'none,prompt:8,prompt:32,concat,idp,prefix:8,lora:2,lora:4')
+    .option('--methods <list>', 'none, prompt:N, concat, idp, idp:A+B, prefix:N, lora:R (idp/concat use every prompt:N; idp:A+B a bank of those lengths, for Fig. 6)', 'none,prompt:8,prompt:32,concat,idp,prefix:8,lora:2,lora:4')
     .option('--tokens <n>', 'training token budget per method (required without --preset)', int('--tokens', 1))
     .option('--tasks <list>', 'benchmark tasks (idp bench names; text_* tasks need --heldout; required without --preset)')
     .option('--heldout <file>', 'held-out text (text_* tasks, held-out perplexity, similarity texts; repeatable)', collect, [] as string[])

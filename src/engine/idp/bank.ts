@@ -147,6 +147,20 @@ export class IdpBank {
     return new IdpBank(prompts.map((p) => p.embeddings), info, N, layer, o.score ?? 'mass');
   }
 
+  /**
+   * A bank of some of these prompts (by index, in the order given), each at the positions it was trained at
+   * (same start, same N). A calibration is not carried over: it was fitted to tell all m prompts apart, so the
+   * smaller bank selects by the paper's rule until it is calibrated itself.
+   */
+  subset(indices: number[]): IdpBank {
+    if (!indices.length || indices.some((i) => !(Number.isInteger(i) && i >= 0 && i < this.m)) || new Set(indices).size !== indices.length) {
+      throw inputError(`a sub-bank takes distinct prompts 0…${this.m - 1}, got [${indices.join(', ')}]`);
+    }
+    const b = new IdpBank(indices.map((i) => this.prompts[i]), indices.map((i) => ({ ...this.info[i] })), this.positions, this.selectionLayer, this.score);
+    b.training = this.training;
+    return b;
+  }
+
   /** The calibrated rule for selection at `layer`, if one was fitted. */
   calibrationAt(layer: number): SelectionCalibration | undefined {
     return this.calibration.find((c) => c.layer === layer);

@@ -4,7 +4,8 @@
 //             (dense: a float model with the fake-quantized weights, for shapes the packed layout cannot hold)
 //             "sparsegpt:0.5"  "sparsegpt:0.5:4"  "sparsegpt:2:4"  "magnitude:0.7"   method : sparsity or N:M [: bits] (the paper's
 //             Table 2: SparseGPT 50 %; with bits, joint quantization in the GPTQ layout; pruned only: dense)
-//   methods   none, prompt:<n>, concat, idp, prefix:<n>, lora:<r>  (concat and idp use every prompt:<n>);
+//   methods   none, prompt:<n>, concat, idp, idp:<a>+<b>, prefix:<n>, lora:<r>  (concat and idp use every
+//             prompt:<n>; idp:<a>+<b> a bank of those lengths only, for Fig. 6's several banks);
 //             prompt:<n>@<data> trains that prompt on its own text (a file or a quoted glob) — a bank of
 //             prompts of different kinds, whose selection is then calibrated on their held-out documents;
 //             union:<n> is one prompt (not in the bank) trained on all the prompts' own texts together, the
@@ -75,6 +76,8 @@ export interface MethodSpec {
   spec: string;
   /** prompt:<n>@<data>: the prompt's own training text (file or glob). */
   data?: string;
+  /** idp:<a>+<b>…: a bank of only these prompt:<n> lengths (Fig. 6: several banks in one study); absent: every prompt. */
+  subset?: number[];
 }
 
 /** A short name for a prompt's own data in row ids: the extension a glob ends in ("md"), else the file's base name. */
@@ -145,6 +148,13 @@ export function parseMethods(list: string[]): MethodSpec[] {
   const out: MethodSpec[] = [];
   const prompts: number[] = [];
   for (const raw of list.map((s) => s.trim()).filter(Boolean)) {
+    const sub = /^idp:(\d+(?:\+\d+)*)$/.exec(raw);
+    if (sub) {
+      const subset = sub[1].split('+').map(Number);
+      if (subset.some((n) => n < 1) || new Set(subset).size !== subset.length) throw inputError(`--methods: '${raw}' needs distinct prompt lengths ≥ 1 (idp:8+32)`);
+      out.push({ id: `idp-${subset.join('+')}`, kind: 'idp', spec: raw, subset });
+      continue;
+    }
     const at = raw.indexOf('@');
     const data = at >= 0 ? raw.slice(at + 1).trim() : undefined;
     const [name, arg, ...rest] = (at >= 0 ? raw.slice(0, at) : raw).split(':');
@@ -168,13 +178,17 @@ export function parseMethods(list: string[]): MethodSpec[] {
   if (!out.length) throw inputError('--methods: give at least one method');
   const ids = new Set<string>();
   for (const m of out) {
+    if ((m.kind === 'idp' && !m.subset) || m.kind === 'concat') m.id = `${m.kind}-${prompts.join('+')}`;
     const base = m.id;
     if (m.data) for (let k = 2; ids.has(m.id); k++) m.id = `${base}-${k}`;   // two data sets named alike
-    if (ids.has(m.id)) throw inputError(`--methods: '${m.spec}' is listed twice`);
+    if (ids.has(m.id)) throw inputError(`--methods: '${m.spec}' is listed twice${m.kind === 'idp' ? ' (idp is the bank of every prompt:N)' : ''}`);
     ids.add(m.id);
     if ((m.kind === 'idp' || m.kind === 'concat') && !prompts.length) throw inputError(`--methods: '${m.kind}' needs the bank's prompts: add prompt:N entries (e.g. prompt:8,prompt:32)`);
+    for (const n of m.subset ?? []) {
+      const k = prompts.filter((x) => x === n).length;
+      if (k !== 1) throw inputError(`--methods: '${m.spec}': ${k ? `${k} prompts have ${n} tokens, so the length does not name one` : `no prompt:${n} in the list`}`);
+    }
     if (m.kind === 'union' && !out.some((x) => x.kind === 'prompt' && x.data)) throw inputError(`--methods: '${m.spec}' is trained on the bank prompts' own texts: give prompt:N@DATA entries`);
-    if (m.kind === 'idp' || m.kind === 'concat') m.id = `${m.kind}-${prompts.join('+')}`;
   }
   return out;
 }

@@ -98,12 +98,16 @@ export async function buildRows(base: LoadedModel, compressed: LoadedModel, shor
         break;
       }
       case 'idp': {
-        const idp = new IdpLM(m, bank!, session);
+        // idp:<a>+<b>: the bank of those prompts only, at the positions they were trained at (Fig. 6)
+        const which = spec.subset?.map((n) => lengths.indexOf(n));
+        const b = which ? bank!.subset(which) : bank!;
+        const ns = b.info.map((p) => p.n);
+        const idp = new IdpLM(m, b, session);
         const scoring = new IdpScoringModel(idp, m.tokenizer);
-        const singles = bank!.info.map((p, i) => new SoftPrompt(m, bank!.prompts[i], p.n, 'random', undefined, p.start));
+        const singles = b.info.map((p, i) => new SoftPrompt(m, b.prompts[i], p.n, 'random', undefined, p.start));
         rows.push({
-          id: spec.id, label: `${short} + IDP (${lengths.join(', ')})`, kind: 'idp', params: promptParams(c, lengths, 'idp'), model: m,
-          training: trained.prompts, prompts: lengths,
+          id: spec.id, label: `${short} + IDP (${ns.join(', ')})`, kind: 'idp', params: promptParams(c, ns, 'idp'), model: m,
+          training: which ? which.map((i) => trained.prompts[i]) : trained.prompts, prompts: ns,
           bench: () => scoring,
           scorer: () => ({ config: idp.config, logits: (seqs) => scoring.logits(seqs) }),
           generate: (r, o) => idp.generate(undefined, r, o),

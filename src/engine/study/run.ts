@@ -194,6 +194,10 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
     });
     if (trained.status !== 'done') return finish('cancelled');
     if (trained.calibrationSkipped) report.notes.push(`the bank's selection is not calibrated: ${trained.calibrationSkipped}`);
+    const subsets = methods.filter((x) => x.subset).map((x) => x.id);
+    if (subsets.length && trained.bank?.calibration.length) {
+      report.notes.push(`${subsets.join(', ')}: select by the paper's attention-mass rule (the calibration is fitted to the whole bank only)`);
+    }
     const rows = await buildRows(base, compressed, given?.label ?? compressLabel(compress!), methods, trained, targets, session);
 
     // ---- per row: benchmark, held-out NLL, latency ----

@@ -61,6 +61,13 @@ function checkReport(r: StudyReport, dir: string): void {
   assert.ok(Array.isArray(r.notes));
 }
 
+/** Appendix A's IDP count for these lengths, from the full-bank row's count and its lengths (linear in Σ n). */
+function promptParamsPaper(r: StudyReport, lengths: number[]): number {
+  const full = r.rows.find((x) => x.kind === 'idp' && x.id.split('-')[1].split('+').length === 3)!;
+  const all = full.id.split('-')[1].split('+').map(Number);
+  return full.params.paper / all.reduce((a, b) => a + b, 0) * lengths.reduce((a, b) => a + b, 0);
+}
+
 describe('study end to end (tiny random Llama)', function () {
   this.timeout(120000);
   const out = path.join(root, 'study');
@@ -132,6 +139,30 @@ describe('study end to end (tiny random Llama)', function () {
     const table = fs.readFileSync(path.join(out, 'table.md'), 'utf8');
     for (const x of r.rows) assert.ok(table.includes(`| ${x.label} |`), x.label);
     assert.match(table, /text_next_sentence/);
+  });
+
+  it('several banks in one study (Fig. 6): each idp:<a>+<b> row its own bank of the trained prompts, a one-prompt bank equal to that prompt', async () => {
+    const dir = path.join(root, 'banks');
+    const r = await runStudy({
+      ...options, out: dir, methods: ['prompt:2', 'prompt:4', 'prompt:6', 'idp', 'idp:2+4', 'idp:6'], tasks: ['text_next_sentence', 'text_ppl'],
+      latency: false, similarity: false,
+    });
+    assert.equal(r.status, 'complete', JSON.stringify(r.rows.filter((x) => x.status !== 'done')));
+    assert.deepEqual(r.rows.map((x) => x.id), ['base', 'compressed', 'prompt-2', 'prompt-4', 'prompt-6', 'idp-2+4+6', 'idp-2+4', 'idp-6']);
+    const row = (id: string) => r.rows.find((x) => x.id === id)!;
+    assert.deepEqual(row('idp-2+4').selection!.prompts, [2, 4]);
+    assert.equal(row('idp-2+4').label.endsWith('IDP (2, 4)'), true);
+    assert.equal(row('idp-2+4').params.paper, promptParamsPaper(r, [2, 4]));
+    // a bank of one prompt always selects it and scores as that prompt alone (same positions): the same accuracy;
+    // perplexity within 1 % (two graphs over 4-bit MatMulNBits at accuracy level 4, which rounds activations to int8;
+    // on float weights the two agree to 2e-6 in the logits)
+    assert.deepEqual(row('idp-6').selection!.counts.length, 1);
+    assert.equal(row('idp-6').headline.text_next_sentence.value, row('prompt-6').headline.text_next_sentence.value);
+    const [a, b] = [row('idp-6').headline.text_ppl.value, row('prompt-6').headline.text_ppl.value];
+    assert.ok(Math.abs(Math.log(a) - Math.log(b)) < 0.01 * Math.log(b), `text_ppl ${a} vs ${b}`);
+    // Fig. 6: every bank at its average prompt size
+    const fig6 = JSON.parse(fs.readFileSync(path.join(dir, 'charts', 'idp-prompt-size.vl.json'), 'utf8'));
+    assert.deepEqual(fig6.layer[0].data.values.filter((p: { kind: string }) => p.kind === 'idp').map((p: { tokens: number }) => p.tokens).sort(), [3, 4, 6]);
   });
 
   it('prompt:N@DATA: each prompt on its own text, the bank calibrated on held-out documents, the routing table; a rerun reuses it', async () => {
@@ -247,5 +278,12 @@ describe('study end to end (tiny random Llama)', function () {
     assert.deepEqual(parseMethods(['prompt:4@a/*.md', 'prompt:4@b/*.md', 'prompt:8@x/data.jsonl', 'idp']).map((x) => [x.id, x.data]),
       [['prompt-4-md', 'a/*.md'], ['prompt-4-md-2', 'b/*.md'], ['prompt-8-data', 'x/data.jsonl'], ['idp-4+4+8', undefined]]);
     assert.deepEqual(parseMethods(['none', 'prompt:8', 'prompt:32', 'concat', 'idp', 'lora:4']).map((x) => x.id), ['none', 'prompt-8', 'prompt-32', 'concat-8+32', 'idp-8+32', 'lora-r4']);
+    // Fig. 6: several banks in one study
+    assert.deepEqual(parseMethods(['prompt:2', 'prompt:4', 'prompt:8', 'idp', 'idp:2+4', 'idp:8']).map((x) => [x.id, x.subset]),
+      [['prompt-2', undefined], ['prompt-4', undefined], ['prompt-8', undefined], ['idp-2+4+8', undefined], ['idp-2+4', [2, 4]], ['idp-8', [8]]]);
+    await expectIdpError(() => parseMethods(['prompt:2', 'idp:2+3']), 'INPUT', undefined, /no prompt:3/);
+    await expectIdpError(() => parseMethods(['prompt:2', 'prompt:4', 'idp', 'idp:2+4']), 'INPUT', undefined, /twice.*every prompt:N/);
+    await expectIdpError(() => parseMethods(['prompt:2@a.txt', 'prompt:2@b.txt', 'idp:2']), 'INPUT', undefined, /2 prompts have 2 tokens/);
+    await expectIdpError(() => parseMethods(['prompt:2', 'idp:2+2']), 'INPUT', undefined, /distinct/);
   });
 });
