@@ -13,6 +13,8 @@ import { STUDY_SCHEMA, StudyReport, StudyRow } from '../../src/engine/study/sche
 
 interface RowSpec { id: string; label: string; kind: StudyRow['kind']; offset: number; params: number; status?: StudyRow['status'] }
 
+const PARAM_LABEL: Partial<Record<StudyRow['kind'], string>> = { prompt: '8 tokens', idp: '4 + 8 tokens', lora: 'r = 2 (q,v)' };
+
 const ROWS: RowSpec[] = [
   { id: 'base', label: 'Uncompressed', kind: 'base', offset: 6, params: 0 },
   { id: 'compressed', label: 'RTN 4-bit', kind: 'compressed', offset: 0, params: 0 },
@@ -22,7 +24,7 @@ const ROWS: RowSpec[] = [
 ];
 
 /** A study report whose numbers shift by `shift` points (two runs to compare). */
-export function studyFixture(o: { shift?: number; created?: string; label?: string } = {}): StudyReport {
+export function studyFixture(o: { shift?: number; created?: string; label?: string; compression?: { spec: string; description: string } } = {}): StudyReport {
   const shift = o.shift ?? 0;
   const rows: StudyRow[] = ROWS.map((r, k) => {
     const headline: StudyRow['headline'] = {};
@@ -36,7 +38,8 @@ export function studyFixture(o: { shift?: number; created?: string; label?: stri
     headline.wikitext = { value: 40 - r.offset, stderr: null, metric: 'word_perplexity' };
     return {
       id: r.id, label: r.label, kind: r.kind,
-      params: { method: r.kind === 'base' || r.kind === 'compressed' ? 'none' : (r.kind as 'prompt'), label: r.label, paper: r.params, trained: r.params, stored: r.params * 2 },
+      // the labels idp/params.ts gives (Fig. 6 reads a single prompt's length from it)
+      params: { method: r.kind === 'base' || r.kind === 'compressed' ? 'none' : (r.kind as 'prompt'), label: PARAM_LABEL[r.kind] ?? 'compressed only', paper: r.params, trained: r.params, stored: r.params * 2 },
       bench: `${r.id}/bench.json`,
       headline,
       aggregates: aggregate(scores),
@@ -55,7 +58,7 @@ export function studyFixture(o: { shift?: number; created?: string; label?: stri
     created: o.created ?? '2026-01-01T00:00:00.000Z',
     seconds: 42,
     model: { path: 'models/default', label: o.label ?? 'default (2.4M)', arch: 'LlamaForCausalLM', parameters: 2_360_000 },
-    compression: { spec: 'rtn:4', path: 'compressed/', description: 'RTN 4-bit' },
+    compression: { spec: o.compression?.spec ?? 'rtn:4', path: 'compressed/', description: o.compression?.description ?? 'RTN 4-bit' },
     settings: { methods: ['prompt:8', 'idp:4,8', 'lora:2'], tokens: 8192, tasks: [...PAPER_TASKS], heldout: ['wikitext'], limit: 50, seed: 0 },
     rows,
     analyses: {

@@ -1,8 +1,8 @@
 // The Benchmarks webview view: the lab folder's study runs, the selected run's Table 1 (tasks, domain
 // aggregates, average, parameters, latency, ± standard error), a run to compare with (the row-by-row
-// differences), exports, and the paper's charts: accuracy vs trainable parameters (Figure 4), per-task
-// change vs the compressed model (Figure 7) and layer-wise cosine similarity to the uncompressed model
-// (Figure 5). The extension reads the files and builds the tables; this page draws them.
+// differences), exports, and the paper's charts (specs.ts): Figures 4, 7, 6, 5, 2 and latency from the run,
+// Figure 1 from the lab folder's studies of the same protocol. The extension reads the files and builds the
+// tables; this page draws them.
 
 import '../common/elements';
 import '../common/base.css';
@@ -12,7 +12,7 @@ import { draw, redrawOnThemeChange, Spec } from '../common/charts';
 import { onMessage, post, reportCspViolations } from '../common/vscode-api';
 import { FromBenchmarks, toBenchmarks, ToBenchmarks } from '../../src/extension/views/messages/benchmarks';
 import { formatCell, formatParams, StudyTable } from '../../src/extension/views/study-table-model';
-import { accuracyVsParams, similaritySpec, taskChangeSpec } from './specs';
+import { benchmarkCharts } from './specs';
 
 const app = document.getElementById('app')!;
 const send = (m: FromBenchmarks) => post(m);
@@ -81,15 +81,9 @@ async function showStudy(m: Study): Promise<void> {
   );
   if (compare) body.append(table(compare.delta, `Difference ${run.id} − ${compare.id} (rows both runs have)`, 'delta', true));
   for (const n of rep.notes) body.append(h('p', { class: 'muted' }, n));
-  const charts: Array<[string, string, Spec, string]> = [];
-  const a = accuracyVsParams(run, compare);
-  if (a) charts.push(['fig4', 'Figure 4: accuracy vs trainable parameters', a.spec, a.label]);
-  const t = taskChangeSpec(run);
-  if (t) charts.push(['fig7', 'Figure 7: change per task vs the compressed model', t, 'Bar chart of each method\'s change per task relative to the compressed model']);
-  const s = similaritySpec(run);
-  if (s) charts.push(['fig5', 'Figure 5: layer-wise cosine similarity to the uncompressed model', s, 'Line chart of the cosine similarity per layer, attention maps and hidden states']);
+  const charts = benchmarkCharts(run, compare, m.sweep);
   const drawn: Array<Promise<void>> = [];
-  for (const [id, caption, spec, label] of charts) {
+  for (const { id, caption, spec, label } of charts) {
     const el = h('div', { class: 'chart', id, tabindex: 0 });
     body.append(h('figure', {}, h('figcaption', {}, caption), el));
     drawn.push(draw(el, spec, label));

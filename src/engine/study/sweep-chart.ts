@@ -7,25 +7,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatError, inputError, notFound } from '../errors';
-import { meanAccuracy, renderSvg } from './charts';
+import { renderSvg } from './charts';
+import { meanAccuracy } from './accuracy';
+import { sweepSpec, Sweep, SweepPoint } from './chart-specs';
+
+export type { Sweep, SweepPoint };
 import { parseCompress } from './options';
 import { writeFileAtomic, writeJsonAtomic } from './store';
 import { STUDY_SCHEMA, StudyReport } from './schema';
-
-export interface SweepPoint {
-  /** The study folder as given. */
-  study: string;
-  /** "gptq:3", "sparsegpt:0.5" … */
-  spec: string;
-  /** "GPTQ 3-bit, group 128" … (the bar's label). */
-  setting: string;
-  method: string;
-  bits?: number;
-  sparsity?: number;
-  accuracy: number;
-}
-
-export interface Sweep { points: SweepPoint[]; base?: { label: string; accuracy: number } }
 
 function readStudy(dir: string): StudyReport {
   const file = path.join(dir, 'study.json');
@@ -50,11 +39,20 @@ function protocol(r: StudyReport): Record<string, string> {
 
 export function compressionSweep(dirs: string[]): Sweep {
   if (dirs.length < 2) throw inputError('Figure 1 needs two or more study folders (one compression setting each)');
+  return sweepOf(dirs.map((dir) => ({ dir, report: readStudy(dir) })));
+}
+
+/** The protocol key of a study: studies with equal keys can share Figure 1 (the extension groups by it). */
+export function sweepProtocol(r: StudyReport): string {
+  return JSON.stringify(protocol(r));
+}
+
+/** Figure 1's points from studies already read (in the order given); the same rules as compressionSweep. */
+export function sweepOf(studies: Array<{ dir: string; report: StudyReport }>): Sweep {
   const points: SweepPoint[] = [];
   let base: Sweep['base'];
   let first: { dir: string; p: Record<string, string> } | undefined;
-  for (const dir of dirs) {
-    const r = readStudy(dir);
+  for (const { dir, report: r } of studies) {
     const p = protocol(r);
     if (!first) first = { dir, p };
     for (const k of Object.keys(p)) {
@@ -75,23 +73,6 @@ export function compressionSweep(dirs: string[]): Sweep {
   const twice = specs.find((s, i) => specs.indexOf(s) !== i);
   if (twice) throw inputError(`two study folders compress with ${twice}: give one per setting`);
   return { points, ...(base ? { base } : {}) };
-}
-
-export function sweepSpec(s: Sweep): Record<string, unknown> {
-  const title = 'Mean accuracy of the compressed model per compression setting (Fig. 1)';
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, background: 'white', config: { font: 'sans-serif', legend: { labelLimit: 0 }, axis: { labelLimit: 0 } },
-    width: { step: 36 }, height: 260,
-    layer: [
-      { data: { values: s.points }, mark: 'bar', encoding: {
-        x: { field: 'setting', type: 'nominal', sort: null, title: null, axis: { labelAngle: -30 } },
-        y: { field: 'accuracy', type: 'quantitative', axis: { format: '.1f' }, title: 'mean accuracy (%)' },
-        color: { field: 'method', type: 'nominal', title: null },
-        tooltip: [{ field: 'setting' }, { field: 'study' }, { field: 'accuracy', format: '.2f' }] } },
-      ...(s.base ? [{ data: { values: [s.base] }, mark: { type: 'rule', strokeDash: [4, 3], color: 'gray' },
-        encoding: { y: { field: 'accuracy', type: 'quantitative' }, tooltip: [{ field: 'label' }, { field: 'accuracy', format: '.2f' }] } }] : []),
-    ],
-  };
 }
 
 /** OUT/fig1-compression.{json,vl.json,svg}: the points, the spec and its rendering. */

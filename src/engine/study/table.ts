@@ -19,7 +19,8 @@ export function headlineMetric(task: string, available: string[]): MetricName | 
   return available[0] as MetricName | undefined;
 }
 
-export const isAccuracy = (metric: string) => metric === 'acc' || metric === 'acc_norm' || metric === 'exact_match';
+import { isAccuracy } from './accuracy';
+export { isAccuracy };
 
 function cell(v: (MetricValue & { metric: string }) | undefined): string {
   if (!v) return '–';

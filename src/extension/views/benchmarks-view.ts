@@ -10,6 +10,7 @@ import { deltaTable, studyTableOf, tableCsv, tableMarkdown } from './study-table
 import { FromBenchmarks, fromBenchmarks, ToBenchmarks } from './messages/benchmarks';
 import { validate } from './messages/validate';
 import { webviewHtml, webviewOptions } from './webview-html';
+import { labSweep } from './study-sweep';
 
 export const BENCHMARKS_VIEW = 'idp.benchmarks';
 
@@ -96,7 +97,8 @@ export class BenchmarksView implements vscode.WebviewViewProvider, vscode.Dispos
       if ('error' in b) this.ctx.log.warn(`Benchmarks: cannot compare with ${this.state.compare}: ${b.error}`);
       else compare = { ...b, delta: deltaTable(a.table, b.table) };
     }
-    this.post({ type: 'study', run: a, compare });
+    const sweep = labSweep(this.state.runs, a.report, (msg) => this.ctx.log.info(`Benchmarks: Figure 1: ${msg}`));
+    this.post({ type: 'study', run: a, compare, sweep });
   }
 
   private receive(raw: unknown): void {

@@ -4,12 +4,12 @@
 // (the webview bundles it too); the search uses `fs` and lives in study-runs.ts.
 
 import type { StudyReport, StudyRow } from '../../engine/study/schema';
-import { arrayOf, Check, int, literal, nullable, num, object, optional, recordOf, str } from './messages/validate';
+import { arrayOf, bool, Check, int, literal, nullable, num, object, optional, recordOf, str } from './messages/validate';
 
 export const STUDY_SCHEMA_ID = 'idp-study/1';
 
 const metricValue = object({ value: num, stderr: nullable(num) }, 'loose');
-const paramCount = object({ paper: num, trained: num, stored: num }, 'loose');
+const paramCount = object({ paper: num, trained: num, stored: num, label: optional(str) }, 'loose');
 
 const row = object({
   id: str,
@@ -40,12 +40,12 @@ export const studyReport: Check<StudyReport> = object({
   created: str,
   seconds: num,
   model: object({ path: str, label: str, arch: str, parameters: num }, 'loose'),
-  compression: object({ spec: str, path: str, description: str }, 'loose'),
-  settings: object({ methods: arrayOf(str), tokens: num, tasks: arrayOf(str), heldout: arrayOf(str), limit: optional(num), seed: num }, 'loose'),
+  compression: object({ spec: str, path: str, description: str, from: optional(str) }, 'loose'),
+  settings: object({ methods: arrayOf(str), tokens: num, tasks: arrayOf(str), heldout: arrayOf(str), limit: optional(num), seed: num, addBos: optional(bool) }, 'loose'),
   rows: arrayOf(row),
   analyses: object({
     similarity: optional(similarity),
-    promptLengths: optional(arrayOf(object({ row: str, tokens: num, ppl: num, accuracy: num }, 'loose'))),
+    promptLengths: optional(arrayOf(object({ row: str, tokens: num, ppl: num, accuracy: num, perplexity: optional(literal('word', 'token')), pplTask: optional(str) }, 'loose'))),
   }, 'loose'),
   charts: arrayOf(object({ name: str, title: str, spec: str, svg: str }, 'loose')),
   table: str,

@@ -77,7 +77,7 @@ describe('extension host: IDP Inspector and Benchmarks', function () {
     assert.equal(await vscode.commands.executeCommand('idp.showBenchmarks', 7), undefined);
   });
 
-  it('Show Benchmarks lists the lab folder\'s studies and the webview draws the table and three charts', async () => {
+  it('Show Benchmarks lists the lab folder\'s studies and the webview draws the table and five charts', async () => {
     const a = await api();
     const runs = path.join(a.labRoot(), 'runs');
     writeStudy(path.join(runs, 'study-old'), studyFixture({ created: '2026-01-01T00:00:00.000Z' }));
@@ -87,7 +87,7 @@ describe('extension host: IDP Inspector and Benchmarks', function () {
     assert.deepEqual(a.views.benchmarks.runs.map((r) => r.id), ['runs/study-new', 'runs/study-old']);
     assert.equal(a.views.benchmarks.selected, 'runs/study-old');
     const drawn = await waitFor('the benchmarks webview to draw', () => a.views.benchmarks.rendered?.id === 'runs/study-old' && a.views.benchmarks.rendered, 60000);
-    assert.deepEqual({ rows: drawn.rows, charts: drawn.charts }, { rows: 5, charts: 3 });
+    assert.deepEqual({ rows: drawn.rows, charts: drawn.charts }, { rows: 5, charts: 5 });   // Figs. 4, 7, 6, 5 and latency (one compression setting: no Fig. 1)
     assert.deepEqual(a.views.benchmarks.problems, [], 'no rejected message, no CSP violation');
     const csv = await a.views.exportBenchmarks('csv');
     assert.match(csv!.split('\n')[0], /^id,method,status,arc_easy,arc_easy_stderr,/);

@@ -10,6 +10,9 @@ import { listStudies, readStudy } from '../../../src/extension/views/study-runs'
 import { findBanks } from '../../../src/extension/views/banks';
 import { inspectorInput, MAX_CHARS } from '../../../src/extension/views/inspector-input';
 import { studyFixture, writeStudy } from '../../helpers/study-fixture';
+import { labSweep } from '../../../src/extension/views/study-sweep';
+import { meanAccuracy } from '../../../src/engine/study/accuracy';
+import type { StudyReport } from '../../../src/engine/study/schema';
 import { REPO_ROOT, tmpDir } from '../../helpers/data';
 import { spawnSync } from 'child_process';
 import { studyReport } from '../../../src/extension/views/study-file';
@@ -93,6 +96,33 @@ describe('Benchmarks data: the lab folder', () => {
     const r = readStudy(path.join(lab, 'runs', 'missing'));
     assert.equal(r.ok, false);
     assert.deepEqual(listStudies(path.join(lab, 'nothing-here')), []);
+  });
+  it('Figure 1 over the lab folder: one bar per compression setting of the same protocol, the newest study for each', () => {
+    const lab = tmpDir('idp-lab-sweep-');
+    const put = (name: string, r: StudyReport) => writeStudy(path.join(lab, 'runs', name), r);
+    put('rtn-old', studyFixture({ created: '2026-01-01T00:00:00.000Z', shift: -3 }));
+    put('rtn-new', studyFixture({ created: '2026-02-01T00:00:00.000Z' }));
+    put('gptq3', studyFixture({ created: '2026-01-15T00:00:00.000Z', shift: -5, compression: { spec: 'gptq:3', description: 'GPTQ 3-bit, group 128' } }));
+    const other = studyFixture({ created: '2026-03-01T00:00:00.000Z', compression: { spec: 'gptq:2', description: 'GPTQ 2-bit' } });
+    other.settings.seed = 7;   // another protocol: not in the same figure
+    put('other-seed', other);
+    const runs = listStudies(lab);
+    const shown = readStudy(path.join(lab, 'runs', 'rtn-new'));
+    assert.ok(shown.ok);
+    const s = labSweep(runs, shown.report)!;
+    assert.deepEqual(s.points.map((p) => [p.spec, path.basename(p.study)]), [['gptq:3', 'gptq3'], ['rtn:4', 'rtn-new']]);
+    // each bar is that study's compressed row's mean accuracy (the engine's one definition)
+    const acc = (r: StudyReport) => meanAccuracy(r.rows.find((x) => x.kind === 'compressed')!)!;
+    assert.equal(s.points[1].accuracy, acc(shown.report));
+    assert.equal(s.base!.label, 'Uncompressed');
+    // the older RTN study shown: its own bar, not the newer one's
+    const old = readStudy(path.join(lab, 'runs', 'rtn-old'));
+    assert.ok(old.ok);
+    assert.equal(path.basename(labSweep(runs, old.report)!.points[1].study), 'rtn-old');
+    // one setting only: no figure
+    const alone = readStudy(path.join(lab, 'runs', 'other-seed'));
+    assert.ok(alone.ok);
+    assert.equal(labSweep(runs, alone.report), null);
   });
   it('finds prompt banks (not inside a bank\'s own folders), newest first', () => {
     const lab = tmpDir('idp-lab-banks-');

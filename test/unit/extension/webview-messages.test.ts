@@ -120,7 +120,11 @@ describe('webview messages: Benchmarks', () => {
   const shown = { id: 'runs/a', report: rep, table: studyTableOf(rep) };
   it('accepts the messages the extension and the webview send', () => {
     accepts(toBenchmarks, { type: 'runs', runs: [{ id: 'runs/a', dir: '/lab/runs/a', label: 'x', created: '', status: 'complete' }], selected: 'runs/a', compare: null, lab: '/lab' });
-    accepts(toBenchmarks, { type: 'study', run: JSON.parse(JSON.stringify(shown)), compare: null });
+    accepts(toBenchmarks, { type: 'study', run: JSON.parse(JSON.stringify(shown)), compare: null, sweep: null });
+    const sweep = { points: [{ study: '/lab/a', spec: 'gptq:3', setting: 'GPTQ 3-bit, group 128', method: 'gptq', bits: 3, accuracy: 41.5 },
+      { study: '/lab/b', spec: 'sparsegpt:0.5', setting: 'SparseGPT 50 %', method: 'sparsegpt', sparsity: 0.5, accuracy: 44 }], base: { label: 'Uncompressed', accuracy: 50 } };
+    accepts(toBenchmarks, { type: 'study', run: JSON.parse(JSON.stringify(shown)), compare: null, sweep });
+    assert.equal(validate(toBenchmarks, { type: 'study', run: JSON.parse(JSON.stringify(shown)), compare: null, sweep: { points: [{ ...sweep.points[0], accuracy: 'high' }] } }).ok, false);
     accepts(toBenchmarks, { type: 'empty', message: 'no study yet' });
     for (const m of [{ type: 'ready' }, { type: 'refresh' }, { type: 'select', id: 'runs/a' }, { type: 'compare', id: null }, { type: 'compare', id: 'runs/b' },
       { type: 'export', format: 'csv' }, { type: 'export', format: 'markdown' }, { type: 'rendered', id: 'runs/a', rows: 5, charts: 3 }]) accepts(fromBenchmarks, m);
