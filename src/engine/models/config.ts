@@ -4,6 +4,7 @@
 
 import type { TensorRef } from '../formats/safetensors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
+import type { HubSource } from '../hub/resolve';
 
 export type Arch = 'llama' | 'opt' | 'gpt2';
 export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_new';
@@ -49,8 +50,10 @@ export interface LoadedModel {
   /** Folder that holds every weight file: ONNX external data is resolved relative to it. */
   weightsDir: string;
   format: ModelFormat;
-  /** What the user pointed at (folder or file). */
+  /** What the user pointed at (folder or file), or the Hugging Face Hub reference as written (hub/reference.ts). */
   source: string;
+  /** For a Hub reference: the repository, revision, commit (and GGUF file) it resolved to (hub/resolve.ts). */
+  hub?: HubSource;
   tokenizer?: Tokenizer;
   /** Quantized linear layers (GPTQ checkpoints); their `.weight` is then absent from `weights`. */
   quant?: QuantizedWeights;

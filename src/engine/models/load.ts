@@ -8,6 +8,9 @@
 //                                the GGUF vocabulary
 //   any other file            → llama2.c checkpoint (v0 or v1), converted likewise; tokenizer from
 //                                opts.tokenizer, a sibling tokenizer.bin, or a sibling tok*.bin
+//   ORG/NAME[@REV][:QUANT]    → (not an existing path) a Hugging Face Hub reference: the HF cache's
+//                                snapshot folder or GGUF file, downloaded first when not cached
+//                                (hub/resolve.ts); `source` stays the reference, `hub` says where it went
 //
 // LoadedModel.weights holds exactly the tensors expectedWeights(config) lists; other tensors in the
 // files (and buffers such as attn.masked_bias) are left out. weightsDir holds every weight file.
@@ -27,12 +30,16 @@ import { parseHfConfig } from './hf-config';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
 import { readGptqConfig } from '../compress/gptq-config';
 import { attachGptq } from '../compress/gptq-load';
+import { HubOptions, resolveModel } from '../hub/resolve';
+import { progressLines } from '../hub/progress';
 
 export interface LoadOptions {
   /** Tokenizer file overriding the one found with the model (tokenizer.json, or a llama2.c .bin). */
   tokenizer?: string;
   /** Where converted GGUF/llama2.c models are cached (default $IDP_CACHE/converted or ~/.cache/idp-lab/converted). */
   cacheDir?: string;
+  /** Hub references: progress and cancel of a download (default progress: log lines on stderr). */
+  hub?: HubOptions;
 }
 
 export interface ModelDescription {
@@ -48,10 +55,22 @@ export interface ModelDescription {
   hidden: number;
   /** e.g. "gptq 4-bit, group 128, act-order" for GPTQ checkpoints. */
   quantization?: string;
+  /** A model from the Hugging Face Hub: where the reference resolved to. */
+  hub?: { repo: string; revision: string; commit: string; file?: string };
 }
 
-/** Load a model from a HF folder, a GGUF file or a llama2.c checkpoint. */
+/** Load a model from a HF folder, a GGUF file, a llama2.c checkpoint or a Hugging Face Hub reference. */
 export async function loadModel(p: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const r = await resolveModel(p, { onProgress: progressLines(), ...opts.hub });
+  const m = await loadLocal(r.path, opts);
+  if (r.hub) {
+    m.source = p.trim();
+    m.hub = r.hub;
+  }
+  return m;
+}
+
+async function loadLocal(p: string, opts: LoadOptions): Promise<LoadedModel> {
   const abs = path.resolve(p);
   let st: fs.Stats;
   try {
@@ -287,6 +306,7 @@ export function describeModel(m: LoadedModel): ModelDescription {
     vocabSize: c.vocabSize,
     layers: c.numLayers,
     hidden: c.hiddenSize,
+    ...(m.hub ? { hub: { repo: m.hub.repo, revision: m.hub.revision, commit: m.hub.commit, ...(m.hub.file ? { file: m.hub.file } : {}) } } : {}),
     ...(m.quant ? { quantization: `gptq ${m.quant.bits}-bit, group ${m.quant.groupSize}${m.quant.descAct ? ', act-order' : ''}, ${m.quant.modules.size} layers` } : {}),
   };
 }
