@@ -49,6 +49,11 @@ export interface LoadedModel {
   weights: Map<string, TensorRef>;
   /** Folder that holds every weight file: ONNX external data is resolved relative to it. */
   weightsDir: string;
+  /**
+   * The model's own folder (config.json, tokenizer files) where it is not weightsDir: a Hugging Face
+   * cache snapshot, whose weight files are links to blobs beside it (load.ts). Read it through modelFolder().
+   */
+  folder?: string;
   format: ModelFormat;
   /** What the user pointed at (folder or file), or the Hugging Face Hub reference as written (hub/reference.ts). */
   source: string;
@@ -113,3 +118,6 @@ export function parameterCount(m: LoadedModel): number {
 export function threadsFor(m: LoadedModel, threads?: number): number | undefined {
   return threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
 }
+
+/** The folder holding a model's config.json and tokenizer files (for HF folders; see LoadedModel.folder). */
+export const modelFolder = (m: LoadedModel): string => m.folder ?? m.weightsDir;

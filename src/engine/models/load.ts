@@ -29,7 +29,7 @@ import { ensureConverted, ggufSource, llama2cSource } from './convert';
 import { parseHfConfig } from './hf-config';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
 import { readGptqConfig } from '../compress/gptq-config';
-import { attachGptq } from '../compress/gptq-load';
+import { attachGptq, commonFolder } from '../compress/gptq-load';
 import { HubOptions, resolveModel } from '../hub/resolve';
 import { progressLines } from '../hub/progress';
 
@@ -153,6 +153,23 @@ function collectWeights(cfg: ModelConfig, folder: string): Map<string, TensorRef
   return weights;
 }
 
+/**
+ * Where ONNX Runtime finds the weights of `folder`: the folder itself, unless weight files are links
+ * to files outside it (a Hugging Face cache snapshot links to ../../blobs/<sha256>). ONNX Runtime
+ * resolves links and refuses external data outside the folder it is given, so then the refs point at
+ * the real files and the folder returned is the deepest one holding them and the model folder (the
+ * repository's cache folder); the caller keeps the model folder as LoadedModel.folder.
+ */
+function externalDataDir(folder: string, weights: Map<string, TensorRef>): string {
+  const realFolder = fs.realpathSync(folder);
+  const real = new Map<string, string>();
+  for (const ref of weights.values()) if (!real.has(ref.file)) real.set(ref.file, fs.realpathSync(ref.file));
+  const outside = [...real.values()].some((r) => path.relative(realFolder, r).startsWith('..'));
+  if (!outside) return folder;
+  for (const ref of weights.values()) ref.file = real.get(ref.file)!;
+  return [...real.values()].reduce((d, r) => commonFolder(d, path.dirname(r)), realFolder);
+}
+
 function keepExpected(m: LoadedModel): void {
   checkWeights(m);
   const want = expectedWeights(m.config);
@@ -201,10 +218,13 @@ export function loadHfFolder(folder: string, opts: LoadOptions = {}, as?: { form
   }
   const rawConfig = readJsonFile(cfgFile, 'config');
   const config = parseHfConfig(rawConfig, cfgFile);
+  const weights = collectWeights(config, abs);
+  const dataDir = externalDataDir(abs, weights);
   const m: LoadedModel = {
     config,
-    weights: collectWeights(config, abs),
-    weightsDir: abs,
+    weights,
+    weightsDir: dataDir,
+    ...(dataDir !== abs ? { folder: abs } : {}),
     format: as?.format ?? 'hf',
     source: as?.source ?? abs,
   };

@@ -10,6 +10,8 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { IdpError } from '../../../src/engine/errors';
 import { loadModel } from '../../../src/engine/models/load';
+import { modelFolder } from '../../../src/engine/models/config';
+import { CausalLM } from '../../../src/engine/runtime/lm';
 import { resolveModel } from '../../../src/engine/hub/resolve';
 import { REPO_ROOT, tmpDir } from '../../helpers/data';
 import { FakeHub, folderFiles, gitSha1, sha256 } from '../../helpers/hub-server';
@@ -98,6 +100,19 @@ describe('hub: Hugging Face references through loadModel', function () {
     assert.equal(m.config.numLayers, 2);
     const local = await loadModel(path.join(FIXTURES, 'llama'));
     assert.deepEqual([...m.weights.keys()].sort(), [...local.weights.keys()].sort());
+    // ONNX Runtime refuses external data behind links that leave its folder: the weights are read from
+    // the blobs, relative to the repository's cache folder; config and tokenizer from the snapshot
+    assert.equal(m.weightsDir, fs.realpathSync(folder()));
+    assert.equal(modelFolder(m), path.join(folder(), 'snapshots', v2));
+    const [hubLogits, localLogits] = await Promise.all([m, local].map(async (x) => {
+      const lm = new CausalLM(x, { ep: 'cpu', threads: 1 });
+      try {
+        return (await lm.logits([[1, 5, 9, 14]]))[0];
+      } finally {
+        await lm.release();
+      }
+    }));
+    assert.deepEqual(hubLogits, localLogits);
 
     // the layout: refs/main → commit; blobs by sha256 (LFS) and git sha1 (regular); relative links
     assert.equal(fs.readFileSync(path.join(folder(), 'refs', 'main'), 'utf8'), v2);
@@ -127,7 +142,7 @@ describe('hub: Hugging Face references through loadModel', function () {
     try {
       const off = await loadModel(REPO, { hub: silent });
       assert.equal(off.hub!.commit, v2);
-      assert.equal(off.weightsDir, path.join(folder(), 'snapshots', v2));
+      assert.equal(modelFolder(off), path.join(folder(), 'snapshots', v2));
     } finally {
       process.env.HF_ENDPOINT = endpoint;
     }
