@@ -13,6 +13,7 @@ import { loadModel } from '../../../src/engine/models/load';
 import { modelFolder } from '../../../src/engine/models/config';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { resolveModel } from '../../../src/engine/hub/resolve';
+import { compressModel } from '../../../src/engine/compress/compress';
 import { REPO_ROOT, tmpDir } from '../../helpers/data';
 import { FakeHub, folderFiles, gitSha1, sha256 } from '../../helpers/hub-server';
 import { tinyConfig, writeTinyHf } from '../../helpers/tiny-hf';
@@ -333,6 +334,18 @@ describe('hub: Hugging Face references through loadModel', function () {
     const from = hub.requests.length;
     await loadModel(REPO, { hub: silent });
     assert.deepEqual(hub.requests.slice(from).filter((r) => r.path === `/cdn/${weightsSha}`).map((r) => r.range), [`bytes=${have}-`]);
+  });
+
+  it('compressing a Hub model writes its own config and records the reference as the source', async () => {
+    const out = path.join(tmpDir('idp-hub-rtn-'), 'rtn4');
+    const r = await compressModel(REPO, { method: 'rtn', bits: 4, groupSize: 16, out });
+    assert.equal(r.cancelled, false);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    const want = JSON.parse(llama['config.json'].toString('utf8'));
+    assert.equal(cfg.model_type, want.model_type);
+    assert.deepEqual(cfg.rope_parameters, want.rope_parameters, 'the snapshot\'s config.json, not one rebuilt from the parsed config');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'idp-compress.json'), 'utf8')).source, REPO);
+    assert.equal((await loadModel(out)).config.numLayers, 2);
   });
 
   it('an existing local path always wins over a reference of the same name', async () => {
