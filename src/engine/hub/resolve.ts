@@ -15,7 +15,7 @@ import * as path from 'path';
 import { notFound } from '../errors';
 import { RepoCache } from './cache-layout';
 import { downloadBlob } from './download';
-import { hubEnv, HubEnv } from './env';
+import { hubCacheDir, hubEnv, HubEnv } from './env';
 import { cachedModel, planFiles, shardsOf } from './files';
 import { fileMeta, FileMeta, Net } from './http';
 import { listRevision } from './listing';
@@ -65,6 +65,16 @@ export interface ResolvedModel {
 export function hubReferenceOf(p: string): HubReference | undefined {
   if (fs.existsSync(path.resolve(p))) return undefined;
   return parseHubReference(p);
+}
+
+/**
+ * What loading the model `p` reads, for the confinement checks (server/request-paths.ts): `p`, or for a
+ * Hub reference (not a local path) its repository folder in the HF cache, which it reads and may
+ * download into.
+ */
+export function modelReadPath(p: string): string {
+  const ref = hubReferenceOf(p);
+  return ref ? new RepoCache(hubCacheDir(), ref.repo).folder : p;
 }
 
 /** See the top of this file. */

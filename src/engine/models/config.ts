@@ -2,6 +2,7 @@
 // Loaders turn config.json (HF), GGUF metadata or a llama2.c header into this; weights are
 // always addressed by their Hugging Face tensor names (GGUF and llama2.c are converted to HF layout).
 
+import * as path from 'path';
 import type { TensorRef } from '../formats/safetensors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import type { HubSource } from '../hub/resolve';
@@ -121,3 +122,7 @@ export function threadsFor(m: LoadedModel, threads?: number): number | undefined
 
 /** The folder holding a model's config.json and tokenizer files (for HF folders; see LoadedModel.folder). */
 export const modelFolder = (m: LoadedModel): string => m.folder ?? m.weightsDir;
+
+/** The local file or folder a model was loaded from: `source`, or for a Hub reference the snapshot folder or GGUF file it resolved to. */
+export const localModelPath = (m: LoadedModel): string =>
+  m.hub ? (m.hub.file ? path.join(m.hub.snapshot, ...m.hub.file.split('/')) : m.hub.snapshot) : m.source;
