@@ -33,7 +33,7 @@ async function pickHubModel(cached: Set<string>): Promise<string | undefined> {
   if (!pick.hub) return undefined;
   const typed = await dialogs.input({
     title: 'IDP: Model from the Hugging Face Hub',
-    prompt: 'ORG/NAME[@REVISION][:QUANT] — e.g. Qwen/Qwen2.5-0.5B, or bartowski/SmolLM2-135M-Instruct-GGUF:Q8_0',
+    prompt: 'ORG/NAME[@REVISION][:QUANT] — e.g. Qwen/Qwen2.5-0.5B, or bartowski/Llama-3.2-1B-Instruct-GGUF:Q8_0',
     validateInput: (v) => (v.trim() === '' || parseHubReference(v) ? undefined : 'Not a Hub model id: ORG/NAME, ORG/NAME@REVISION or ORG/NAME:QUANT'),
   });
   return typed?.trim() || undefined;
