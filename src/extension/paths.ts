@@ -7,6 +7,9 @@ import { formatHubReference } from '../engine/hub/reference';
 
 export const sameFile = (a: string, b: string) => path.resolve(a) === path.resolve(b);
 
+/** A model as the engine is sent it: an absolute path, or a Hugging Face Hub reference as it is (not a local path). */
+export const modelArg = (p: string): string => (hubReferenceOf(p) ? p.trim() : path.resolve(p));
+
 /**
  * A short label for a model path: the file or folder name, with a ~ for the home folder in the detail;
  * for a Hugging Face Hub reference, its NAME[@REV][:QUANT], the whole reference in the detail.

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { tmpDir } from '../../helpers/data';
 import { cachedHubModels, downloadSample, SUGGESTED } from '../../../src/extension/hub-models';
-import { modelLabel } from '../../../src/extension/paths';
+import { modelArg, modelLabel } from '../../../src/extension/paths';
 import { parseHubReference } from '../../../src/engine/hub/reference';
 
 /** One snapshot of `repo` at `commit` holding `files` (blob per file, relative links), refs as given. */
@@ -48,6 +48,12 @@ describe('extension: Hub models for Select Model', () => {
     assert.equal(modelLabel('hf.co/org/x-GGUF:Q8_0').label, 'x-GGUF:Q8_0');
     assert.equal(modelLabel('/x/y/stories260K.gguf').label, 'stories260K');
     for (const s of SUGGESTED) assert.deepEqual(parseHubReference(s.id), { repo: s.id }, s.id);
+  });
+
+  it('a workflow sends a Hub reference as it is, a path made absolute', () => {
+    assert.equal(modelArg(' Qwen/Qwen2.5-0.5B@main '), 'Qwen/Qwen2.5-0.5B@main');
+    assert.equal(modelArg('models/default'), path.resolve('models/default'), 'an existing folder stays a path');
+    assert.equal(modelArg('a/b/c'), path.resolve('a/b/c'));
   });
 
   it('download progress: the fraction of the batch and the file', () => {
