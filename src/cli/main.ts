@@ -22,7 +22,9 @@ export function cli(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     // commander's own usage errors (an unknown option, a bad value) are bad input: exit 2 as the
     // README documents, not commander's 1; help and --version still exit 0 (subcommands inherit this)
-    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : EXIT.INPUT));
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : EXIT.INPUT))
+    .addHelpText('after', '\nEvery --model also takes a Hugging Face Hub id, ORG/NAME[@REVISION] or ORG/NAME:QUANT (GGUF):\n' +
+      'read from the Hugging Face cache, downloaded there first when missing (README: Models from the Hub).');
 
   program.command('generate')
     .description('generate text from a prompt (BOS first, as llama2.c)')

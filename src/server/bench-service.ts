@@ -32,7 +32,7 @@ const KEYS = ['model', 'adapter', 'bank', 'tasks', 'heldout', 'dataDir', 'limit'
 
 export function checkBenchParams(p: BenchParams): void {
   const c = ParamChecker.of('bench', p, KEYS);
-  c.path('model', true);
+  c.model('model', true);
   c.path('adapter');
   c.path('bank');
   c.array('tasks', (x) => isNonEmptyString(x) && !(x as string).includes(','), 'a non-empty array of task names', true);

@@ -18,7 +18,7 @@ const KEYS = ['model', 'method', 'out', 'bits', 'groupSize', 'sym', 'actOrder', 
 
 export function checkCompressParams(p: CompressParams): void {
   const c = ParamChecker.of('compress', p, KEYS);
-  c.path('model', true);
+  c.model('model', true);
   c.oneOf('method', ['rtn', 'gptq', 'sparsegpt', 'magnitude'], true);
   c.path('out', true);
   c.oneOf('bits', [2, 3, 4, 8]);

@@ -4,6 +4,7 @@
 
 import * as path from 'path';
 import { inputError } from '../engine/errors';
+import { parseHubReference } from '../engine/hub/reference';
 
 export type Obj = Record<string, unknown>;
 
@@ -35,6 +36,14 @@ export class ParamChecker {
     if (!this.has(key, required)) return;
     const v = this.p[key];
     if (typeof v !== 'string' || v.trim() === '' || !path.isAbsolute(v)) this.fail(key, 'an absolute path');
+  }
+
+  /** A model: an absolute path, or a Hugging Face Hub reference (engine/hub/reference.ts). */
+  model(key: string, required = false): void {
+    if (!this.has(key, required)) return;
+    const v = this.p[key];
+    if (typeof v === 'string' && !path.isAbsolute(v) && parseHubReference(v)) return;
+    if (typeof v !== 'string' || v.trim() === '' || !path.isAbsolute(v)) this.fail(key, 'an absolute path or a Hugging Face Hub id (ORG/NAME[@REVISION][:QUANT])');
   }
 
   str(key: string, required = false): void {

@@ -53,7 +53,7 @@ export interface InitializeResult {
 }
 
 export interface LoadParams {
-  model: string;                 // HF folder, .gguf, or llama2.c .bin
+  model: string;                 // HF folder, .gguf, llama2.c .bin, or a Hub reference ORG/NAME[@REV][:QUANT]
   tokenizer?: string;
   ep?: ExecutionProvider;
   threads?: number;              // default: 1 below 10M parameters, else ORT's choice

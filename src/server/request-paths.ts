@@ -4,7 +4,8 @@
 // added here, or it is not checked anywhere.
 //
 // Reads are files or folders the request opens (a model folder, a bank folder, a task file); for a
-// glob, its fixed leading folder, the only folder its walk reads (eval/corpus.ts). Paths named inside
+// glob, its fixed leading folder, the only folder its walk reads (eval/corpus.ts); for a model named
+// by a Hugging Face Hub reference, its repository folder in the HF cache (engine/hub/resolve.ts). Paths named inside
 // files are followed where the engine follows them: `compare: true` reads the source model named in
 // the inspected model's idp-compress.json. Writes are the outputs the request creates.
 //
@@ -17,6 +18,7 @@ import { dataDir as defaultDataDir } from '../engine/defaults';
 import { hasGlob, splitGlob } from '../engine/eval/corpus';
 import { reportPaths } from '../engine/eval/report';
 import { Methods } from './protocol';
+import { modelReadPath } from '../engine/hub/resolve';
 
 export interface RequestPaths {
   reads: string[];
@@ -32,6 +34,8 @@ type Obj = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => str(x) !== undefined) : []);
+/** A model parameter: a path, or a Hub reference (read: its cache folder). */
+const model = (v: unknown): string | undefined => { const s = str(v); return s === undefined ? undefined : modelReadPath(s); };
 
 /** What a path or glob reads: the path, or the glob's base folder. */
 export const readOf = (p: string): string => (hasGlob(p) ? splitGlob(p).base : path.resolve(p));
@@ -68,31 +72,31 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
   const writes: Array<string | undefined> = [];
   switch (method) {
     case Methods.load.method:
-      reads.push(str(p.model), str(p.tokenizer));
+      reads.push(model(p.model), str(p.tokenizer));
       break;
     case Methods.generate.method:
       reads.push(str(p.bank));
       break;
     case Methods.inspect.method: {
-      const model = str(p.model) ?? ctx.loadedModel;
-      reads.push(str(p.bank), str(p.model));
-      if (typeof p.compare === 'string') reads.push(str(p.compare));
-      else if (p.compare === true && model) reads.push(compareSource(model));
+      const inspected = str(p.model) ?? ctx.loadedModel;
+      reads.push(str(p.bank), model(p.model));
+      if (typeof p.compare === 'string') reads.push(model(p.compare));
+      else if (p.compare === true && inspected) reads.push(model(compareSource(inspected)));
       break;
     }
     case Methods.compress.method:
-      reads.push(str(p.model), ...dataReads(p.calib));
+      reads.push(model(p.model), ...dataReads(p.calib));
       writes.push(str(p.out));
       break;
     case Methods.trainBank.method:
     case Methods.trainBaseline.method:
-      reads.push(str(p.model), ...dataReads(p.data), ...strs(p.eval));
+      reads.push(model(p.model), ...dataReads(p.data), ...strs(p.eval));
       // trainBank: each prompt's own data (null: the shared data)
       if (Array.isArray(p.promptData)) for (const d of p.promptData) reads.push(...dataReads(d));
       writes.push(str(p.out));
       break;
     case Methods.bench.method: {
-      reads.push(str(p.model), str(p.adapter), str(p.bank), ...strs(p.heldout), ...taskReads(p));
+      reads.push(model(p.model), str(p.adapter), str(p.bank), ...strs(p.heldout), ...taskReads(p));
       const out = str(p.out);
       if (out) {
         const r = reportPaths(out);
@@ -101,7 +105,7 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
       break;
     }
     case Methods.study.method:
-      reads.push(str(p.model), str(p.tokenizer), str(p.compressed), ...dataReads(p.data), ...strs(p.heldout), ...taskReads(p));
+      reads.push(model(p.model), str(p.tokenizer), model(p.compressed), ...dataReads(p.data), ...strs(p.heldout), ...taskReads(p));
       // prompt:<n>@<data> methods read their own data
       reads.push(...strs(p.methods).filter((x) => x.includes('@')).map((x) => x.slice(x.indexOf('@') + 1)));
       writes.push(str(p.out));

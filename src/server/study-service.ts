@@ -19,7 +19,7 @@ const STAGES: StudyStage[] = ['load', 'data', 'compress', 'train', 'bench', 'hel
 
 export function checkStudyParams(p: StudyParams): void {
   const c = ParamChecker.of('study', p, KEYS);
-  c.path('model', true);
+  c.model('model', true);
   c.path('out', true);
   c.path('tokenizer');
   c.path('compressed');

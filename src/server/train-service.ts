@@ -31,7 +31,7 @@ const isAbsGlob = (x: unknown) => typeof x === 'string' && x.trim() !== '' && (x
 const isDataSource = (d: unknown) => d === 'model' || (Array.isArray(d) && d.length > 0 && d.every(isAbsGlob));
 
 function checkTraining(c: ParamChecker, dataRequired = true): void {
-  c.path('model', true);
+  c.model('model', true);
   c.path('out', true);
   c.data('data', true, dataRequired);
   const d = c.p.data;

@@ -22,7 +22,7 @@ import { readTensorBytes, TensorRef } from '../formats/safetensors';
 import { tempFolderBeside } from '../formats/atomic-folder';
 import { claimOutput, OutputClaim } from '../formats/output-folder';
 import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '../formats/gguf';
-import type { LoadedModel } from '../models/config';
+import { LoadedModel, modelFolder } from '../models/config';
 import { expectedWeights } from '../models/weights';
 import { llamaConfigJson } from '../models/hf-config';
 import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
@@ -80,7 +80,7 @@ function floatBytes(w: Float32Array, dtype: DType, layout: 'linear' | 'conv1d', 
 
 /** The source's config.json object (an HF folder's own, or the one a converted folder holds). */
 function sourceConfigJson(m: LoadedModel): Record<string, unknown> {
-  const f = path.join(m.weightsDir, 'config.json');
+  const f = path.join(modelFolder(m), 'config.json');
   if (fs.existsSync(f)) {
     const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
     delete c.quantization_config;
@@ -113,7 +113,7 @@ function writeTokenizer(m: LoadedModel, dir: string): string[] {
   const written: string[] = [];
   if (m.format === 'hf') {
     for (const f of TOKENIZER_FILES) {
-      const src = path.join(m.weightsDir, f);
+      const src = path.join(modelFolder(m), f);
       if (fs.existsSync(src)) { fs.copyFileSync(src, path.join(dir, f)); written.push(f); }
     }
     return written;

@@ -2,8 +2,10 @@
 // Loaders turn config.json (HF), GGUF metadata or a llama2.c header into this; weights are
 // always addressed by their Hugging Face tensor names (GGUF and llama2.c are converted to HF layout).
 
+import * as path from 'path';
 import type { TensorRef } from '../formats/safetensors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
+import type { HubSource } from '../hub/resolve';
 
 export type Arch = 'llama' | 'opt' | 'gpt2';
 export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_new';
@@ -48,9 +50,16 @@ export interface LoadedModel {
   weights: Map<string, TensorRef>;
   /** Folder that holds every weight file: ONNX external data is resolved relative to it. */
   weightsDir: string;
+  /**
+   * The model's own folder (config.json, tokenizer files) where it is not weightsDir: a Hugging Face
+   * cache snapshot, whose weight files are links to blobs beside it (load.ts). Read it through modelFolder().
+   */
+  folder?: string;
   format: ModelFormat;
-  /** What the user pointed at (folder or file). */
+  /** What the user pointed at (folder or file), or the Hugging Face Hub reference as written (hub/reference.ts). */
   source: string;
+  /** For a Hub reference: the repository, revision, commit (and GGUF file) it resolved to (hub/resolve.ts). */
+  hub?: HubSource;
   tokenizer?: Tokenizer;
   /** Quantized linear layers (GPTQ checkpoints); their `.weight` is then absent from `weights`. */
   quant?: QuantizedWeights;
@@ -110,3 +119,10 @@ export function parameterCount(m: LoadedModel): number {
 export function threadsFor(m: LoadedModel, threads?: number): number | undefined {
   return threads ?? (parameterCount(m) < 10e6 ? 1 : undefined);
 }
+
+/** The folder holding a model's config.json and tokenizer files (for HF folders; see LoadedModel.folder). */
+export const modelFolder = (m: LoadedModel): string => m.folder ?? m.weightsDir;
+
+/** The local file or folder a model was loaded from: `source`, or for a Hub reference the snapshot folder or GGUF file it resolved to. */
+export const localModelPath = (m: LoadedModel): string =>
+  m.hub ? (m.hub.file ? path.join(m.hub.snapshot, ...m.hub.file.split('/')) : m.hub.snapshot) : m.source;

@@ -8,6 +8,9 @@
 //                                the GGUF vocabulary
 //   any other file            → llama2.c checkpoint (v0 or v1), converted likewise; tokenizer from
 //                                opts.tokenizer, a sibling tokenizer.bin, or a sibling tok*.bin
+//   ORG/NAME[@REV][:QUANT]    → (not an existing path) a Hugging Face Hub reference: the HF cache's
+//                                snapshot folder or GGUF file, downloaded first when not cached
+//                                (hub/resolve.ts); `source` stays the reference, `hub` says where it went
 //
 // LoadedModel.weights holds exactly the tensors expectedWeights(config) lists; other tensors in the
 // files (and buffers such as attn.masked_bias) are left out. weightsDir holds every weight file.
@@ -26,13 +29,17 @@ import { ensureConverted, ggufSource, llama2cSource } from './convert';
 import { parseHfConfig } from './hf-config';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
 import { readGptqConfig } from '../compress/gptq-config';
-import { attachGptq } from '../compress/gptq-load';
+import { attachGptq, commonFolder } from '../compress/gptq-load';
+import { HubOptions, resolveModel } from '../hub/resolve';
+import { progressLines } from '../hub/progress';
 
 export interface LoadOptions {
   /** Tokenizer file overriding the one found with the model (tokenizer.json, or a llama2.c .bin). */
   tokenizer?: string;
   /** Where converted GGUF/llama2.c models are cached (default $IDP_CACHE/converted or ~/.cache/idp-lab/converted). */
   cacheDir?: string;
+  /** Hub references: progress and cancel of a download (default progress: log lines on stderr). */
+  hub?: HubOptions;
 }
 
 export interface ModelDescription {
@@ -48,10 +55,22 @@ export interface ModelDescription {
   hidden: number;
   /** e.g. "gptq 4-bit, group 128, act-order" for GPTQ checkpoints. */
   quantization?: string;
+  /** A model from the Hugging Face Hub: where the reference resolved to. */
+  hub?: { repo: string; revision: string; commit: string; file?: string };
 }
 
-/** Load a model from a HF folder, a GGUF file or a llama2.c checkpoint. */
+/** Load a model from a HF folder, a GGUF file, a llama2.c checkpoint or a Hugging Face Hub reference. */
 export async function loadModel(p: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const r = await resolveModel(p, { onProgress: progressLines(), ...opts.hub });
+  const m = await loadLocal(r.path, opts);
+  if (r.hub) {
+    m.source = p.trim();
+    m.hub = r.hub;
+  }
+  return m;
+}
+
+async function loadLocal(p: string, opts: LoadOptions): Promise<LoadedModel> {
   const abs = path.resolve(p);
   let st: fs.Stats;
   try {
@@ -134,6 +153,23 @@ function collectWeights(cfg: ModelConfig, folder: string): Map<string, TensorRef
   return weights;
 }
 
+/**
+ * Where ONNX Runtime finds the weights of `folder`: the folder itself, unless weight files are links
+ * to files outside it (a Hugging Face cache snapshot links to ../../blobs/<sha256>). ONNX Runtime
+ * resolves links and refuses external data outside the folder it is given, so then the refs point at
+ * the real files and the folder returned is the deepest one holding them and the model folder (the
+ * repository's cache folder); the caller keeps the model folder as LoadedModel.folder.
+ */
+function externalDataDir(folder: string, weights: Map<string, TensorRef>): string {
+  const realFolder = fs.realpathSync(folder);
+  const real = new Map<string, string>();
+  for (const ref of weights.values()) if (!real.has(ref.file)) real.set(ref.file, fs.realpathSync(ref.file));
+  const outside = [...real.values()].some((r) => path.relative(realFolder, r).startsWith('..'));
+  if (!outside) return folder;
+  for (const ref of weights.values()) ref.file = real.get(ref.file)!;
+  return [...real.values()].reduce((d, r) => commonFolder(d, path.dirname(r)), realFolder);
+}
+
 function keepExpected(m: LoadedModel): void {
   checkWeights(m);
   const want = expectedWeights(m.config);
@@ -182,10 +218,13 @@ export function loadHfFolder(folder: string, opts: LoadOptions = {}, as?: { form
   }
   const rawConfig = readJsonFile(cfgFile, 'config');
   const config = parseHfConfig(rawConfig, cfgFile);
+  const weights = collectWeights(config, abs);
+  const dataDir = externalDataDir(abs, weights);
   const m: LoadedModel = {
     config,
-    weights: collectWeights(config, abs),
-    weightsDir: abs,
+    weights,
+    weightsDir: dataDir,
+    ...(dataDir !== abs ? { folder: abs } : {}),
     format: as?.format ?? 'hf',
     source: as?.source ?? abs,
   };
@@ -287,6 +326,7 @@ export function describeModel(m: LoadedModel): ModelDescription {
     vocabSize: c.vocabSize,
     layers: c.numLayers,
     hidden: c.hiddenSize,
+    ...(m.hub ? { hub: { repo: m.hub.repo, revision: m.hub.revision, commit: m.hub.commit, ...(m.hub.file ? { file: m.hub.file } : {}) } } : {}),
     ...(m.quant ? { quantization: `gptq ${m.quant.bits}-bit, group ${m.quant.groupSize}${m.quant.descAct ? ', act-order' : ''}, ${m.quant.modules.size} layers` } : {}),
   };
 }

@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
-import { modelLabel } from '../paths';
+import { modelLabel, modelArg } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { TrainBankReply } from '../../server/protocol';
 import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult, workspaceLanguages, WorkspaceLanguage } from './workflow';
@@ -89,7 +89,7 @@ export const trainBankCmd = (ctx: Ctx) => async (arg?: unknown): Promise<BankOut
   if (!inputs) return undefined;
   const { args } = inputs;
   const given = !inputs.interactive;
-  const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
+  const model = modelArg(args.model ?? defaultWorkflowModel(ctx));
   const prompts = args.prompts ?? DEFAULT_PROMPTS;
   const ownData = !!args.promptData?.length && args.promptData.length === prompts.length && args.promptData.every((d) => d !== null);
   const data = args.data ?? (ownData ? undefined : 'model');

@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
-import { modelLabel } from '../paths';
+import { modelLabel, modelArg } from '../paths';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BaselineMethod, TrainBaselineReply } from '../../server/protocol';
 import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
@@ -60,7 +60,7 @@ export const trainBaselineCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Bas
   const { args } = inputs;
   const given = !inputs.interactive;
   const method = args.method ?? 'lora';
-  const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
+  const model = modelArg(args.model ?? defaultWorkflowModel(ctx));
   const data = args.data ?? 'model';
   const tokens = args.tokens ?? DEFAULT_TOKENS;
   const promptTokens = method === 'lora' ? undefined : args.promptTokens ?? 100;

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, lab, memory } from '../context';
-import { modelLabel } from '../paths';
+import { modelLabel, modelArg } from '../paths';
 import { dataDir } from '../../engine/defaults';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { BenchReply } from '../../server/protocol';
@@ -80,7 +80,7 @@ export const runBenchmarkCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Benc
   if (!inputs) return undefined;
   const { args } = inputs;
   const given = !inputs.interactive;
-  const model = path.resolve(args.model ?? defaultWorkflowModel(ctx));
+  const model = modelArg(args.model ?? defaultWorkflowModel(ctx));
   const tasks = args.tasks ?? DEFAULT_TASKS;
   const heldout = args.heldout ?? (tasks.some((t) => t.startsWith('text_')) ? await workspaceCorpus() : undefined);
   if (heldout !== undefined && heldout.length === 0) {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
-import { modelLabel, pushRecent } from '../paths';
+import { modelLabel, pushRecent, modelArg } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { CompressParams, CompressReply, DataSource } from '../../server/protocol';
@@ -82,7 +82,7 @@ export const compressCmd = (ctx: Ctx) => async (arg?: unknown): Promise<Compress
   const calib = args.calib ?? (method === 'gptq' || method === 'sparsegpt' ? 'model' : undefined);
   const sparsity = args.sparsity ?? (args.pattern === undefined && (method === 'sparsegpt' || method === 'magnitude') ? 0.5 : undefined);
   const request = {
-    model: path.resolve(model), method, bits, groupSize: args.groupSize, sparsity, pattern: args.pattern, calib,
+    model: modelArg(model), method, bits, groupSize: args.groupSize, sparsity, pattern: args.pattern, calib,
     samples: args.samples ?? (calib ? 32 : undefined), seqlen: args.seqlen ?? (calib ? 256 : undefined), seed: args.seed,
   };
   if (!checkRequest(ctx, 'Compress Model', Methods.compress.method, request)) return undefined;

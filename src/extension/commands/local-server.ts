@@ -12,6 +12,7 @@ import { readAllowed } from '../trust';
 import { defaultModelPath } from '../../engine/defaults';
 import { activeBank } from './active-bank';
 import { CALLER_FD_ENV } from '../../engine/runtime/caller';
+import { modelArg } from '../paths';
 
 export interface LocalServerArgs { model?: string; bank?: string | null; port?: number }
 /** url: the API's base URL (…/v1), what OpenAI clients take as base_url. */
@@ -41,9 +42,9 @@ export const startLocalServer = (ctx: Ctx) => async (arg?: LocalServerArgs): Pro
     if (!given) void vscode.window.showInformationMessage(`IDP: the local server is already running at ${running.server.url}`);
     return running.server;
   }
-  const model = path.resolve(arg?.model ?? ctx.engine.model?.path ?? defaultModelPath());
+  const model = modelArg(arg?.model ?? ctx.engine.model?.path ?? defaultModelPath());
   const active = activeBank(ctx);
-  const bank = arg?.bank === null ? undefined : arg?.bank ?? (active && path.resolve(active.model) === model ? active.bank : undefined);
+  const bank = arg?.bank === null ? undefined : arg?.bank ?? (active && modelArg(active.model) === model ? active.bank : undefined);
   const t = trustState(ctx);
   for (const p of [model, bank]) {
     if (p && !readAllowed(t, p)) {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
-import { modelLabel } from '../paths';
+import { modelLabel, modelArg } from '../paths';
 import { modelLoadParams } from '../settings';
 import { Methods, WorkflowProgress } from '../../server/protocol';
 import type { StudyParams, StudyReply } from '../../server/protocol';
@@ -72,7 +72,7 @@ export const runStudyCmd = (ctx: Ctx) => async (arg?: unknown): Promise<StudyOut
   if (!inputs) return undefined;
   const { args } = inputs;
   const given = !inputs.interactive;
-  const model = path.resolve(args.model ?? modelLoadParams().model);
+  const model = modelArg(args.model ?? modelLoadParams().model);
   const tasks = args.tasks ?? DEFAULT_TASKS;
   const heldout = args.heldout ?? (tasks.some((t) => t.startsWith('text_')) ? await workspaceCorpus() : []);
   if (tasks.some((t) => t.startsWith('text_')) && heldout.length === 0) {

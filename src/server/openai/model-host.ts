@@ -4,7 +4,7 @@
 
 import * as path from 'path';
 import { loadModel } from '../../engine/models/load';
-import type { LoadedModel } from '../../engine/models/config';
+import { LoadedModel, localModelPath } from '../../engine/models/config';
 import { CausalLM } from '../../engine/runtime/lm';
 import { generate, FinishReason, GenerateOptions, promptIds } from '../../engine/runtime/generate';
 import { IdpBank } from '../../engine/idp/bank';
@@ -60,7 +60,7 @@ export class ModelHost {
     await lm.session(lm.kvInPlace() ? 'capacity' : 'last');   // build and open now: a broken model fails at start, not on the first request
     if (idp) await idp.session('last');
     const id = path.basename(path.resolve(o.model)).replace(/\.(gguf|bin)$/, '');
-    return new ModelHost(id, Math.floor(Date.now() / 1000), model, model.tokenizer, lm, findFimTokens(model.tokenizer), loadChatTemplate(model.source), idp);
+    return new ModelHost(id, Math.floor(Date.now() / 1000), model, model.tokenizer, lm, findFimTokens(model.tokenizer), loadChatTemplate(localModelPath(model)), idp);
   }
 
   /** Tokens the input may use: the context, less a bank's prompt positions. */

@@ -100,6 +100,31 @@ describe('extension: Restricted Mode checks every path of every request', () => 
     refuses(untrusted, Methods.bench.method, { model: defaultModelPath(), tasks: ['arc_easy'], dataDir: ws }, ws);
   });
 
+  it('a Hugging Face Hub reference reads its folder in the HF cache: refused in Restricted Mode, allowed when trusted', () => {
+    const saved = process.env.HF_HUB_CACHE;
+    process.env.HF_HUB_CACHE = path.join(root, 'hf-cache');
+    try {
+      const repoFolder = path.join(root, 'hf-cache', 'models--Qwen--Qwen2.5-0.5B');
+      assert.deepEqual(requestPaths(Methods.load.method, { model: 'Qwen/Qwen2.5-0.5B@main' }).reads, [repoFolder]);
+      refuses(untrusted, Methods.load.method, { model: 'Qwen/Qwen2.5-0.5B' }, repoFolder);
+      refuses(untrusted, Methods.compress.method, { model: 'org/x-GGUF:Q8_0', method: 'rtn', out: path.join(lab, 'runs', 'q') }, path.join(root, 'hf-cache', 'models--org--x-GGUF'));
+      refuses(untrusted, Methods.inspect.method, { bank: path.join(lab, 'runs', 'r1', 'bank'), compare: 'Qwen/Qwen2.5-0.5B', text: 'x' }, repoFolder);
+      assert.equal(problem(trusted, Methods.load.method, { model: 'Qwen/Qwen2.5-0.5B' }), undefined);
+      // an existing local path of the same shape stays a path
+      const cwd = process.cwd();
+      process.chdir(ws);
+      try {
+        fs.mkdirSync(path.join(ws, 'org', 'name'), { recursive: true });
+        assert.deepEqual(requestPaths(Methods.load.method, { model: 'org/name' }).reads, [fs.realpathSync(path.join(ws, 'org', 'name'))]);
+      } finally {
+        process.chdir(cwd);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.HF_HUB_CACHE;
+      else process.env.HF_HUB_CACHE = saved;
+    }
+  });
+
   it('a symbolic link inside the lab that points outside is outside', () => {
     const link = path.join(lab, 'runs', 'escape');
     fs.symlinkSync(ws, link, 'dir');

@@ -27,6 +27,8 @@ describe('server: workflow parameter checks', () => {
       checkCompressParams(any({ model: '/m', method: 'rtn', out: '/o', bits: 4, groupSize: -1 }));
       checkCompressParams(any({ model: '/m', method: 'sparsegpt', out: '/o', pattern: '2:4', calib: ['/data/*.txt'] }));
       checkCompressParams(any({ model: '/m', method: 'magnitude', out: '/o', sparsity: 0.5, progressToken: 't' }));
+      // a Hugging Face Hub id is a model too (resolved in the HF cache by the engine)
+      checkCompressParams(any({ ...ok, model: 'Qwen/Qwen2.5-0.5B@main' }));
     });
     it('refuses unknown keys, like the other requests', () => {
       refuses(() => checkCompressParams(any({ ...ok, bitz: 4 })), /^compress: unknown parameter 'bitz'/);
@@ -36,7 +38,8 @@ describe('server: workflow parameter checks', () => {
     });
     it('refuses missing, mistyped and out-of-range values, naming them', () => {
       refuses(() => checkCompressParams(any({ ...ok, model: undefined })), /model is required/);
-      refuses(() => checkCompressParams(any({ ...ok, model: 'relative/model' })), /model must be an absolute path/);
+      refuses(() => checkCompressParams(any({ ...ok, model: 'relative/dir/model' })), /model must be an absolute path or a Hugging Face Hub id/);
+      refuses(() => checkCompressParams(any({ ...ok, model: './model' })), /model must be an absolute path/);
       refuses(() => checkCompressParams(any({ ...ok, method: 'awq' })), /method must be one of rtn, gptq, sparsegpt, magnitude, got "awq"/);
       refuses(() => checkCompressParams(any({ ...ok, bits: 5 })), /bits must be one of 2, 3, 4, 8, got 5/);
       refuses(() => checkCompressParams(any({ ...ok, groupSize: 0 })), /groupSize must be an integer ≥ 1/);

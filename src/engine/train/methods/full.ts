@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import type { LoadedModel } from '../../models/config';
+import { LoadedModel, modelFolder } from '../../models/config';
 import { readTensorF32 } from '../../formats/safetensors';
 import { unsupported } from '../../errors';
 import { saveTensors, TensorSet } from '../tensors';
@@ -60,10 +60,10 @@ export class FullWeights implements TrainMethod {
     const abs = path.resolve(dir);
     const tmp = tempFolderBeside(abs);
     try {
-      fs.copyFileSync(path.join(this.model.weightsDir, 'config.json'), path.join(tmp, 'config.json'));
+      fs.copyFileSync(path.join(modelFolder(this.model), 'config.json'), path.join(tmp, 'config.json'));
       saveTensors(path.join(tmp, 'model.safetensors'), this.params, { format: 'pt' });
       for (const f of TOKENIZER_FILES) {
-        const src = path.join(this.model.weightsDir, f);
+        const src = path.join(modelFolder(this.model), f);
         if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
       }
       for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(tmp, name), text);
