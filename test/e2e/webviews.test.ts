@@ -55,6 +55,8 @@ describe('browser: IDP Inspector and Benchmarks webviews', function () {
       '--sample-tokens', '2048', '--out', path.join(lab, 'runs', 'bank-e2e', 'bank'));
     writeStudy(path.join(lab, 'runs', '2026-02-01-study'), studyFixture({ created: '2026-02-01T00:00:00.000Z', label: 'default (newer)' }));
     writeStudy(path.join(lab, 'runs', '2026-01-01-study'), studyFixture({ created: '2026-01-01T00:00:00.000Z', shift: -1.5 }));
+    // another compression setting of the same protocol: Figure 1 gets two bars
+    writeStudy(path.join(lab, 'runs', '2025-12-01-study'), studyFixture({ created: '2025-12-01T00:00:00.000Z', shift: -4, compression: { spec: 'gptq:3', description: 'GPTQ 3-bit, group 128' } }));
   });
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && s) await failureScreenshots(s.page, this.currentTest.title);
@@ -157,7 +159,13 @@ describe('browser: IDP Inspector and Benchmarks webviews', function () {
     const rows = await table.locator('tbody tr').allInnerTexts();
     assert.equal(rows.length, 5);
     assert.match(rows[3], /IDP \(4, 8\)[\s\S]*±/);
-    for (const id of ['fig4', 'fig7', 'fig5']) await f.locator(`#${id} svg .mark-symbol, #${id} svg .mark-rect, #${id} svg .mark-line`).first().waitFor({ timeout: 30000 });
+    for (const id of ['fig4', 'fig7', 'fig6', 'fig5', 'fig1']) await f.locator(`#${id} svg .mark-symbol, #${id} svg .mark-rect, #${id} svg .mark-line`).first().waitFor({ timeout: 30000 });
+    // Fig. 6: the IDP bank at its average prompt size (4 + 8 → 6) and the single prompt at 8; Fig. 1: one bar per setting
+    assert.equal(await f.locator('#fig6 svg .mark-symbol.role-mark path').count(), 2);
+    assert.equal(await f.locator('#fig1 svg .mark-rect.role-mark path').count(), 2);
+    assert.match(await f.locator('#fig1').locator('xpath=..').locator('figcaption').innerText(), /Figure 1: .* \(2 studies in the lab folder\)/);
+    await f.locator('#fig1 svg').first().scrollIntoViewIfNeeded();
+    await screenshot(page, 'benchmarks-fig1-fig6');
     assert.match(await f.locator('main').innerText(), /default \(newer\)/, 'the newest run is shown first');
     await widenSideBar(page);
     await f.locator('#fig5 svg').first().scrollIntoViewIfNeeded();
