@@ -30,7 +30,7 @@ interface CompressFlags {
   model?: string; method: CompressMethod; bits?: number; groupSize: number; actOrder?: boolean; staticGroups?: boolean; sym?: boolean;
   trueSequential: boolean; damp: number; sparsity?: number; pattern?: { n: number; m: number }; calib: string[]; samples: number;
   seqlen?: number; seed: number; out: string; dense?: boolean; format: 'gptq' | 'gptq_v2'; skipUnfit?: boolean; overwrite?: boolean;
-  threads?: number; json?: boolean; verbose?: boolean;
+  threads?: number; json?: boolean; verbose?: boolean; quantizeHead?: boolean; headBits?: number;
 }
 
 async function runCompress(f: CompressFlags): Promise<void> {
@@ -42,6 +42,7 @@ async function runCompress(f: CompressFlags): Promise<void> {
       method: f.method, out: f.out, bits: f.bits as QuantBits | undefined, groupSize: f.groupSize, sym: f.sym, actOrder: !!f.actOrder,
       staticGroups: !!f.staticGroups, trueSequential: f.trueSequential, dampPercent: f.damp, sparsity: f.sparsity, pattern: f.pattern,
       calib, samples: f.samples, seqlen: f.seqlen, seed: f.seed, output: f.dense ? 'dense' : 'gptq', format: f.format,
+      quantizeHead: !!f.quantizeHead, headBits: f.headBits as 4 | 8 | undefined,
       skipUnfit: !!f.skipUnfit, overwrite: !!f.overwrite, threads: f.threads, isCancelled: c.isCancelled,
       onProgress: (p) => { if (p.stage !== 'module' || f.verbose) process.stderr.write(`[${p.stage}] ${p.message}\n`); },
     });
@@ -114,6 +115,8 @@ export function registerCompressCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (written atomically)')
     .option('--dense', 'write a float model with the compressed (fake-quantized) weights instead of the GPTQ layout')
     .addOption(new Option('--format <f>', 'zero-point layout').choices(['gptq', 'gptq_v2']).default('gptq'))
+    .option('--quantize-head', 'quantize the output projection too (RTN; stored as lm_head.qweight …; a tied embedding is stored once, quantized)')
+    .addOption(new Option('--head-bits <b>', 'bits of the quantized head (default: --bits when 4 or 8, else 4)').choices(['4', '8']).argParser(Number))
     .option('--skip-unfit', 'leave layers the GPTQ layout cannot store (in/out × bits not whole words) unquantized')
     .option('--overwrite', 'replace a non-empty output folder')
     .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))

@@ -9,6 +9,12 @@
 // weights to give the next layer's inputs — so every layer is calibrated on the outputs of the
 // already-compressed layers before it.
 //
+// --quantize-head: the output projection is quantized too (round to nearest, at --head-bits, with the
+// layers' group size and grid) and written as lm_head.qweight … the way GPTQModel stores a quantized head;
+// a head tied to the token embedding is stored once, quantized, and the runtime gathers the embedding
+// rows from it (models/quant-linear.ts). GPTQ on the head (calibrated on the final hidden states) is not
+// done: the head is RTN under every method.
+//
 // Per module the result records ‖W X − Ŵ X‖² on the calibration inputs (from H) and, for comparison,
 // the same error of the baseline on the same inputs (RTN for GPTQ, magnitude pruning for SparseGPT).
 
@@ -19,7 +25,7 @@ import { loadModel } from '../models/load';
 import { dequantize, QuantBits, QuantizedLinear, whyNotQuantizable } from './gptq-format';
 import { DEFAULT_GPTQ, GptqConfig, gptqConfigFiles } from './gptq-config';
 import { gptqLoaders, LoaderVerdict } from './gptq-loaders';
-import { linearModules, LinearModule, weightOf } from './modules';
+import { headModule, HEAD_MODULE, linearModules, LinearModule, weightOf } from './modules';
 import { quantizeRtn } from './rtn';
 import { gptqQuantize, reconstructionError } from './gptq';
 import { checkSparsity, magnitudePrune, sparseGpt } from './sparsegpt';
@@ -55,6 +61,10 @@ export interface CompressOptions {
   /** 'gptq' (default for quantizing methods): the GPTQ layout; 'dense': a float model with the compressed (fake-quantized) weights. */
   output?: 'gptq' | 'dense';
   format?: 'gptq' | 'gptq_v2';
+  /** Quantize the output projection too (lm_head, or the tied embedding stored once as lm_head.*), by RTN. */
+  quantizeHead?: boolean;
+  /** Bits of the quantized head: 4 or 8 (default: `bits` when it is 4 or 8, else 4). */
+  headBits?: 4 | 8;
   /** Leave layers whose shape the GPTQ layout cannot store unquantized instead of failing. */
   skipUnfit?: boolean;
   overwrite?: boolean;
@@ -127,7 +137,24 @@ function validate(m: LoadedModel, o: CompressOptions, mods: LinearModule[]): { q
         'Leave them unquantized (--skip-unfit) or write a dense fake-quantized model (--dense)', m.source);
     }
   }
+  if (o.quantizeHead) {
+    if (!quantize) throw inputError(`--quantize-head needs a quantizing method (rtn, gptq, or sparsegpt with --bits); --method ${o.method} does not quantize`);
+    if (o.output === 'dense') throw inputError('--quantize-head writes the GPTQ layout: it cannot be combined with --dense');
+    const head = headModule(m.config);
+    const bits = headBitsOf(o);
+    const why = whyNotQuantizable(head.inFeatures, head.outFeatures, bits, o.groupSize ?? DEFAULT_GPTQ.groupSize);
+    if (why) throw inputError(`cannot quantize the output projection [vocab ${head.outFeatures}, in ${head.inFeatures}] at ${bits} bits: ${why}`, m.source);
+  } else if (o.headBits !== undefined) throw inputError('--head-bits needs --quantize-head');
   return { quantize, prune, unfit };
+}
+
+/** The head's bits: --head-bits, else the layers' bits when the head kernels run them (4, 8), else 4. */
+export function headBitsOf(o: Pick<CompressOptions, 'bits' | 'headBits'>): 4 | 8 {
+  if (o.headBits !== undefined) {
+    if (o.headBits !== 4 && o.headBits !== 8) throw inputError(`--head-bits must be 4 or 8, got ${String(o.headBits)}`);
+    return o.headBits;
+  }
+  return o.bits === 8 ? 8 : 4;
 }
 
 /** Float weights [out, in] back to the stored layout (GPT-2 Conv1D: [in, out]). */
@@ -203,6 +230,14 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
   }
 
   if (cancelled()) return result;
+  if (o.quantizeHead) {
+    const ts = now();
+    const head = headModule(m.config);
+    const q = quantizeRtn(weightOf(m, head), head.outFeatures, head.inFeatures, { ...quantOpts, bits: headBitsOf(o) }, HEAD_MODULE);
+    quantized.set(HEAD_MODULE, q);
+    result.modules.push({ name: HEAD_MODULE, layer: -1, inFeatures: head.inFeatures, outFeatures: head.outFeatures, quantized: true, seconds: now() - ts });
+    progress({ stage: 'module', module: HEAD_MODULE, message: `${HEAD_MODULE}: ${q.bits}-bit RTN${head.weight ? ` (tied to ${head.weight}: stored once, quantized)` : ''}` });
+  }
   progress({ stage: 'write', message: `writing ${result.out}` });
   const sparsity: SparsityInfo | undefined = o.method === 'sparsegpt' || o.method === 'magnitude'
     ? { method: o.method, sparsity: o.sparsity ?? o.pattern!.n / o.pattern!.m, pattern: o.pattern ? `${o.pattern.n}:${o.pattern.m}` : null, modules: sparsityOf }
@@ -210,17 +245,22 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
   const gcfg: GptqConfig | undefined = quantize && quantized.size ? {
     ...DEFAULT_GPTQ, bits: o.bits!, groupSize: gs, sym, descAct: !!o.actOrder && o.method === 'gptq', staticGroups: !!o.staticGroups,
     trueSequential: o.trueSequential ?? true, dampPercent: o.dampPercent ?? DEFAULT_GPTQ.dampPercent, checkpointFormat: format,
+    ...(quantized.has(HEAD_MODULE) ? { lmHead: true } : {}),
   } : undefined;
   if (gcfg) {
     // judged on the same config objects the writer puts in the folder
     const names = mods.map((x) => x.name);
     const files = gptqConfigFiles(gcfg, PRODUCER, names, new Set(quantized.keys()));
-    result.loaders = gptqLoaders({ ...files, quantized: names.filter((x) => quantized.has(x)), float: names.filter((x) => !quantized.has(x)) });
+    result.loaders = gptqLoaders({
+      ...files, quantized: names.filter((x) => quantized.has(x)), float: names.filter((x) => !quantized.has(x)),
+      head: quantized.has(HEAD_MODULE) ? (m.config.tieWordEmbeddings ? 'tied' : 'untied') : undefined,
+    });
   }
   const report = {
     method: o.method, bits: o.bits ?? null, group_size: quantize ? gs : null, sym: quantize ? sym : null, checkpoint_format: gcfg ? format : null, act_order: !!o.actOrder,
     static_groups: !!o.staticGroups, true_sequential: o.trueSequential ?? true, damp_percent: o.dampPercent ?? DEFAULT_GPTQ.dampPercent,
     sparsity: o.sparsity ?? null, pattern: o.pattern ? `${o.pattern.n}:${o.pattern.m}` : null, output: o.output ?? 'gptq',
+    quantize_head: !!o.quantizeHead, head_bits: o.quantizeHead ? headBitsOf(o) : null, tied_head: o.quantizeHead ? m.config.tieWordEmbeddings : null,
     calibration: o.calib === undefined ? null : { sources: isTokenWindows(o.calib) ? 'token windows' : o.calib, samples: o.samples ?? 128, seqlen: o.seqlen ?? null, seed: o.seed ?? 0 },
     source: m.source, skipped: result.skipped, loaders: result.loaders ?? null, modules: result.modules,
     seconds: { calibration: result.calibrationSeconds, layers: result.layerSeconds, total: now() - t0 },

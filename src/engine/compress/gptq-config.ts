@@ -20,6 +20,8 @@ export interface GptqConfig {
   trueSequential: boolean;
   dampPercent: number;
   checkpointFormat: CheckpointFormat;
+  /** GPTQModel's `lm_head`: the output projection is stored quantized too (lm_head.qweight …). */
+  lmHead?: boolean;
 }
 
 export const DEFAULT_GPTQ: Omit<GptqConfig, 'bits'> = {
@@ -62,11 +64,11 @@ export function parseGptqConfig(obj: unknown, file: string): GptqConfig {
   };
   const damp = c.damp_percent ?? DEFAULT_GPTQ.dampPercent;
   if (typeof damp !== 'number' || !(damp >= 0)) throw configError(file, `"damp_percent" must be a number ≥ 0, got ${JSON.stringify(damp)}`);
-  if (c.lm_head === true) throw unsupported('a quantized lm_head is not supported', file);
+  const lmHead = bool('lm_head', false);
   return {
     bits: bits as QuantBits, groupSize: gs, descAct: bool('desc_act', false), sym: bool('sym', true),
     staticGroups: bool('static_groups', false), trueSequential: bool('true_sequential', true), dampPercent: damp,
-    checkpointFormat: fmt,
+    checkpointFormat: fmt, ...(lmHead ? { lmHead } : {}),
   };
 }
 
@@ -138,7 +140,7 @@ export function quantizeConfigJson(c: GptqConfig, producer: string, dynamic?: Js
     static_groups: c.staticGroups,
     sym: c.sym,
     true_sequential: c.trueSequential,
-    lm_head: false,
+    lm_head: !!c.lmHead,
     model_name_or_path: null,
     model_file_base_name: 'model',
     quant_method: 'gptq',
@@ -161,6 +163,7 @@ export function hfQuantizationConfig(c: GptqConfig, modulesInBlock?: string[][])
     true_sequential: c.trueSequential,
     checkpoint_format: c.checkpointFormat,
     modules_in_block_to_quantize: modulesInBlock ?? null,
+    ...(c.lmHead ? { lm_head: true } : {}),
   };
 }
 

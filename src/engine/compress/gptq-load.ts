@@ -10,6 +10,11 @@
 // config, size + mtime of every weight file); the plan of each module (kernel, bits, block) is in the
 // file's metadata. dequantizedModel() (the `dequantize: true` session option) writes
 // dequantized.safetensors beside it on first use: fp32 weights in the HF layout of each module.
+//
+// A quantized output projection (quantize_config "lm_head": true; lm_head.qweight …) is the module
+// 'lm_head'. When the config ties it to the token embedding and the folder holds no float embedding,
+// the quantized matrix is the embedding too (quant.tiedEmbedding): the graph gathers its rows
+// (GatherBlockQuantized, models/quant-linear.ts) and no float copy of the table exists at run time.
 
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -20,7 +25,7 @@ import type { LoadedModel, QuantizedModuleRef } from '../models/config';
 import { defaultCacheDir } from '../models/convert';
 import type { GptqConfig } from './gptq-config';
 import { dequantize, QuantizedLinear, unpackGptq } from './gptq-format';
-import { linearModules, LinearModule } from './modules';
+import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
 import { planNBits, toNBits } from './nbits';
 import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../formats/st-stream';
 
@@ -100,7 +105,8 @@ export function attachGptq(m: LoadedModel, qc: { config: GptqConfig; file: strin
     throw formatError(m.source, `config says ${cfg.numLayers} layers but the weights hold only ${m.weights.size} tensors`);
   }
   const sources = new Map<string, { mod: LinearModule; src: QuantizedModuleRef['source'] }>();
-  for (const mod of linearModules(cfg)) {
+  const head = headModule(cfg);
+  for (const mod of [...linearModules(cfg), head]) {
     const get = (s: string) => m.weights.get(`${mod.name}.${s}`);
     const qweight = get('qweight');
     if (!qweight) continue;
@@ -145,9 +151,10 @@ export function attachGptq(m: LoadedModel, qc: { config: GptqConfig; file: strin
     else ref.dequantized = t('dequantized');
     modules.set(name, ref);
   }
+  const tied = modules.has(HEAD_MODULE) && head.weight !== undefined && !m.weights.has(head.weight);
   m.quant = {
     method: 'gptq', bits: qc.config.bits, groupSize: qc.config.groupSize, descAct: qc.config.descAct, sym: qc.config.sym,
-    checkpointFormat: qc.config.checkpointFormat, configFile: qc.file, modules,
+    checkpointFormat: qc.config.checkpointFormat, configFile: qc.file, modules, ...(tied ? { tiedEmbedding: head.weight } : {}),
   };
   m.weightsDir = commonFolder(m.weightsDir, folder);
 }
@@ -188,7 +195,7 @@ function buildNBitsCache(file: string, sources: Map<string, { mod: LinearModule;
  */
 export function dequantizedModel(m: LoadedModel): LoadedModel {
   if (!m.quant) return m;
-  const mods = new Map(linearModules(m.config).map((x) => [x.name, x]));
+  const mods = new Map([...linearModules(m.config), headModule(m.config)].map((x) => [x.name, x]));
   const anyRef = [...m.quant.modules.values()].find((q) => q.b ?? q.dequantized)!;
   const file = path.join(path.dirname((anyRef.b ?? anyRef.dequantized)!.file), 'dequantized.safetensors');
   const cfg = { bits: m.quant.bits as GptqConfig['bits'], groupSize: m.quant.groupSize, checkpointFormat: m.quant.checkpointFormat };
@@ -198,7 +205,7 @@ export function dequantizedModel(m: LoadedModel): LoadedModel {
       const mod = mods.get(name)!;
       const shape = mod.layout === 'linear' ? [q.outFeatures, q.inFeatures] : [q.inFeatures, q.outFeatures];
       entries.push({
-        name: `${name}.weight`, dtype: 'F32', shape, bytes: () => {
+        name: name === HEAD_MODULE && m.quant.tiedEmbedding ? m.quant.tiedEmbedding : `${name}.weight`, dtype: 'F32', shape, bytes: () => {
           const w = dequantize(readQuantizedModule(q.source, mod, cfg));
           if (mod.layout === 'linear') return asBytes(w);
           const t = new Float32Array(w.length);

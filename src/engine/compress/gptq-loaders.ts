@@ -13,6 +13,13 @@
 //                 same field checks; a block's linear module is quantized when its name ends with a name in
 //                 modules_in_block_to_quantize (all of them when null). gptq_v2 only through its GPTQModel
 //                 backend (optimum: "gptq_v2 is gptqmodel only"; the AutoGPTQ backend reads zeros as v1).
+//
+// A quantized output projection (`idp compress --quantize-head`, quantize_config "lm_head": true) is
+// GPTQModel's extension: it reads lm_head.qweight … of a model whose head is not tied. Tied to the
+// embedding and stored once, the folder has no float embedding table, which no loader above fills in
+// from the quantized head (GPTQModel refuses to quantize a tied head at all), so only IDP Lab reads it.
+// AutoGPTQ and transformers/optimum replace the linear layers inside the blocks only: the head keeps an
+// nn.Linear whose `weight` the folder does not hold.
 
 import { QUANT_BITS, QuantBits } from './gptq-format';
 
@@ -35,7 +42,11 @@ export interface GptqFolderConfigs {
   /** Linear modules of the decoder layers: stored as GPTQ, and left float. */
   quantized: string[];
   float: string[];
+  /** The output projection stored quantized (lm_head.*), tied to the token embedding or not. */
+  head?: 'tied' | 'untied';
 }
+
+const TIED_HEAD = 'the head is tied to the token embedding and stored once, quantized (lm_head.*): no float embedding table for it to load';
 
 /** The smallest gptqmodel version whose asymmetric v1 files GPTQModel trusts (its MIN_VERSION_WITH_V2). */
 export const GPTQMODEL_MIN_V2 = [0, 9, 0];
@@ -95,6 +106,7 @@ function autoGptq(f: GptqFolderConfigs): LoaderVerdict {
   if (bad) return no(bad);
   if (c.checkpoint_format !== undefined && c.checkpoint_format !== 'gptq') return no(`checkpoint_format ${JSON.stringify(c.checkpoint_format)} is unknown to it (it reads gptq and marlin)`);
   if (f.float.length) return no(`${f.float.length} linear module(s) left float: it quantizes every linear layer of a block`);
+  if (f.head) return no('a quantized lm_head: it quantizes the linear layers inside the blocks only');
   return { loader: 'AutoGPTQ', reads: true };
 }
 
@@ -112,7 +124,8 @@ function gptqModel(f: GptqFolderConfigs): LoaderVerdict {
   if (unskipped.length) return no(`float module '${unskipped[0]}' is not excluded by a "-:" rule in dynamic`);
   const skipped = f.quantized.filter((x) => gptqModelSkips(c.dynamic, x));
   if (skipped.length) return no(`quantized module '${skipped[0]}' is excluded by a "-:" rule in dynamic`);
-  return { loader: 'GPTQModel', reads: true };
+  if (f.head === 'tied') return no(TIED_HEAD);
+  return { loader: 'GPTQModel', reads: true, ...(f.head ? { note: 'with its quantized lm_head' } : {}) };
 }
 
 function transformers(f: GptqFolderConfigs): LoaderVerdict {
@@ -126,6 +139,7 @@ function transformers(f: GptqFolderConfigs): LoaderVerdict {
   if (wrongFloat) return no(`float module '${wrongFloat}' matches modules_in_block_to_quantize (the set differs between layers)`);
   const wrongQuant = f.quantized.find((x) => !transformersQuantizes(c.modules_in_block_to_quantize, x));
   if (wrongQuant) return no(`quantized module '${wrongQuant}' is missing from modules_in_block_to_quantize`);
+  if (f.head) return no('a quantized lm_head: optimum replaces the linear layers inside the blocks only');
   if (fmt === 'gptq_v2') return { loader: 'transformers', reads: true, note: 'with its GPTQModel backend only (gptq_v2)' };
   return { loader: 'transformers', reads: true };
 }

@@ -2,6 +2,9 @@
 //
 // Every 2-D weight inside a decoder layer is a linear layer (norms are 1-D; embeddings, OPT's
 // project_in/out and the head are outside the layers and stay float, as AutoGPTQ leaves them).
+// The output projection is a linear module of its own (headModule): `idp compress --quantize-head`
+// quantizes it as GPTQModel stores a quantized head (lm_head.qweight …); when the config ties it to the
+// token embedding, its weight is the embedding table and the quantized matrix serves both.
 // GPT-2's Conv1D weights are stored [in, out]; weightOf() returns them transposed so every
 // compressor sees W [out, in] (as AutoGPTQ transposes Conv1D before quantizing).
 
@@ -17,6 +20,31 @@ export interface LinearModule {
   layout: 'linear' | 'conv1d';
   inFeatures: number;
   outFeatures: number;
+  /** The tensor holding W when it is not `${name}.weight` (the head tied to the token embedding). */
+  weight?: string;
+}
+
+/** The token embedding table of each architecture (the weight a tied head shares). */
+const EMBEDDING: Record<ModelConfig['arch'], string> = {
+  llama: 'model.embed_tokens.weight', opt: 'model.decoder.embed_tokens.weight', gpt2: 'transformer.wte.weight',
+};
+
+/** The name the output projection's GPTQ tensors carry (lm_head.qweight …), tied or not. */
+export const HEAD_MODULE = 'lm_head';
+
+/**
+ * The output projection as a linear module: W [vocab, in] is lm_head.weight, or the token embedding when
+ * the config ties them (then `weight` names the embedding and the GPTQ tensors are still lm_head.*).
+ */
+export function headModule(cfg: ModelConfig): LinearModule {
+  const w = expectedWeights(cfg);
+  const weight = cfg.tieWordEmbeddings ? EMBEDDING[cfg.arch] : `${HEAD_MODULE}.weight`;
+  const shape = w.get(weight);
+  if (!shape) throw new Error(`headModule: ${cfg.arch} has no tensor '${weight}'`);
+  return {
+    name: HEAD_MODULE, layer: -1, layout: 'linear', inFeatures: shape[1], outFeatures: shape[0],
+    ...(cfg.tieWordEmbeddings ? { weight } : {}),
+  };
 }
 
 const LAYER_RE = /^(model\.layers|model\.decoder\.layers|transformer\.h)\.(\d+)\.(.+)\.weight$/;
@@ -39,12 +67,13 @@ export function linearModules(cfg: ModelConfig): LinearModule[] {
 
 /** W [out, in] float32 of a module (a copy). NaN/Inf weights are a FORMAT error naming the file. */
 export function weightOf(m: LoadedModel, mod: LinearModule): Float32Array {
-  const ref = m.weights.get(`${mod.name}.weight`);
+  const name = mod.weight ?? `${mod.name}.weight`;
+  const ref = m.weights.get(name);
   if (!ref) throw inputError(`'${mod.name}' has no float weight (is the model already quantized?)`, m.source);
   const raw = readTensorF32(ref);
   for (let i = 0; i < raw.length; i++) {
     if (!Number.isFinite(raw[i])) {
-      throw formatError(ref.file, `tensor '${mod.name}.weight' holds ${raw[i]} at index ${i}: cannot compress non-finite weights`);
+      throw formatError(ref.file, `tensor '${name}' holds ${raw[i]} at index ${i}: cannot compress non-finite weights`);
     }
   }
   if (mod.layout === 'linear') return raw;

@@ -9,6 +9,8 @@
 //                          for linear modules left float)
 //   sparsity_config.json   method, target, N:M pattern and the measured sparsity per module (when pruned)
 //   model.safetensors      quantized modules as qweight / qzeros / scales / g_idx (+ bias as it was);
+//                          a quantized head as lm_head.qweight …, replacing lm_head.weight, or the token
+//                          embedding it is tied to (stored once: the runtime gathers rows from it);
 //                          pruned float modules dense with their zeros, in the source dtype; every
 //                          other tensor byte for byte as the source holds it
 //   idp-compress.json      what produced the folder (method, options, per-module statistics)
@@ -27,7 +29,7 @@ import { expectedWeights } from '../models/weights';
 import { llamaConfigJson } from '../models/hf-config';
 import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
 import { GptqConfig, gptqConfigFiles } from './gptq-config';
-import { linearModules } from './modules';
+import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
 
 export const PRODUCER = 'idp-lab:0.1.0';
 
@@ -146,14 +148,18 @@ export function writeQuantizedModel(folder: string, model: LoadedModel, quantize
 function writeClaimed(claim: OutputClaim, model: LoadedModel, quantized: Map<string, QuantizedLinear>,
   config: GptqConfig | undefined, opts: WriteModelOptions): boolean {
   const abs = claim.target;
-  const mods = new Map(linearModules(model.config).map((x) => [x.name, x]));
+  const layerNames = linearModules(model.config).map((x) => x.name);
+  const mods = new Map<string, LinearModule>(linearModules(model.config).map((x) => [x.name, x]));
+  if (quantized.has(HEAD_MODULE)) mods.set(HEAD_MODULE, headModule(model.config));
   for (const name of [...quantized.keys(), ...(opts.dense?.keys() ?? [])]) {
     if (!mods.has(name)) throw new Error(`writeQuantizedModel: '${name}' is not a linear module of this model`);
   }
+  if (quantized.has(HEAD_MODULE) && !config?.lmHead) throw new Error('writeQuantizedModel: a quantized lm_head needs lmHead in the GptqConfig');
+  const byWeight = new Map([...mods.values()].map((x) => [x.weight ?? `${x.name}.weight`, x]));
   const entries: Entry[] = [];
   for (const name of expectedWeights(model.config).keys()) {
     const ref = model.weights.get(name) as TensorRef;
-    const mod = name.endsWith('.weight') ? mods.get(name.slice(0, -7)) : undefined;
+    const mod = byWeight.get(name);
     const q = mod && quantized.get(mod.name);
     if (mod && q) {
       const cf = config!.checkpointFormat;
@@ -178,7 +184,7 @@ function writeClaimed(claim: OutputClaim, model: LoadedModel, quantized: Map<str
   try {
     const cfg = sourceConfigJson(model);
     if (config) {
-      const files = gptqConfigFiles(config, PRODUCER, [...mods.keys()], new Set(quantized.keys()));
+      const files = gptqConfigFiles(config, PRODUCER, layerNames, new Set(quantized.keys()));
       cfg.quantization_config = files.hfQuantizationConfig;
       fs.writeFileSync(path.join(tmp, 'quantize_config.json'), JSON.stringify(files.quantizeConfig, null, 2) + '\n');
     }

@@ -7,7 +7,8 @@
 import { GraphBuilder, Value } from '../onnx/builder';
 import { LoadedModel, parameterCount } from './config';
 import { formatError } from '../errors';
-import { quantizedLinear } from './quant-linear';
+import { quantizedLinear, quantizedRows, quantizedTable, quantizedTableOf } from './quant-linear';
+import { HEAD_MODULE } from '../compress/modules';
 import { cacheIo, capacityAttention, declareCacheInputs } from './cache-attention';
 
 export const MASK_MIN = -1e9; // additive mask value for hidden keys (finite: a row with no visible key stays finite)
@@ -123,6 +124,10 @@ export function linearKernelFor(m: LoadedModel, opts: BuildOptions): LinearKerne
 /** Weight accessor for one model: float32 view of an HF tensor (F16/BF16 are cast, folded by ORT at load). */
 export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, kernel: LinearKernel) {
   const get = (name: string): Value => {
+    if (name === m.quant?.tiedEmbedding) {                // the token embedding served by the quantized head
+      const q = m.quant.modules.get(HEAD_MODULE)!;
+      return q.kernel === 'dequant' ? g.weight(q.dequantized!) : quantizedTable(g, name, q);
+    }
     const ref = m.weights.get(name);
     if (!ref) throw formatError(m.source, `missing tensor '${name}'`);
     const v = g.weight(ref);
@@ -195,6 +200,11 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
    * one column), else E · hᵀ, so E streams from the memory map unpacked.
    */
   const lmHead = (h: Value, name: string, d: number, vocab: number): void => g.scope('lm_head', () => {
+    const q = m.quant?.modules.get(HEAD_MODULE);                                                // quantized head: MatMulNBits
+    if (q) {
+      quantizedLinear(g, h, q, undefined, m.quant!.accuracyLevel, [io.logits]);                  // [B, T', V]
+      return;
+    }
     const blocks = m.transposed?.get(name);                                                      // [d, ≤ 4096] each
     if (blocks) {
       if (blocks.length === 1) g.node('MatMul', [h, g.weight(blocks[0])], {}, { names: [io.logits] });
@@ -343,8 +353,10 @@ function shapeBTx(g: GraphBuilder, inputs: GraphInputs, ...rest: number[]): Valu
   return v;
 }
 
-/** Gather embeddings for ids [B, T] → [B, T, width]. */
+/** Gather embeddings for ids [B, T] → [B, T, width] (rows of a quantized table: quant-linear.ts). */
 export function embed(g: GraphBuilder, table: Value, ids: Value, leaf = 'embed'): Value {
+  const q = quantizedTableOf(g, table);
+  if (q) return g.scope(leaf, () => quantizedRows(g, q, ids));
   return g.gather(table, ids, 0, `${leaf}/Gather`);
 }
 

@@ -87,6 +87,11 @@ export interface QuantizedWeights {
   /** MatMulNBits accuracy_level (default 4: int8 activations per block, the fast path; 0: fp32 exact). */
   accuracyLevel?: number;
   modules: Map<string, QuantizedModuleRef>;
+  /**
+   * The token embedding's weight name when the quantized head ('lm_head', tied) stands for it: the folder
+   * holds no float table and the graph gathers rows from the quantized matrix.
+   */
+  tiedEmbedding?: string;
 }
 
 export interface QuantizedModuleRef {

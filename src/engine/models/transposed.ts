@@ -39,7 +39,7 @@ const LAYER_RE = /^(model\.layers|model\.decoder\.layers)\.\d+\..+\.weight$/;
 /** The output projection's weight name [V, d] (lm_head, or the embedding it is tied to). */
 export function headWeightName(m: LoadedModel): string | undefined {
   const c = m.config;
-  if (c.arch === 'gpt2') return undefined;
+  if (c.arch === 'gpt2' || m.quant?.modules.has('lm_head')) return undefined;   // a quantized head runs MatMulNBits
   const embed = c.arch === 'opt' ? 'model.decoder.embed_tokens.weight' : 'model.embed_tokens.weight';
   return c.tieWordEmbeddings || !m.weights.has('lm_head.weight') ? embed : 'lm_head.weight';
 }

@@ -18,6 +18,8 @@ export interface SessionOptions {
    * (training + evaluation + inference sessions; DESIGN.md facts on prepacking).
    */
   sharedWeights?: boolean;
+  /** ORT's per-node profile: written to `<prefix>_<date>.json` when the session's endProfiling() runs (bench/profile-decode.ts). */
+  profile?: string;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,   // errors only: ORT's placement warnings are noise for users
+    ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
     extra: { session: { model_external_initializers_file_folder_path: weightsDir, ...(opts.sharedWeights ? { disable_prepacking: '1' } : {}) } },
   };
   if (opts.threads) {
