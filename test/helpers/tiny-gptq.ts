@@ -22,6 +22,11 @@ export interface TinyGptqOptions {
   tweak?: (module: string, t: TestQuant) => void;
   /** Extra / replaced quantize_config.json fields. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * Quantize the output projection too and store it as lm_head.qweight … (GPTQModel's quantized head);
+   * tied to the embedding, the table is stored once that way (no float embedding in the file).
+   */
+  lmHead?: boolean;
   /** Write these tensors instead (after everything else); null leaves the tensor out. */
   replace?: Record<string, TensorToWrite | null>;
 }
@@ -77,18 +82,23 @@ export function writeTinyGptq(dir: string, spec: TinyModelSpec, o: TinyGptqOptio
   const weights: RefWeights = new Map();
   const quants = new Map<string, TestQuant>();
   let seed = 1;
+  const embedding = ({ llama: 'model.embed_tokens.weight', opt: 'model.decoder.embed_tokens.weight', gpt2: 'transformer.wte.weight' } as Record<string, string>)[spec.modelType === 'opt' || spec.modelType === 'gpt2' ? spec.modelType : 'llama'];
+  const tied = spec.modelType === 'opt' || spec.modelType === 'gpt2' || !!spec.tieWordEmbeddings;
+  const headWeight = tied ? embedding : 'lm_head.weight';
   for (const [name, t] of raw) {
-    if (LINEAR_RE.test(name) && t.shape.length === 2) {
-      const mod = name.slice(0, -'.weight'.length);
-      const [inF, outF] = isConv1d ? t.shape : [t.shape[1], t.shape[0]];
+    const isHead = !!o.lmHead && name === headWeight;
+    if (isHead || (LINEAR_RE.test(name) && t.shape.length === 2)) {
+      const mod = isHead ? 'lm_head' : name.slice(0, -'.weight'.length);
+      const conv = isConv1d && !isHead;
+      const [inF, outF] = conv ? t.shape : [t.shape[1], t.shape[0]];
       const iw = new Float64Array(inF * outF);   // [in, out]
-      for (let k = 0; k < inF; k++) for (let n = 0; n < outF; n++) iw[k * outF + n] = isConv1d ? t.data[k * outF + n] : t.data[n * inF + k];
+      for (let k = 0; k < inF; k++) for (let n = 0; n < outF; n++) iw[k * outF + n] = conv ? t.data[k * outF + n] : t.data[n * inF + k];
       const q = quantizeTest(iw, inF, outF, o.bits, o.groupSize, !!o.actOrder, !!o.sym, seed++);
       o.tweak?.(mod, q);
       quants.set(mod, q);
       const deq = refDequant(q);   // [out, in]
       const back = new Float64Array(t.data.length);
-      for (let n = 0; n < outF; n++) for (let k = 0; k < inF; k++) back[isConv1d ? k * outF + n : n * inF + k] = Math.fround(deq[n * inF + k]);
+      for (let n = 0; n < outF; n++) for (let k = 0; k < inF; k++) back[conv ? k * outF + n : n * inF + k] = Math.fround(deq[n * inF + k]);
       weights.set(name, { data: back, shape: t.shape });
       tensors[`${mod}.qweight`] = { dtype: 'I32', shape: [inF / 32 * o.bits, outF], data: refPackQweight(q) };
       tensors[`${mod}.qzeros`] = { dtype: 'I32', shape: [q.groups, outF / 32 * o.bits], data: refPackQzeros(q, (o.format ?? 'gptq') === 'gptq') };
@@ -106,7 +116,7 @@ export function writeTinyGptq(dir: string, spec: TinyModelSpec, o: TinyGptqOptio
   fs.writeFileSync(path.join(dir, 'quantize_config.json'), JSON.stringify({
     bits: o.bits, group_size: o.groupSize, damp_percent: 0.01, desc_act: !!o.actOrder, static_groups: false, sym: !!o.sym,
     true_sequential: true, model_name_or_path: null, model_file_base_name: 'model', quant_method: 'gptq',
-    checkpoint_format: o.format ?? 'gptq', ...(o.configOverrides ?? {}),
+    checkpoint_format: o.format ?? 'gptq', ...(o.lmHead ? { lm_head: true } : {}), ...(o.configOverrides ?? {}),
   }, null, 2));
   return { dir, config, weights, quants };
 }

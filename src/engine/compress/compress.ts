@@ -245,7 +245,7 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
   const gcfg: GptqConfig | undefined = quantize && quantized.size ? {
     ...DEFAULT_GPTQ, bits: o.bits!, groupSize: gs, sym, descAct: !!o.actOrder && o.method === 'gptq', staticGroups: !!o.staticGroups,
     trueSequential: o.trueSequential ?? true, dampPercent: o.dampPercent ?? DEFAULT_GPTQ.dampPercent, checkpointFormat: format,
-    ...(quantized.has(HEAD_MODULE) ? { lmHead: true } : {}),
+    ...(quantized.has(HEAD_MODULE) ? { lmHead: true, headBits: quantized.get(HEAD_MODULE)!.bits } : {}),
   } : undefined;
   if (gcfg) {
     // judged on the same config objects the writer puts in the folder

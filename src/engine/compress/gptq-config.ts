@@ -22,6 +22,40 @@ export interface GptqConfig {
   checkpointFormat: CheckpointFormat;
   /** GPTQModel's `lm_head`: the output projection is stored quantized too (lm_head.qweight …). */
   lmHead?: boolean;
+  /** Writing: the head's bits when they differ from `bits` (a `dynamic` override "+:lm_head$": {bits}). */
+  headBits?: QuantBits;
+  /** Reading: GPTQModel's `dynamic` rules that override bits / group size per module (first match wins). */
+  overrides?: Array<{ pattern: string; skip: boolean; bits?: QuantBits; groupSize?: number }>;
+}
+
+/** Bits and group size of one module: the first `dynamic` rule matching its name (re.match), else the config's. */
+export function moduleGptqConfig(c: GptqConfig, module: string): GptqConfig {
+  for (const r of c.overrides ?? []) {
+    if (!new RegExp(`^(?:${r.pattern})`).test(module)) continue;
+    if (r.skip) return c;
+    return { ...c, bits: r.bits ?? c.bits, groupSize: r.groupSize ?? c.groupSize };
+  }
+  return c;
+}
+
+/** GPTQModel's `dynamic`: "-:regex" skips, "+:regex" or "regex" overrides fields for the modules it matches. */
+function parseDynamic(d: unknown, file: string): GptqConfig['overrides'] {
+  if (d === undefined || d === null) return undefined;
+  if (typeof d !== 'object' || Array.isArray(d)) throw configError(file, '"dynamic" must be an object of rules');
+  const out: NonNullable<GptqConfig['overrides']> = [];
+  for (const [key, v] of Object.entries(d as Json)) {
+    const skip = key.startsWith('-:');
+    const pattern = key.replace(/^[-+]:/, '');
+    try { new RegExp(pattern); } catch { continue; }   // Python-only syntax: a module it would change fails the shape checks instead
+    const o = (v && typeof v === 'object' ? v : {}) as Json;
+    if (o.bits !== undefined && !QUANT_BITS.includes(o.bits as QuantBits)) throw configError(file, `"dynamic" rule ${JSON.stringify(key)}: bits must be one of ${QUANT_BITS.join(', ')}`);
+    if (o.group_size !== undefined && !(Number.isInteger(o.group_size) && ((o.group_size as number) === -1 || (o.group_size as number) >= 1))) {
+      throw configError(file, `"dynamic" rule ${JSON.stringify(key)}: group_size must be −1 or a positive integer`);
+    }
+    out.push({ pattern, skip, ...(o.bits !== undefined ? { bits: o.bits as QuantBits } : {}), ...(o.group_size !== undefined ? { groupSize: o.group_size as number } : {}) });
+  }
+  const overriding = out.filter((r) => !r.skip && (r.bits !== undefined || r.groupSize !== undefined));
+  return overriding.length ? out : undefined;
 }
 
 export const DEFAULT_GPTQ: Omit<GptqConfig, 'bits'> = {
@@ -65,10 +99,11 @@ export function parseGptqConfig(obj: unknown, file: string): GptqConfig {
   const damp = c.damp_percent ?? DEFAULT_GPTQ.dampPercent;
   if (typeof damp !== 'number' || !(damp >= 0)) throw configError(file, `"damp_percent" must be a number ≥ 0, got ${JSON.stringify(damp)}`);
   const lmHead = bool('lm_head', false);
+  const overrides = parseDynamic(c.dynamic, file);
   return {
     bits: bits as QuantBits, groupSize: gs, descAct: bool('desc_act', false), sym: bool('sym', true),
     staticGroups: bool('static_groups', false), trueSequential: bool('true_sequential', true), dampPercent: damp,
-    checkpointFormat: fmt, ...(lmHead ? { lmHead } : {}),
+    checkpointFormat: fmt, ...(lmHead ? { lmHead } : {}), ...(overrides ? { overrides } : {}),
   };
 }
 
@@ -131,7 +166,9 @@ export function modulesInBlockToQuantize(all: string[], quantized: Set<string>):
 }
 
 /** quantize_config.json as AutoGPTQ/GPTQModel write it (+ GPTQModel's `dynamic` when modules stay float). */
-export function quantizeConfigJson(c: GptqConfig, producer: string, dynamic?: Json): Json {
+export function quantizeConfigJson(c: GptqConfig, producer: string, skips?: Json): Json {
+  const head = c.lmHead && c.headBits !== undefined && c.headBits !== c.bits ? { '+:lm_head$': { bits: c.headBits } } : undefined;
+  const dynamic = head || skips ? { ...head, ...skips } : undefined;
   return {
     bits: c.bits,
     group_size: c.groupSize,

@@ -23,7 +23,7 @@ import { formatError, unsupported } from '../errors';
 import { readSafetensorsHeader, readTensorBytes, TensorRef } from '../formats/safetensors';
 import type { LoadedModel, QuantizedModuleRef } from '../models/config';
 import { defaultCacheDir } from '../models/convert';
-import type { GptqConfig } from './gptq-config';
+import { GptqConfig, moduleGptqConfig } from './gptq-config';
 import { dequantize, QuantizedLinear, unpackGptq } from './gptq-format';
 import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
 import { planNBits, toNBits } from './nbits';
@@ -144,7 +144,7 @@ export function attachGptq(m: LoadedModel, qc: { config: GptqConfig; file: strin
     };
     if (!p) throw formatError(file, `converted cache has no plan for '${name}'; delete ${folder} to convert again`);
     const ref: QuantizedModuleRef = {
-      bits: qc.config.bits, groupSize: qc.config.groupSize, inFeatures: mod.inFeatures, outFeatures: mod.outFeatures,
+      bits: moduleGptqConfig(qc.config, name).bits, groupSize: moduleGptqConfig(qc.config, name).groupSize, inFeatures: mod.inFeatures, outFeatures: mod.outFeatures,
       kernel: p.kernel, source: src,
     };
     if (p.kernel === 'nbits') Object.assign(ref, { runBits: p.runBits, blockSize: p.blockSize, b: t('nbits_b'), scales: t('nbits_scales'), zeroPoints: t('nbits_zero_points'), perm: p.perm ? t('nbits_perm') : undefined });
@@ -164,13 +164,14 @@ function buildNBitsCache(file: string, sources: Map<string, { mod: LinearModule;
   const plans: Record<string, ModulePlanMeta> = {};
   const entries: StreamEntry[] = [];
   for (const [name, { mod, src }] of sources) {
-    const q = readQuantizedModule(src, mod, cfg);
+    const mcfg = moduleGptqConfig(cfg, name);   // GPTQModel's dynamic overrides (e.g. an 8-bit lm_head)
+    const q = readQuantizedModule(src, mod, mcfg);
     const plan = planNBits(q);
     const N = q.outFeatures;
     const K = q.inFeatures;
     let cached: { name: string; t: ReturnType<typeof toNBits> } | undefined;
     const conv = () => {
-      if (cached?.name !== name) cached = { name, t: toNBits(readQuantizedModule(src, mod, cfg), plan as Extract<typeof plan, { kernel: 'nbits' }>) };
+      if (cached?.name !== name) cached = { name, t: toNBits(readQuantizedModule(src, mod, mcfg), plan as Extract<typeof plan, { kernel: 'nbits' }>) };
       return cached.t;
     };
     if (plan.kernel === 'nbits') {
@@ -183,7 +184,7 @@ function buildNBitsCache(file: string, sources: Map<string, { mod: LinearModule;
       if (plan.perm) entries.push({ name: `${name}.nbits_perm`, dtype: 'I64', shape: [K], bytes: () => asBytes(conv().perm!) });
     } else {
       plans[name] = { kernel: 'dequant', reason: plan.reason };
-      entries.push({ name: `${name}.dequantized`, dtype: 'F32', shape: [N, K], bytes: () => asBytes(dequantize(readQuantizedModule(src, mod, cfg))) });
+      entries.push({ name: `${name}.dequantized`, dtype: 'F32', shape: [N, K], bytes: () => asBytes(dequantize(readQuantizedModule(src, mod, mcfg))) });
     }
   }
   writeAtomically(file, entries, { format: 'idp-nbits', version: String(NBITS_CACHE_VERSION), plans: JSON.stringify(plans) });
@@ -206,7 +207,7 @@ export function dequantizedModel(m: LoadedModel): LoadedModel {
       const shape = mod.layout === 'linear' ? [q.outFeatures, q.inFeatures] : [q.inFeatures, q.outFeatures];
       entries.push({
         name: name === HEAD_MODULE && m.quant.tiedEmbedding ? m.quant.tiedEmbedding : `${name}.weight`, dtype: 'F32', shape, bytes: () => {
-          const w = dequantize(readQuantizedModule(q.source, mod, cfg));
+          const w = dequantize(readQuantizedModule(q.source, mod, { ...cfg, bits: q.bits as GptqConfig['bits'], groupSize: q.groupSize }));
           if (mod.layout === 'linear') return asBytes(w);
           const t = new Float32Array(w.length);
           const N = q.outFeatures, K = q.inFeatures;

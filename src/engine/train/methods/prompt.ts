@@ -16,6 +16,7 @@ import type { TensorSet } from '../tensors';
 import { baseConfig, intField, readAdapter, writeAdapter } from '../peft';
 import { addInto, MicroBatch, RowLayout, TrainMethod } from './method';
 import type { TrainGraphOptions } from '../graph';
+import { dequantizedModel } from '../../compress/gptq-load';
 
 export const PROMPT_INPUT = 'soft_prompt';
 
@@ -59,7 +60,8 @@ export class SoftPrompt implements TrainMethod {
     if (!(Number.isInteger(n) && n >= 1)) throw inputError(`--prompt-tokens must be a positive integer, got ${n}`);
     if (n >= m.config.maxPositions) throw inputError(`a ${n}-token prompt leaves no room in the model's context of ${m.config.maxPositions}`);
     const { name, width: e } = tokenEmbedding(m.config);
-    const table = readTensorF32(m.weights.get(name)!);
+    // a tied head stored quantized stands for the table: its dequantized copy (what training on GPTQ models reads)
+    const table = readTensorF32(m.weights.get(name) ?? dequantizedModel(m).weights.get(name)!);
     const V = m.config.vocabSize;
     const rng = Rng.for(o.seed ?? 0, 'prompt-init');
     const out = new Float32Array(n * e);
