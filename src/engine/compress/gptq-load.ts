@@ -31,6 +31,9 @@ import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../formats/st-st
 
 export const NBITS_CACHE_VERSION = 1;
 
+/** A module's tensors as a GPTQ checkpoint stores them. */
+export type GptqSource = NonNullable<QuantizedModuleRef['source']>;
+
 const QUANT_SUFFIXES = ['qweight', 'qzeros', 'scales', 'g_idx'];
 
 function i32(buf: Buffer, dtype: string): Int32Array {
@@ -40,7 +43,7 @@ function i32(buf: Buffer, dtype: string): Int32Array {
 }
 
 /** Unpack one module's GPTQ tensors (validated against the module's shape and the config). */
-export function readQuantizedModule(src: QuantizedModuleRef['source'], mod: LinearModule, cfg: Pick<GptqConfig, 'bits' | 'groupSize' | 'checkpointFormat'>): QuantizedLinear {
+export function readQuantizedModule(src: GptqSource, mod: LinearModule, cfg: Pick<GptqConfig, 'bits' | 'groupSize' | 'checkpointFormat'>): QuantizedLinear {
   const need = (ref: TensorRef, dtypes: string[]) => {
     if (!dtypes.includes(ref.dtype)) throw unsupported(`tensor '${ref.name}' has dtype ${ref.dtype}, expected ${dtypes.join(' or ')}`, ref.file);
   };
@@ -104,7 +107,7 @@ export function attachGptq(m: LoadedModel, qc: { config: GptqConfig; file: strin
   if (cfg.numLayers > m.weights.size) {
     throw formatError(m.source, `config says ${cfg.numLayers} layers but the weights hold only ${m.weights.size} tensors`);
   }
-  const sources = new Map<string, { mod: LinearModule; src: QuantizedModuleRef['source'] }>();
+  const sources = new Map<string, { mod: LinearModule; src: GptqSource }>();
   const head = headModule(cfg);
   for (const mod of [...linearModules(cfg), head]) {
     const get = (s: string) => m.weights.get(`${mod.name}.${s}`);
@@ -154,12 +157,12 @@ export function attachGptq(m: LoadedModel, qc: { config: GptqConfig; file: strin
   const tied = modules.has(HEAD_MODULE) && head.weight !== undefined && !m.weights.has(head.weight);
   m.quant = {
     method: 'gptq', bits: qc.config.bits, groupSize: qc.config.groupSize, descAct: qc.config.descAct, sym: qc.config.sym,
-    checkpointFormat: qc.config.checkpointFormat, configFile: qc.file, modules, ...(tied ? { tiedEmbedding: head.weight } : {}),
+    checkpointFormat: qc.config.checkpointFormat, configFile: qc.file, modules, ...(tied ? { tables: { [head.weight!]: HEAD_MODULE } } : {}),
   };
   m.weightsDir = commonFolder(m.weightsDir, folder);
 }
 
-function buildNBitsCache(file: string, sources: Map<string, { mod: LinearModule; src: QuantizedModuleRef['source'] }>, cfg: GptqConfig): void {
+function buildNBitsCache(file: string, sources: Map<string, { mod: LinearModule; src: GptqSource }>, cfg: GptqConfig): void {
   // Unpack and plan every module first: a checkpoint that disagrees with its config fails before anything is written.
   const plans: Record<string, ModulePlanMeta> = {};
   const entries: StreamEntry[] = [];
@@ -200,14 +203,17 @@ export function dequantizedModel(m: LoadedModel): LoadedModel {
   const anyRef = [...m.quant.modules.values()].find((q) => q.b ?? q.dequantized)!;
   const file = path.join(path.dirname((anyRef.b ?? anyRef.dequantized)!.file), 'dequantized.safetensors');
   const cfg = { bits: m.quant.bits as GptqConfig['bits'], groupSize: m.quant.groupSize, checkpointFormat: m.quant.checkpointFormat };
+  const tables = Object.entries(m.quant.tables ?? {});
   if (!fs.existsSync(file)) {
     const entries: StreamEntry[] = [];
     for (const [name, q] of m.quant.modules) {
-      const mod = mods.get(name)!;
+      const mod = mods.get(name) ?? { name, layer: -1, layout: 'linear' as const, inFeatures: q.inFeatures, outFeatures: q.outFeatures };
       const shape = mod.layout === 'linear' ? [q.outFeatures, q.inFeatures] : [q.inFeatures, q.outFeatures];
-      entries.push({
-        name: name === HEAD_MODULE && m.quant.tiedEmbedding ? m.quant.tiedEmbedding : `${name}.weight`, dtype: 'F32', shape, bytes: () => {
-          const w = dequantize(readQuantizedModule(q.source, mod, { ...cfg, bits: q.bits as GptqConfig['bits'], groupSize: q.groupSize }));
+      const names = [...(mods.has(name) ? [`${name}.weight`] : []), ...tables.filter(([, mn]) => mn === name).map(([w]) => w)];
+      if (name === HEAD_MODULE && names.length > 1) names.shift();   // a tied head is the table, not lm_head.weight
+      for (const wname of names) entries.push({
+        name: wname, dtype: 'F32', shape, bytes: () => {
+          const w = q.source ? dequantize(readQuantizedModule(q.source, mod, { ...cfg, bits: q.bits as GptqConfig['bits'], groupSize: q.groupSize })) : dequantizeNBits(q);
           if (mod.layout === 'linear') return asBytes(w);
           const t = new Float32Array(w.length);
           const N = q.outFeatures, K = q.inFeatures;
@@ -222,6 +228,32 @@ export function dequantizedModel(m: LoadedModel): LoadedModel {
   const weights = new Map(m.weights);
   for (const [name, ref] of h.tensors) weights.set(name, ref);
   return { ...m, weights, quant: undefined };
+}
+
+/** W [out, in] float32 from a module's MatMulNBits tensors (modules with no GPTQ source: GGUF). */
+export function dequantizeNBits(q: QuantizedModuleRef): Float32Array {
+  if (q.kernel === 'dequant') return new Float32Array(Uint8Array.from(readTensorBytes(q.dequantized!)).buffer);
+  const N = q.outFeatures, K = q.inFeatures, bits = q.runBits!, bs = q.blockSize!;
+  const kb = Math.ceil(K / bs), blob = (bs * bits) / 8, zpRow = Math.ceil((kb * bits) / 8);
+  const b = readTensorBytes(q.b!);
+  const f32 = (r: TensorRef) => new Float32Array(Uint8Array.from(readTensorBytes(r)).buffer);
+  const scales = f32(q.scales!);
+  const zp = readTensorBytes(q.zeroPoints!);
+  const offsets = q.offsets ? f32(q.offsets) : undefined;
+  const perm = q.perm ? new BigInt64Array(Uint8Array.from(readTensorBytes(q.perm)).buffer) : undefined;
+  const mask = (1 << bits) - 1;
+  const w = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < K; i++) {
+      const blk = Math.floor(i / bs), pos = i % bs, bit = pos * bits;
+      const code = (b[(n * kb + blk) * blob + (bit >> 3)] >> (bit & 7)) & mask;
+      const zbit = blk * bits;
+      const zero = (zp[n * zpRow + (zbit >> 3)] >> (zbit & 7)) & mask;
+      const k = perm ? Number(perm[i]) : i;
+      w[n * K + k] = Math.fround(scales[n * kb + blk] * (code - zero)) + (offsets ? offsets[n * kb + blk] : 0);
+    }
+  }
+  return w;
 }
 
 /** The model a graph is built from: the dequantized fallback or the chosen accuracy level for GPTQ models. */

@@ -86,7 +86,8 @@ function computeModelInfo(m: LoadedModel): BankModelInfo {
   const h = crypto.createHash('sha256').update(fingerprint(m).weights);
   for (const [name, q] of [...(m.quant?.modules ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1))) {
     h.update(`${name}:${q.bits}:${q.groupSize};`);
-    for (const ref of [q.source.qweight, q.source.scales, q.source.qzeros]) {
+    const src = q.source ?? { qweight: q.b, scales: q.scales, qzeros: q.zeroPoints ?? q.offsets };   // GGUF: its converted tensors
+    for (const ref of [src.qweight, src.scales, src.qzeros].filter((r): r is NonNullable<typeof r> => !!r)) {
       const n = Math.min(256, ref.byteLength);
       const buf = Buffer.alloc(2 * n);
       const fd = fs.openSync(ref.file, 'r');

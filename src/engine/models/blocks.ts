@@ -124,8 +124,9 @@ export function linearKernelFor(m: LoadedModel, opts: BuildOptions): LinearKerne
 /** Weight accessor for one model: float32 view of an HF tensor (F16/BF16 are cast, folded by ORT at load). */
 export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, kernel: LinearKernel) {
   const get = (name: string): Value => {
-    if (name === m.quant?.tiedEmbedding) {                // the token embedding served by the quantized head
-      const q = m.quant.modules.get(HEAD_MODULE)!;
+    const table = m.quant?.tables?.[name];               // the token embedding served by a quantized matrix
+    if (table) {
+      const q = m.quant!.modules.get(table)!;
       return q.kernel === 'dequant' ? g.weight(q.dequantized!) : quantizedTable(g, name, q);
     }
     const ref = m.weights.get(name);

@@ -75,7 +75,8 @@ export interface LoadedModel {
  * converted once into MatMulNBits tensors in a cache file (memory-mapped like every weight).
  */
 export interface QuantizedWeights {
-  method: 'gptq';
+  /** 'gptq': a GPTQ checkpoint; 'gguf': a GGUF file's quantized tensors (compress/gguf-nbits-load.ts). */
+  method: 'gptq' | 'gguf';
   bits: number;
   groupSize: number;
   descAct: boolean;
@@ -88,10 +89,13 @@ export interface QuantizedWeights {
   accuracyLevel?: number;
   modules: Map<string, QuantizedModuleRef>;
   /**
-   * The token embedding's weight name when the quantized head ('lm_head', tied) stands for it: the folder
-   * holds no float table and the graph gathers rows from the quantized matrix.
+   * Tables (the token embedding) served by a quantized module: weight name → module ('lm_head' when a tied
+   * head stands for it; a GGUF file's quantized token_embd otherwise). The folder holds no float table and
+   * the graph gathers rows from the quantized matrix.
    */
-  tiedEmbedding?: string;
+  tables?: Record<string, string>;
+  /** GGUF: tensors per ggml type (for `idp info`). */
+  ggmlTypes?: Record<string, number>;
 }
 
 export interface QuantizedModuleRef {
@@ -109,8 +113,12 @@ export interface QuantizedModuleRef {
   /** act-order: int64 [in], the input column feeding kernel column i (x[..., perm] → MatMulNBits). */
   perm?: TensorRef;
   dequantized?: TensorRef;      // float [out, in] (kernel 'dequant')
-  /** The module's tensors in the checkpoint (for the fp32 fallback and inspection). */
-  source: { qweight: TensorRef; qzeros: TensorRef; scales: TensorRef; gIdx?: TensorRef };
+  /** Per-block offsets added to W (GGUF types with a minimum: Q4_1, Q5_1, Q4_K, Q5_K): float [out, kBlocks]. */
+  offsets?: TensorRef;
+  /** GGUF: the ggml type the tensors were converted from. */
+  ggmlType?: string;
+  /** The module's tensors in a GPTQ checkpoint (for the fp32 fallback and inspection); absent for GGUF. */
+  source?: { qweight: TensorRef; qzeros: TensorRef; scales: TensorRef; gIdx?: TensorRef };
 }
 
 export function parameterCount(m: LoadedModel): number {

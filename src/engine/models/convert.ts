@@ -25,9 +25,10 @@ import { GgufFile, ggufNumber, ggufString, ggufStringArray, readGgufTensorBytes,
 import { Llama2cHeader, llama2cTensors, readLlama2cTensor } from '../formats/llama2c';
 import { asBytes, writeSafetensorsStreamed } from '../formats/st-stream';
 import { tempFolderBeside } from '../formats/atomic-folder';
+import { GgufNBitsTensor, GGUF_NBITS_FILE, isNBitsTensor, nbitsModuleFor, writeGgufNBits } from '../compress/gguf-nbits-load';
 
 /** Bump when the converted layout changes: old cache entries are then ignored. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;   // 2: GGUF quantized matrices kept quantized (compress/gguf-nbits-load.ts)
 
 export interface ConvertTensor {
   name: string;                 // HF name
@@ -39,6 +40,8 @@ export interface ConvertSource {
   file: string;
   config: ModelConfig;
   tensors: ConvertTensor[];
+  /** Writes further files into the folder being built (GGUF: the quantized matrices, nbits.safetensors). */
+  extra?: (dir: string) => void;
 }
 
 export function defaultCacheDir(): string {
@@ -123,6 +126,7 @@ export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheD
   const tmp = tempFolderBeside(folder);
   try {
     writeF32Safetensors(path.join(tmp, 'model.safetensors'), src.tensors);
+    src.extra?.(tmp);
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(llamaConfigJson(src.config), null, 2) + '\n');
     const st = fs.statSync(file);
     const info = { source: path.resolve(file), format, size: st.size, mtimeMs: st.mtimeMs, converterVersion: CONVERTER_VERSION };
@@ -229,11 +233,16 @@ export function ggufLlamaConfig(g: GgufFile): ModelConfig {
   }, g.file);
 }
 
-/** Conversion source for a GGUF Llama: HF names, dequantized, q/k rows permuted to rotate_half. */
+/**
+ * Conversion source for a GGUF Llama: HF names, q/k rows permuted to rotate_half; matrices of a type
+ * MatMulNBits runs (Q4_0, Q8_0, K-quants …) stay quantized (compress/gguf-nbits-load.ts), the rest is
+ * dequantized.
+ */
 export function ggufSource(g: GgufFile): ConvertSource {
   const cfg = ggufLlamaConfig(g);
   if (cfg.numLayers > g.tensors.size) throw formatError(g.file, `block_count ${cfg.numLayers} exceeds the ${g.tensors.size} tensors in the file`);
   const tensors: ConvertTensor[] = [];
+  const quantized: GgufNBitsTensor[] = [];
   const hfToGguf = new Map<string, string>();
   for (const [gname, t] of g.tensors) {
     let hf: string | undefined;
@@ -250,6 +259,10 @@ export function ggufSource(g: GgufFile): ConvertSource {
     if (!hf) continue; // tensors we do not use (none in plain Llama GGUFs)
     hfToGguf.set(hf, gname);
     const shape = t.shape;
+    if (isNBitsTensor(t)) {
+      quantized.push({ module: nbitsModuleFor(hf, cfg), weight: hf, tensor: t, rotaryHeads: perm?.[0] });
+      continue;
+    }
     tensors.push({
       name: hf,
       shape,
@@ -259,9 +272,14 @@ export function ggufSource(g: GgufFile): ConvertSource {
       },
     });
   }
-  checkSourceShapes(cfg, g.file, tensors, (hf) => hfToGguf.get(hf) ?? ggufNameOf(hf));
+  const all = [...tensors, ...quantized.map((q) => ({ name: q.weight, shape: q.tensor.shape, read: () => new Float32Array(0) }))];
+  checkSourceShapes(cfg, g.file, all, (hf) => hfToGguf.get(hf) ?? ggufNameOf(hf));
   const want = expectedWeights(cfg);
-  return { file: g.file, config: cfg, tensors: tensors.filter((t) => want.has(t.name)) };
+  const keep = quantized.filter((q) => want.has(q.weight));
+  return {
+    file: g.file, config: cfg, tensors: tensors.filter((t) => want.has(t.name)),
+    ...(keep.length ? { extra: (dir: string) => writeGgufNBits(path.join(dir, GGUF_NBITS_FILE), g, cfg, keep) } : {}),
+  };
 }
 
 const L2C_LAYER: Record<string, string> = {

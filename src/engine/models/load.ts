@@ -30,6 +30,7 @@ import { parseHfConfig } from './hf-config';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
 import { readGptqConfig } from '../compress/gptq-config';
 import { attachGptq, commonFolder } from '../compress/gptq-load';
+import { attachGgufNBits } from '../compress/gguf-nbits-load';
 import { HubOptions, resolveModel } from '../hub/resolve';
 import { progressLines } from '../hub/progress';
 
@@ -230,6 +231,7 @@ export function loadHfFolder(folder: string, opts: LoadOptions = {}, as?: { form
   };
   const gptq = readGptqConfig(abs, rawConfig);
   if (gptq) attachGptq(m, gptq, opts.cacheDir);   // quantized layers → m.quant (MatMulNBits cache)
+  else if (as?.format === 'gguf') attachGgufNBits(m, abs);   // a GGUF's quantized matrices, converted (nbits.safetensors)
   keepExpected(m);
   if (as) m.tokenizer = opts.tokenizer ? tokenizerFromFile(opts.tokenizer, config) : as.tokenizer;
   else m.tokenizer = opts.tokenizer ? tokenizerFromFile(opts.tokenizer, config) : hfTokenizer(abs, config);
@@ -327,6 +329,7 @@ export function describeModel(m: LoadedModel): ModelDescription {
     layers: c.numLayers,
     hidden: c.hiddenSize,
     ...(m.hub ? { hub: { repo: m.hub.repo, revision: m.hub.revision, commit: m.hub.commit, ...(m.hub.file ? { file: m.hub.file } : {}) } } : {}),
-    ...(m.quant ? { quantization: `gptq ${m.quant.bits}-bit, group ${m.quant.groupSize}${m.quant.descAct ? ', act-order' : ''}, ${m.quant.modules.size} layers` } : {}),
+    ...(m.quant?.method === 'gguf' ? { quantization: `gguf ${Object.entries(m.quant.ggmlTypes ?? {}).map(([t, n]) => `${t} × ${n}`).join(', ')} (MatMulNBits)` }
+      : m.quant ? { quantization: `gptq ${m.quant.bits}-bit, group ${m.quant.groupSize}${m.quant.descAct ? ', act-order' : ''}, ${m.quant.modules.size} layers` } : {}),
   };
 }

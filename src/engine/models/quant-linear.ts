@@ -9,6 +9,10 @@
 // reads the same bytes as MatMulNBits through views of another shape — B [N, kBlocks, blob] as
 // [N, kBlocks·blob], scales [N·kBlocks] as [N, kBlocks], zero points as [N, ceil(kBlocks·bits/8)] — and
 // dequantizes only the rows gathered: out = (code − zero) · scale, as MatMulNBits at level 0 computes W.
+//
+// Per-block offsets (GGUF types with a minimum, formats/ggml-nbits.ts): W[n, k] = scale·(code − zero) +
+// o[n, b], so y = MatMulNBits(x) + Σ_b o[n, b]·s_b(x) with s_b the sum of x over block b — one
+// ReduceSum per input (shared by the layers reading it) and a MatMul against oᵀ [kBlocks, N].
 
 import type { GraphBuilder, Value } from '../onnx/builder';
 import type { QuantizedModuleRef } from './config';
@@ -18,7 +22,7 @@ export const DEFAULT_ACCURACY_LEVEL = 4;
 
 /** `names`: the output's name (a graph output such as `logits`) when no bias follows. */
 export function quantizedLinear(g: GraphBuilder, x: Value, q: QuantizedModuleRef, bias: Value | undefined, accuracyLevel = DEFAULT_ACCURACY_LEVEL, names?: string[]): Value {
-  const out = bias ? undefined : names;
+  const out = bias || q.offsets ? undefined : names;
   let y: Value;
   if (q.kernel === 'dequant') {
     y = g.node('MatMul', [x, g.transpose(g.weight(q.dequantized!), [1, 0], 'weight_T')], {}, { names: out })[0];   // [.., out]
@@ -28,8 +32,29 @@ export function quantizedLinear(g: GraphBuilder, x: Value, q: QuantizedModuleRef
       K: q.inFeatures, N: q.outFeatures, bits: q.runBits!, block_size: q.blockSize!, accuracy_level: accuracyLevel,
     }, { domain: 'com.microsoft', leaf: 'MatMulNBits', names: out })[0];                         // [.., out]
   }
+  if (q.offsets) {
+    const sums = blockSums(g, x, q.inFeatures, q.blockSize!);                                     // [B, T, kBlocks]
+    const o = g.transpose(g.weight(q.offsets), [1, 0], 'offsets_T');                               // [kBlocks, out], folded at load
+    const term = g.matmul(sums, o, 'offsets');                                                     // [B, T, out]
+    y = g.node('Add', [y, term], {}, { leaf: 'plus_offsets', names: bias ? undefined : names })[0];
+  }
   if (!bias) return y;
   return names ? g.node('Add', [y, bias], {}, { leaf: 'bias', names })[0] : g.add(y, bias, 'bias');
+}
+
+/** Σ of x [B, T, K] over each block of `bs` columns → [B, T, K / bs], built once per input and block size. */
+const SUMS = new WeakMap<GraphBuilder, Map<string, Value>>();
+function blockSums(g: GraphBuilder, x: Value, K: number, bs: number): Value {
+  let m = SUMS.get(g);
+  if (!m) SUMS.set(g, (m = new Map()));
+  const key = `${x.name}|${bs}`;
+  let v = m.get(key);
+  if (!v) {
+    if (K % bs !== 0) throw new Error(`blockSums: ${K} columns are not whole blocks of ${bs}`);
+    v = g.op('ReduceSum', [g.reshape(x, [0, 0, K / bs, bs], 'blocks'), g.ints([-1])], { keepdims: 0 }, 'block_sums');
+    m.set(key, v);
+  }
+  return v;
 }
 
 /** The same bytes as another initializer, under its own name and shape. */
@@ -51,6 +76,10 @@ export function quantizedRows(g: GraphBuilder, q: QuantizedModuleRef, ids: Value
   const zeros = g.weight(view(q.zeroPoints!, 'rows', [N, Math.ceil((kBlocks * bits) / 8)]));
   let rows = g.node('GatherBlockQuantized', [data, ids, scales, zeros], { gather_axis: 0, quantize_axis: 1, block_size: bs, bits },
     { domain: 'com.microsoft', leaf: 'GatherBlockQuantized' })[0];                               // [B, T, kBlocks·bs], kernel order
+  if (q.offsets) {                                                                              // + o[id, b] per block
+    const o = g.unsqueeze(g.gather(g.weight(q.offsets), ids, 0, 'offsets'), [3]);                 // [B, T, kBlocks, 1]
+    rows = g.reshape(g.add(g.reshape(rows, [0, 0, kBlocks, bs], 'blocks'), o, 'plus_offsets'), [0, 0, kBlocks * bs], 'rows');
+  }
   if (kBlocks * bs !== K) rows = g.slice(rows, [0], [K], [-1], 'unpad');                          // [B, T, in]
   if (q.perm) {
     const perm = new BigInt64Array(Uint8Array.from(readTensorBytes(q.perm)).buffer);          // kernel column i holds input column perm[i]

@@ -168,7 +168,7 @@ export function checkWeights(loaded: LoadedModel): void {
   const missing: string[] = [];
   for (const [name, shape] of expected) {
     if (loaded.quant?.modules.has(name.replace(/\.weight$/, ''))) continue;   // quantized: checked by gptq-load
-    if (name === loaded.quant?.tiedEmbedding) continue;                       // served by the quantized head
+    if (loaded.quant?.tables?.[name]) continue;                                // served by a quantized matrix
     const t = loaded.weights.get(name);
     if (!t) {
       missing.push(`${name} ${shapeStr(shape)}`);

@@ -135,7 +135,7 @@ describe('GPTQ checkpoints at run time', function () {
       const qm = await loadModel(out, { cacheDir });
       const mods = new Map(linearModules(qm.config).map((x) => [x.name, x]));
       for (const [name, q] of quantized) {
-        const back = readQuantizedModule(qm.quant!.modules.get(name)!.source, mods.get(name)!, { bits, groupSize: gs, checkpointFormat: 'gptq' });
+        const back = readQuantizedModule(qm.quant!.modules.get(name)!.source!, mods.get(name)!, { bits, groupSize: gs, checkpointFormat: 'gptq' });
         assert.deepEqual(dequantize(back), dequantize(q), name);
       }
       // float64 oracle on the float model with the dequantized linears (Conv1D layout [in, out])

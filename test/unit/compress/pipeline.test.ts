@@ -127,7 +127,7 @@ describe('compression pipeline: GPTQ layout, cancellation, bad input', function 
     assert.equal(sp.pattern, '2:4');
     const mods = new Map(linearModules(q.config).map((x) => [x.name, x]));
     for (const [name, ref] of q.quant!.modules) {
-      const w = dequantize(readQuantizedModule(ref.source, mods.get(name)!, { bits: 4, groupSize: 32, checkpointFormat: 'gptq' }));
+      const w = dequantize(readQuantizedModule(ref.source!, mods.get(name)!, { bits: 4, groupSize: 32, checkpointFormat: 'gptq' }));
       for (let i = 0; i < w.length; i += 4) assert.ok([0, 1, 2, 3].filter((j) => w[i + j] === 0).length >= 2, `${name} at ${i}`);
     }
   });

@@ -140,12 +140,12 @@ describe('quantized output projection (--quantize-head)', function () {
         const hq = m.quant!.modules.get('lm_head')!;
         assert.equal(hq.kernel, 'nbits');
         assert.equal(hq.runBits, headBits);
-        assert.equal(m.quant!.tiedEmbedding, tied ? embedName : undefined);
+        assert.deepEqual(m.quant!.tables, tied ? { [embedName]: 'lm_head' } : undefined);
         // the loader's head equals RTN of the float head (export → import exact)
         const fm = await loadModel(src);
         const head = headModule(fm.config);
         const want = quantizeRtn(weightOf(fm, head), head.outFeatures, head.inFeatures, { bits: headBits, groupSize: 32, sym: arch !== 'llamaTied' }, 'lm_head');
-        assert.deepEqual(dequantize(readQuantizedModule(hq.source, head, { bits: headBits, groupSize: 32, checkpointFormat: 'gptq' })), dequantize(want));
+        assert.deepEqual(dequantize(readQuantizedModule(hq.source!, head, { bits: headBits, groupSize: 32, checkpointFormat: 'gptq' })), dequantize(want));
         // tied: no float [V, d] table anywhere in the inference graph; untied: no float head
         const g = buildGraph(m, { logits: 'last', kvCache: 'capacity' });
         const V = m.config.vocabSize;

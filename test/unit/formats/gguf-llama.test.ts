@@ -9,6 +9,7 @@ import { readGguf } from '../../../src/engine/formats/gguf';
 import { readTensorF32 } from '../../../src/engine/formats/safetensors';
 import { loadModel } from '../../../src/engine/models/load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
+import { dequantizeNBits } from '../../../src/engine/compress/gptq-load';
 import { tmpDir } from '../../helpers/data';
 import { gv, GgufMeta, toGgufRotaryRows, LlamaGgufSpec, TensorType, writeGguf, writeLlamaGguf } from '../../helpers/gguf-writer';
 import { expectIdpError, prng, randomF32 } from '../../helpers/tiny-hf';
@@ -83,8 +84,15 @@ describe('GGUF Llama conversion', () => {
   });
 
   for (const [type, tol] of [['F16', 1e-3], ['Q8_0', 0.5 / 127 * 1.2], ['Q4_0', 0.5 / 8 * 1.1]] as Array<[TensorType, number]>) {
-    it(`${type}: dequantized into the F32 cache within the quantization step`, async () => {
+    it(`${type}: ${type === 'F16' ? 'dequantized into the F32 cache' : 'kept quantized (MatMulNBits), dequantizing'} within the quantization step`, async () => {
       const { m, want } = await roundTrip(type);
+      assert.equal(m.quant?.modules.size ?? 0, type === 'F16' ? 0 : 2 * 7 + 1, 'every matrix (and the tied head) quantized');
+      for (const [module, q] of m.quant?.modules ?? []) {
+        const name = module === 'lm_head' ? 'model.embed_tokens.weight' : `${module}.weight`;
+        const got = dequantizeNBits(q);
+        const exp = want.get(name)!;
+        for (let i = 0; i < got.length; i++) if (Math.abs(got[i] - exp[i]) > tol) assert.fail(`${name}[${i}]: ${got[i]} vs ${exp[i]}`);
+      }
       for (const [name, t] of m.weights) {
         assert.equal(t.dtype, 'F32');
         const got = readTensorF32(t);
@@ -127,7 +135,7 @@ describe('GGUF Llama conversion', () => {
     await expectIdpError(() => loadModel(f, { cacheDir }), 'FORMAT', f, /missing tensor 'blk\.0\.attn_norm\.weight'/);
   });
 
-  it('tensors that do not fit → FORMAT naming the GGUF tensor; K-quants → UNSUPPORTED', async () => {
+  it('tensors that do not fit → FORMAT naming the GGUF tensor; unmapped types (Q2_K) → UNSUPPORTED', async () => {
     const file = fresh();
     const w = weightsFor(5);
     writeLlamaGguf(file, { ...SPEC, ffn: 95 }, w.get, 'F32');
@@ -150,10 +158,10 @@ describe('GGUF Llama conversion', () => {
     const f32 = (name: string, shape: number[]) => ({ name, shape, type: 'F32' as const, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     writeGguf(qk, md, [
       f32('token_embd.weight', [4, 256]), f32('output_norm.weight', [256]), f32('blk.0.attn_norm.weight', [256]), f32('blk.0.ffn_norm.weight', [256]),
-      { name: 'blk.0.attn_q.weight', shape: [256, 256], ggmlType: 12, raw: new Uint8Array(256 * 144) },
+      { name: 'blk.0.attn_q.weight', shape: [256, 256], ggmlType: 10, raw: new Uint8Array(256 * 84) },
       ...['attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'].map((p) => f32(`blk.0.${p}.weight`, [256, 256])),
     ]);
-    await expectIdpError(() => loadModel(qk, { cacheDir }), 'UNSUPPORTED', qk, /Q4_K/);
+    await expectIdpError(() => loadModel(qk, { cacheDir }), 'UNSUPPORTED', qk, /Q2_K/);
     assert.equal(fs.readdirSync(cacheDir).filter((e) => e.startsWith('.tmp') || e.endsWith('.tmp')).length, 0, 'failed conversions leave no temp folders');
   });
 
