@@ -10,7 +10,13 @@
 // IDP Lab is timed by generate() itself (timings.decode_tokens_per_s), with no tokenizer so that
 // neither engine detokenizes; llama.cpp by LlamaContextSequence.evaluate (peers/node-llama-cpp.ts).
 //
-// Options: --threads 1,2  --runs 3  --stories-tokens 256  --random-tokens 128  --models stories,random
+// 4-bit rows (--models … q4): the same random Llama as a Q4_0 GGUF (every matrix Q4_0, written by
+// write-random-llama.ts) for llama.cpp, and two IDP Lab runs: (a) that GGUF loaded directly (its Q4_0
+// blocks converted into MatMulNBits, compress/gguf-nbits-load.ts) and (b) its own 4-bit folder,
+// `idp compress --method rtn --bits 4 --group-size 32 --sym --quantize-head` of the F32 model (written
+// once into the bench cache). Goal: IDP ≥ 1.0× llama.cpp and peak RSS ≤ llama.cpp's + 64 MiB.
+//
+// Options: --threads 1,2  --runs 3  --stories-tokens 256  --random-tokens 128  --models stories,random,q4
 //          --random-prompt N (decode after an N-token prompt on the random model; default 5)  --out FILE
 //          --no-llama-cpp   Environment: IDP_DATA (data folder), IDP_CACHE (caches).
 // Writes bench/results/decode.json (overwritten each run), or --out FILE.
@@ -19,12 +25,12 @@ import { fork } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ensureRandomLlama, DEFAULT_SPEC } from './write-random-llama';
+import { ensureRandomLlama, ensureRandomLlamaQ4_0, DEFAULT_SPEC } from './write-random-llama';
 import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './peers/node-llama-cpp';
 import { cpuModel, pages } from './machine';
 import { relaunchWithHugePages, withoutHugePages } from '../src/engine/runtime/huge-pages';
 
-type Engine = 'idp' | 'llama.cpp' | 'idp-check';
+type Engine = 'idp' | 'llama.cpp' | 'idp-check' | 'idp-compress';
 
 interface ChildTask {
   engine: Engine;
@@ -37,6 +43,8 @@ interface ChildTask {
   warmup: number;
   /** idp-check: the token ids to teacher-force (llama.cpp's greedy continuation). */
   forced?: number[];
+  /** idp-compress: the folder to write (`model` is the F32 source). */
+  out?: string;
 }
 
 interface CheckResult {
@@ -102,13 +110,20 @@ async function runIdp(t: ChildTask): Promise<ChildResult> {
   const c = model.config;
   let weightBytes = 0, parameters = 0;
   for (const w of model.weights.values()) { weightBytes += w.byteLength; parameters += w.shape.reduce((a, b) => a * b, 1); }
+  for (const q of model.quant?.modules.values() ?? []) {   // quantized matrices: the bytes the runtime maps
+    parameters += q.inFeatures * q.outFeatures;
+    for (const r of [q.b, q.scales, q.zeroPoints, q.offsets, q.perm, q.dequantized]) weightBytes += r?.byteLength ?? 0;
+  }
   // KV cache at the end of the run: keys + values, F32, every layer, prompt + generated positions.
   const kvBytes = 2 * c.numLayers * c.numKvHeads * c.headDim * 4 * (t.prompt.length + t.tokens);
   return {
     engine: 'idp', threads: t.threads, tokensPerSecond: best.tps, runsTokensPerSecond: runs.map((r) => r.tps),
     decodeTokens: t.tokens - 1, prefillMs: best.prefillMs, ids: runs[0].ids, loadMs, peakRssBytes: maxRss(),
     baselineRssBytes: ortLoaded, weightBytes, kvBytes, parameters,
-    details: { nodeRssBeforeEngineBytes: baseline, format: model.format, weightDtypes: [...new Set([...model.weights.values()].map((w) => w.dtype))] },
+    details: {
+      nodeRssBeforeEngineBytes: baseline, format: model.format, weightDtypes: [...new Set([...model.weights.values()].map((w) => w.dtype))],
+      ...(model.quant ? { quantization: model.quant.method === 'gguf' ? model.quant.ggmlTypes : `gptq ${model.quant.bits}-bit g${model.quant.groupSize}`, quantizedModules: model.quant.modules.size } : {}),
+    },
   };
 }
 
@@ -138,8 +153,16 @@ async function runCheck(t: ChildTask): Promise<CheckResult> {
   return out;
 }
 
+/** The 4-bit folder of the F32 model (RTN, group 32, symmetric, quantized head), written in a child. */
+async function runCompress(t: ChildTask): Promise<{ out: string; seconds: number }> {
+  const { compressModel } = await import('../src/engine/compress/compress');
+  const r = await compressModel(t.model, { method: 'rtn', bits: 4, groupSize: 32, sym: true, quantizeHead: true, out: t.out!, threads: t.threads });
+  return { out: r.out, seconds: r.totalSeconds };
+}
+
 async function childMain(task: ChildTask): Promise<void> {
-  const res = task.engine === 'idp' ? await runIdp(task) : task.engine === 'idp-check' ? await runCheck(task) : await runLlamaCpp(task);
+  const res = task.engine === 'idp' ? await runIdp(task) : task.engine === 'idp-check' ? await runCheck(task)
+    : task.engine === 'idp-compress' ? await runCompress(task) : await runLlamaCpp(task);
   await new Promise<void>((ok) => process.send!(res, () => ok()));
   process.exit(0);  // llama.cpp / ORT thread pools would otherwise keep the child alive a while
 }
@@ -193,7 +216,7 @@ function leadingAgreement(a: number[], b: number[]): number {
 interface Args { threads: number[]; runs: number; storiesTokens: number; randomTokens: number; randomPrompt: number; models: string[]; llamaCpp: boolean; out?: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, randomPrompt: 5, models: ['stories', 'random'], llamaCpp: true };
+  const a: Args = { threads: [1, 2], runs: 3, storiesTokens: 256, randomTokens: 128, randomPrompt: 5, models: ['stories', 'random', 'q4'], llamaCpp: true };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`); return argv[++i]; };
     const int = (s: string) => { const n = Number(s); if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${s}`); return n; };
@@ -218,9 +241,10 @@ function randomPrompt(n: number): number[] {
   return Array.from({ length: n }, (_, i) => (i < first.length ? first[i] : 3 + ((i * 7919) % 31000)));
 }
 
-interface BenchModel { name: string; idpPath: string; gguf: string; tokens: number; prompt: number[]; reference?: number[] }
+/** One model for llama.cpp (`gguf`) and one or more IDP Lab variants of it (label → what IDP loads). */
+interface BenchModel { name: string; idp: Array<{ label: string; path: string }>; gguf: string; tokens: number; prompt: number[]; reference?: number[] }
 
-function benchModels(a: Args): BenchModel[] {
+async function benchModels(a: Args): Promise<BenchModel[]> {
   const out: BenchModel[] = [];
   if (a.models.includes('stories')) {
     const dir = path.join(dataDir(), 'models', 'stories260K');
@@ -231,14 +255,29 @@ function benchModels(a: Args): BenchModel[] {
       let reference: number[] | undefined;
       const refFile = path.join(dir, 'reference_greedy.json');
       if (fs.existsSync(refFile)) reference = (JSON.parse(fs.readFileSync(refFile, 'utf8')).generated_ids as number[]);
-      out.push({ name: 'stories260K', idpPath: gguf, gguf, tokens: a.storiesTokens, prompt: [1], reference });
+      out.push({ name: 'stories260K', idp: [{ label: 'F32', path: gguf }], gguf, tokens: a.storiesTokens, prompt: [1], reference });
     }
   }
-  if (a.models.includes('random')) {
+  if (a.models.includes('random') || a.models.includes('q4')) {
     const t0 = Date.now();
     const r = ensureRandomLlama(DEFAULT_SPEC);
     console.log(`random Llama (${(r.parameters / 1e6).toFixed(1)}M params, F32): ${r.written ? `written in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${r.dir}`);
-    out.push({ name: `random-${Math.round(r.parameters / 1e6)}M`, idpPath: r.hfDir, gguf: r.gguf, tokens: a.randomTokens, prompt: randomPrompt(a.randomPrompt) });
+    if (a.models.includes('random')) out.push({ name: `random-${Math.round(r.parameters / 1e6)}M`, idp: [{ label: 'F32', path: r.hfDir }], gguf: r.gguf, tokens: a.randomTokens, prompt: randomPrompt(a.randomPrompt) });
+  }
+  if (a.models.includes('q4')) {
+    const r = ensureRandomLlama(DEFAULT_SPEC);
+    const t0 = Date.now();
+    const q = ensureRandomLlamaQ4_0(DEFAULT_SPEC);
+    console.log(`random Llama, Q4_0 GGUF: ${q.written ? `written in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${q.file}`);
+    const folder = path.join(r.dir, 'rtn4-g32-head');
+    if (!fs.existsSync(path.join(folder, 'model.safetensors'))) {
+      const c = await runChild<{ out: string; seconds: number }>({ engine: 'idp-compress', model: r.hfDir, out: folder, threads: 1, tokens: 0, prompt: [], runs: 0, warmup: 0 });
+      console.log(`random Llama, IDP Lab 4-bit folder (rtn, group 32, --quantize-head): written in ${c.seconds.toFixed(1)} s at ${c.out}`);
+    }
+    out.push({
+      name: `random-${Math.round(r.parameters / 1e6)}M-q4`, gguf: q.file, tokens: a.randomTokens, prompt: randomPrompt(a.randomPrompt),
+      idp: [{ label: 'Q4_0 GGUF', path: q.file }, { label: 'rtn4+head', path: folder }],
+    });
   }
   return out;
 }
@@ -258,32 +297,33 @@ async function main(): Promise<void> {
     a.llamaCpp = false;
   }
   console.log('llama2.c: skipped — its run.c is not on this machine and nothing may be downloaded here.');
-  const models = benchModels(a);
+  const models = await benchModels(a);
   const rows: Array<Record<string, unknown>> = [];
   const lines: string[] = [];
   const agreements: Record<string, Agreement> = {};
   for (const m of models) {
     // Rounds alternate the engines (IDP, llama.cpp, IDP, …), each run in a fresh child after a
     // warm-up, so that load from other work on the machine hits both alike; best of `runs` rounds.
-    const byThreads = new Map<number, { idp: ChildResult[]; lc: ChildResult[] }>(a.threads.map((t) => [t, { idp: [], lc: [] }]));
+    const byThreads = new Map<number, { idp: ChildResult[][]; lc: ChildResult[] }>(a.threads.map((t) => [t, { idp: m.idp.map(() => []), lc: [] }]));
     for (let round = 1; round <= a.runs; round++) {
       for (const threads of a.threads) {
         const task = { threads, tokens: m.tokens, prompt: m.prompt, runs: 1, warmup: WARMUP_TOKENS };
         console.log(`${m.name}, ${threads} thread(s), round ${round}/${a.runs}…`);
-        byThreads.get(threads)!.idp.push(await runChild({ ...task, engine: 'idp', model: m.idpPath }));
+        for (const [v, variant] of m.idp.entries()) byThreads.get(threads)!.idp[v].push(await runChild({ ...task, engine: 'idp', model: variant.path }));
         if (a.llamaCpp) byThreads.get(threads)!.lc.push(await runChild({ ...task, engine: 'llama.cpp', model: m.gguf }));
       }
     }
-    const idpIds: number[][] = [], lcIds: number[][] = [];
-    for (const threads of a.threads) {
+    const idpIds: number[][][] = m.idp.map(() => []), lcIds: number[][] = [];
+    for (const threads of a.threads) for (const [v, variant] of m.idp.entries()) {
       const got = byThreads.get(threads)!;
-      const idp = bestOf(got.idp);
+      const idp = bestOf(got.idp[v]);
       const lc = got.lc.length ? bestOf(got.lc) : undefined;
-      idpIds.push(idp.ids);
-      if (lc) lcIds.push(lc.ids);
+      idpIds[v].push(idp.ids);
+      if (lc && v === 0) lcIds.push(lc.ids);
       const wkv = idp.weightBytes! + idp.kvBytes!;
       rows.push({
-        model: m.name, parameters: idp.parameters, threads, tokens: m.tokens, promptTokens: m.prompt.length,
+        model: m.idp.length > 1 ? `${m.name} ${variant.label}` : m.name, variant: variant.label, llamaCppModel: path.basename(m.gguf),
+        quantized: m.name.endsWith('-q4'), parameters: idp.parameters, threads, tokens: m.tokens, promptTokens: m.prompt.length,
         idpTokensPerSecond: +idp.tokensPerSecond.toFixed(1), llamaCppTokensPerSecond: lc ? +lc.tokensPerSecond.toFixed(1) : null,
         ratio: lc ? +(idp.tokensPerSecond / lc.tokensPerSecond).toFixed(3) : null,
         idpRuns: idp.runsTokensPerSecond.map((x) => +x.toFixed(1)), llamaCppRuns: lc?.runsTokensPerSecond.map((x) => +x.toFixed(1)) ?? null,
@@ -294,12 +334,15 @@ async function main(): Promise<void> {
         llamaCppPeakRssBytes: lc?.peakRssBytes ?? null, llamaCpp: lc?.details ?? null, idp: idp.details,
       });
     }
-    agreements[m.name] = await agreementOf(m, idpIds, lcIds, a.threads[0]);
-    lines.push(agreementLine(m.name, agreements[m.name]));
+    for (const [v, variant] of m.idp.entries()) {
+      const key = m.idp.length > 1 ? `${m.name} ${variant.label}` : m.name;
+      agreements[key] = await agreementOf(m, variant.path, idpIds[v], lcIds, a.threads[0]);
+      lines.push(agreementLine(key, agreements[key]));
+    }
   }
 
   const head = ['model', 'threads', 'IDP tok/s', 'llama.cpp tok/s', 'ratio', 'IDP peak RSS', 'weights+KV', 'RSS/(w+KV)', 'llama.cpp RSS'];
-  const widths = [14, 8, 10, 16, 8, 13, 11, 11, 13];
+  const widths = [26, 8, 10, 16, 8, 13, 11, 11, 13];
   const table = [head.map((h, i) => pad(h, widths[i])).join(' ')];
   for (const r of rows) {
     const cells = [r.model, r.threads, r.idpTokensPerSecond, r.llamaCppTokensPerSecond ?? '-', r.ratio !== null ? `${(r.ratio as number).toFixed(2)}×` : '-',
@@ -311,7 +354,7 @@ async function main(): Promise<void> {
   console.log(`\nbest of ${a.runs} alternating rounds (one fresh process per engine and round, after ${WARMUP_TOKENS} warm-up tokens); decode = (tokens - 1) single-token greedy steps after the prompt prefill; IDP RSS includes the Node + onnxruntime baseline (${rows.length ? MiB(rows[0].idpBaselineRssBytes as number) : '-'}).`);
   for (const l of lines) console.log(l);
   for (const m of models) {
-    const lc = rows.filter((r) => r.model === m.name && r.llamaCppTokensPerSecond !== null);
+    const lc = rows.filter((r) => r.model === `${m.name}${m.idp.length > 1 ? ` ${m.idp[0].label}` : ''}` && r.llamaCppTokensPerSecond !== null);
     for (const r of lc) {
       const faster = lc.find((x) => (x.threads as number) < (r.threads as number) && (x.llamaCppTokensPerSecond as number) > (r.llamaCppTokensPerSecond as number));
       if (faster) {
@@ -345,13 +388,13 @@ interface Agreement {
   idpVsReference?: { leading: number; of: number };
 }
 
-async function agreementOf(m: BenchModel, idp: number[][], lc: number[][], threads: number): Promise<Agreement> {
+async function agreementOf(m: BenchModel, idpPath: string, idp: number[][], lc: number[][], threads: number): Promise<Agreement> {
   const same = (xs: number[][]) => xs.every((x) => x.join() === xs[0].join());
   const g: Agreement = { tokens: m.tokens, idpSameAcrossThreads: same(idp), idpFirst: idp[0].slice(0, 8) };
   if (lc.length) {
     Object.assign(g, { llamaCppSameAcrossThreads: same(lc), leadingIdsEqual: leadingAgreement(idp[0], lc[0]), llamaCppFirst: lc[0].slice(0, 8) });
     console.log(`${m.name}: IDP Lab teacher-forced on llama.cpp's continuation…`);
-    g.teacherForced = await runChild<CheckResult>({ engine: 'idp-check', model: m.idpPath, threads, tokens: m.tokens, prompt: m.prompt, runs: 1, warmup: 0, forced: lc[0] });
+    g.teacherForced = await runChild<CheckResult>({ engine: 'idp-check', model: idpPath, threads, tokens: m.tokens, prompt: m.prompt, runs: 1, warmup: 0, forced: lc[0] });
   }
   if (m.reference) {
     const stop = m.reference.indexOf(1);  // run.c stops at BOS
@@ -386,7 +429,10 @@ function goalLines(rows: Array<Record<string, unknown>>): string[] {
       const verdict = (r.ratio as number) < want ? 'NOT met' : vsBest >= want ? 'met' : "met only against llama.cpp's slower figure at this thread count";
       out.push(`goal ${r.model} @${r.threads}t: ≥ ${want}× llama.cpp — ${verdict} (${(r.ratio as number).toFixed(2)}×; vs llama.cpp's best at ≤ ${r.threads} threads: ${vsBest.toFixed(2)}×)`);
     }
-    if (big) out.push(`goal ${r.model} @${r.threads}t: peak RSS ≤ 1.2 × (weights + KV) — ${(r.rssOverWeightsKv as number) <= 1.2 ? 'met' : 'NOT met'} (${(r.rssOverWeightsKv as number).toFixed(2)}×; ${(r.rssAboveBaselineOverWeightsKv as number).toFixed(2)}× above the bare Node + onnxruntime process)`);
+    if (r.quantized && r.llamaCppPeakRssBytes !== null) {
+      const over = ((r.idpPeakRssBytes as number) - (r.llamaCppPeakRssBytes as number)) / 2 ** 20;
+      out.push(`goal ${r.model} @${r.threads}t: peak RSS ≤ llama.cpp's + 64 MiB — ${over <= 64 ? 'met' : 'NOT met'} (${over >= 0 ? '+' : ''}${over.toFixed(0)} MiB)`);
+    } else if (big) out.push(`goal ${r.model} @${r.threads}t: peak RSS ≤ 1.2 × (weights + KV) — ${(r.rssOverWeightsKv as number) <= 1.2 ? 'met' : 'NOT met'} (${(r.rssOverWeightsKv as number).toFixed(2)}×; ${(r.rssAboveBaselineOverWeightsKv as number).toFixed(2)}× above the bare Node + onnxruntime process)`);
   }
   return out;
 }

@@ -14,6 +14,9 @@
 // a synthetic SentencePiece-style one (<unk>, <s>, </s>, 256 byte tokens, then unique pieces) so
 // that llama.cpp's vocab loader accepts it.
 //
+// ensureRandomLlamaQ4_0() adds model-q4_0.gguf beside them: every matrix in ggml's Q4_0 (the reference
+// quantizer, as llama.cpp's `llama-quantize --pure` writes it; norms F32), for the 4-bit decode rows.
+//
 // Run directly (node out/bench/write-random-llama.js) to write the default model and print its paths.
 
 import * as crypto from 'crypto';
@@ -24,6 +27,7 @@ import { writeSafetensors, TensorToWrite } from '../src/engine/formats/safetenso
 import { llamaConfigJson } from '../src/engine/models/hf-config';
 import { permuteRotaryRows } from '../src/engine/models/convert';
 import type { ModelConfig } from '../src/engine/models/config';
+import { quantizeQ4_0 } from '../test/helpers/gguf-writer';
 
 /** Bump when the written files change: old cache entries are then ignored. */
 export const WRITER_VERSION = 2;
@@ -205,7 +209,7 @@ export function syntheticVocab(n: number): { tokens: string[]; scores: number[];
  * Write an F32 llama GGUF of shape `s` whose tensors (HF layout, PyTorch shape) come from `data`; the
  * vocabulary is the synthetic one above (callers that bring their own tokenizer feed llama.cpp token ids).
  */
-export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: string, shape: number[]) => Float32Array, name = 'idp-lab random llama'): void {
+export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: string, shape: number[]) => Float32Array, name = 'idp-lab random llama', type: 'F32' | 'Q4_0' = 'F32'): void {
   const specs = tensorSpecs(s);
   const hd = s.hidden / s.heads;
   const vocab = syntheticVocab(s.vocab);
@@ -213,7 +217,7 @@ export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: 
     ['general.architecture', ['str', 'llama']],
     ['general.name', ['str', name]],
     ['general.alignment', ['u32', GGUF_ALIGN]],
-    ['general.file_type', ['u32', 0]],                                   // all F32
+    ['general.file_type', ['u32', type === 'F32' ? 0 : 2]],               // all F32, or mostly Q4_0
     ['llama.context_length', ['u32', s.context]],
     ['llama.embedding_length', ['u32', s.hidden]],
     ['llama.block_count', ['u32', s.layers]],
@@ -240,14 +244,16 @@ export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: 
   w.u64(specs.length);
   w.u64(kvs.length);
   for (const [k, v] of kvs) writeKv(w, k, v);
+  const q4 = (t: TensorSpec) => type === 'Q4_0' && t.shape.length === 2;
   let offset = 0;
   for (const t of specs) {
     w.str(t.gguf);
     w.u32(t.shape.length);
     for (const dim of [...t.shape].reverse()) w.u64(dim);
-    w.u32(0); // GGML_TYPE_F32
+    w.u32(q4(t) ? 2 : 0); // GGML_TYPE_Q4_0 or GGML_TYPE_F32
     w.u64(offset);
-    const bytes = 4 * t.shape.reduce((a, b) => a * b, 1);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = q4(t) ? (n / 32) * 18 : 4 * n;
     offset += Math.ceil(bytes / GGUF_ALIGN) * GGUF_ALIGN;
   }
   w.pad(GGUF_ALIGN);
@@ -255,8 +261,9 @@ export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: 
   try {
     writeAll(fd, w.bytes());
     for (const t of specs) {
-      const x = ggufLayout(s, t, data(t.hf, t.shape));
-      writeAll(fd, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+      const f = ggufLayout(s, t, data(t.hf, t.shape));
+      const x = q4(t) ? quantizeQ4_0(f) : new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      writeAll(fd, x);
       const r = x.byteLength % GGUF_ALIGN;
       if (r) writeAll(fd, new Uint8Array(GGUF_ALIGN - r));
     }
@@ -302,6 +309,22 @@ export function ensureRandomLlama(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir
     throw e;
   }
   return { ...result, written: true };
+}
+
+/** The random Llama of `spec` as a Q4_0 GGUF (model-q4_0.gguf in its cache folder), written once. */
+export function ensureRandomLlamaQ4_0(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir = benchCacheDir()): { file: string; written: boolean } {
+  const r = ensureRandomLlama(spec, cacheDir);
+  const file = path.join(r.dir, 'model-q4_0.gguf');
+  if (fs.existsSync(file)) return { file, written: false };
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeLlamaGguf(tmp, spec, (name) => generate(spec, tensorSpecs(spec).find((t) => t.hf === name)!), 'idp-lab random llama (Q4_0)', 'Q4_0');
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { file, written: true };
 }
 
 if (require.main === module) {
