@@ -10,8 +10,8 @@
 //
 //   Attention(q, k, v, bias [B, 1, T, C + T], past = cache [B, K, C, D]) → [B, T, H·D]
 //       slots P..C−1 are hidden by the bias like padding; its present stays inside the graph
-//   new_key / new_value = k (after rotary), v as they are, [B, T, K·D]: no node of their own on Llama
-//   (the rotary output is named new_key; v gets an Identity), JS scatters them into [B, K, C, D]
+//   new_key / new_value = k (after rotary), v as they are, [B, T, K·D]: no node of their own (the rotary
+//   output is named new_key; v's producer is renamed new_value), JS scatters them into [B, K, C, D]
 //
 // A split attention that never concatenates (q·cacheᵀ and q·newᵀ, one softmax, two products) was tried:
 // equal at decode (1000-token context, 100M model) and ~6 % slower at prefill than this single node.
@@ -37,11 +37,12 @@ export function declareCacheInputs(g: GraphBuilder, layers: number, kvHeads: num
 /** Attention of T new tokens per row over the cache in place and themselves (q, k after rotary). Returns [B, T, H·D]. */
 export function capacityAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
   const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  for (const [x, name] of [[k, cacheIo.newKey(layer)], [a.v, cacheIo.newValue(layer)]] as const) {    // [B, T, K·D]
-    if (x.name !== name) g.node('Identity', [x], {}, { leaf: name, names: [name] });
+  const [newK, newV] = ([[k, cacheIo.newKey(layer)], [a.v, cacheIo.newValue(layer)]] as const).map(([x, name]) => {   // [B, T, K·D]
+    const y = g.rename(x, name);   // the producing node's output renamed: no Identity copy per layer and step
     g.declareOutput(name, 'float', ['batch', 'seq', K * D]);
-  }
-  const [y] = g.node('Attention', [q, k, a.v, inputs.bias, { name: cacheIo.cacheKey(layer) }, { name: cacheIo.cacheValue(layer) }],
+    return y;
+  });
+  const [y] = g.node('Attention', [q, newK, newV, inputs.bias, { name: cacheIo.cacheKey(layer) }, { name: cacheIo.cacheValue(layer) }],
     { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
     { leaf: 'Attention', names: [g.path('Attention_output_0'), g.path('present_key'), g.path('present_value')] });   // ORT needs present named
   return y;                                                                                              // [B, T, H·D]

@@ -96,6 +96,23 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elem, shape));
   }
 
+  /**
+   * The value `v` under the name `name`: its producing node's output is renamed (and every node that
+   * reads it so far), so a graph output needs no Identity copy. Values no node produces (inputs,
+   * initializers) or already graph outputs get an Identity instead.
+   */
+  rename(v: Value, name: string): Value {
+    if (v.name === name) return v;
+    const producer = this.nodes.find((n) => n.output?.includes(v.name));
+    if (!producer || this.outputs.some((o) => o.name === v.name) || this.used.has(name)) {
+      return this.node('Identity', [v], {}, { leaf: name, names: [name] })[0];
+    }
+    this.used.add(name);
+    producer.output = producer.output!.map((o) => (o === v.name ? name : o));
+    for (const n of this.nodes) if (n.input?.includes(v.name)) n.input = n.input.map((i) => (i === v.name ? name : i));
+    return { name };
+  }
+
   /** Declare an existing value (named by `names` in `node`) as a graph output. */
   declareOutput(name: string, elem: ElemTypeName, shape?: Dim[]): void {
     this.outputs.push(valueInfo(name, elem, shape));
