@@ -5,9 +5,9 @@
 // K kv heads, G = H / K, D head dim. The residual stream is [B, T, d] throughout.
 
 import { GraphBuilder, Value } from '../onnx/builder';
-import { LoadedModel, parameterCount } from './config';
+import { LoadedModel, parameterCount, QuantizedModuleRef } from './config';
 import { formatError } from '../errors';
-import { quantizedLinear, quantizedRows, quantizedTable, quantizedTableOf } from './quant-linear';
+import { fusedQuantizedLinears, quantizedLinear, quantizedRows, quantizedTable, quantizedTableOf } from './quant-linear';
 import { HEAD_MODULE } from '../compress/modules';
 import { cacheIo, capacityAttention, declareCacheInputs } from './cache-attention';
 
@@ -179,6 +179,11 @@ export function weights(g: GraphBuilder, m: LoadedModel, inputs: GraphInputs, ke
    * goes through linear().
    */
   const linears = (x: Value, modules: string[]): Value[] => {
+    const qs = modules.map((mod) => m.quant?.modules.get(mod));
+    if (qs.every((q) => q) && !inputs.hooks?.linear && modules.every((mod) => !m.weights.has(`${mod}.bias`))) {
+      const fused = g.scope(modules.map((mod) => mod.split('.').pop()).join('+'), () => fusedQuantizedLinears(g, x, qs as QuantizedModuleRef[], m.quant!.accuracyLevel));
+      if (fused) return fused;                                                                  // one MatMulNBits + Split
+    }
     const plain = modules.every((mod) => m.weights.has(`${mod}.weight`) && m.weights.get(`${mod}.weight`)!.shape.length === 2);
     if (kernel !== 'matmul' || !plain || inputs.hooks?.linear) return modules.map((mod) => linear(x, mod));
     const name = modules.map((mod) => mod.split('.').pop()).join('+');

@@ -42,6 +42,29 @@ export function quantizedLinear(g: GraphBuilder, x: Value, q: QuantizedModuleRef
   return names ? g.node('Add', [y, bias], {}, { leaf: 'bias', names })[0] : g.add(y, bias, 'bias');
 }
 
+/**
+ * Several quantized layers reading the same input (q/k/v, gate/up) as one MatMulNBits over their tensors
+ * concatenated along N (Concat of initializers, folded by ORT at load, then prepacked as one matrix) and a
+ * Split: one activation quantization and one kernel call instead of several. Undefined when they cannot
+ * share a kernel (different bits or blocks, act-order, the fp32 fallback).
+ */
+export function fusedQuantizedLinears(g: GraphBuilder, x: Value, qs: QuantizedModuleRef[], accuracyLevel = DEFAULT_ACCURACY_LEVEL): Value[] | undefined {
+  const q0 = qs[0];
+  const fits = (q: QuantizedModuleRef) => q.kernel === 'nbits' && !q.perm && q.runBits === q0.runBits && q.blockSize === q0.blockSize &&
+    q.inFeatures === q0.inFeatures && !!q.offsets === !!q0.offsets;
+  if (qs.length < 2 || !qs.every(fits)) return undefined;
+  const cat = (pick: (q: QuantizedModuleRef) => TensorRef, leaf: string) => g.concat(qs.map((q) => g.weight(pick(q))), 0, leaf);
+  const N = qs.reduce((a, q) => a + q.outFeatures, 0);
+  let y = g.node('MatMulNBits', [x, cat((q) => q.b!, 'b'), cat((q) => q.scales!, 'scales'), cat((q) => q.zeroPoints!, 'zero_points')], {
+    K: q0.inFeatures, N, bits: q0.runBits!, block_size: q0.blockSize!, accuracy_level: accuracyLevel,
+  }, { domain: 'com.microsoft', leaf: 'MatMulNBits' })[0];                                         // [.., Σ out]
+  if (q0.offsets) {
+    const sums = blockSums(g, x, q0.inFeatures, q0.blockSize!);
+    y = g.add(y, g.matmul(sums, g.transpose(cat((q) => q.offsets!, 'offsets'), [1, 0], 'offsets_T'), 'offsets'), 'plus_offsets');
+  }
+  return g.node('Split', [y, g.ints(qs.map((q) => q.outFeatures))], { axis: -1 }, { outputs: qs.length });
+}
+
 /** Σ of x [B, T, K] over each block of `bs` columns → [B, T, K / bs], built once per input and block size. */
 const SUMS = new WeakMap<GraphBuilder, Map<string, Value>>();
 function blockSums(g: GraphBuilder, x: Value, K: number, bs: number): Value {
