@@ -23,6 +23,7 @@ import type { LoadedModel } from '../models/config';
 import { readTensorF32 } from '../formats/safetensors';
 import { createSession } from '../runtime/session';
 import { LinearModule, linearModules } from './modules';
+import { family, layerPrefixOf } from '../models/arch/registry';
 
 export interface ModuleGroup {
   /** Modules (of layer 0; other layers by the same suffixes) reading the same input. */
@@ -30,9 +31,7 @@ export interface ModuleGroup {
   inFeatures: number;
 }
 
-const LAYER_PREFIX: Record<string, string> = { llama: 'model.layers.', opt: 'model.decoder.layers.', gpt2: 'transformer.h.' };
-
-export const layerPrefix = (m: LoadedModel, layer: number) => `${LAYER_PREFIX[m.config.arch]}${layer}.`;
+export const layerPrefix = (m: LoadedModel, layer: number) => layerPrefixOf(m.config, layer);
 
 interface Cut {
   nodes: onnx.INodeProto[];
@@ -51,7 +50,7 @@ function analyse(m: LoadedModel, g: GraphBuilder): Cut {
   const nodes = g.nodes;
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));
-  const scope = m.config.arch === 'gpt2' ? '/h.0/' : '/layers.0/';
+  const scope = `/${family(m.config).graphLayer}.0/`;
   const resid = nodes.find((n) => n.name!.includes(scope) && n.name!.endsWith('/residual_attn'));
   if (!resid) throw new Error(`layer-graph: no ${scope}residual_attn node in the ${m.config.arch} graph`);
   const x0 = resid.input![0];

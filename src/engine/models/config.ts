@@ -6,11 +6,13 @@ import * as path from 'path';
 import type { TensorRef } from '../formats/safetensors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import type { HubSource } from '../hub/resolve';
+import type { Arch } from './arch/types';
 
-export type Arch = 'llama' | 'opt' | 'gpt2';
+export type { Arch };
 export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_new';
 
 export interface ModelConfig {
+  /** The family (models/arch/registry.ts): everything family-specific is asked of it. */
   arch: Arch;
   /** The HF `architectures[0]` or the closest equivalent, e.g. LlamaForCausalLM, Qwen2ForCausalLM. */
   hfArchitecture: string;
