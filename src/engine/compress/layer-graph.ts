@@ -21,6 +21,7 @@ import { buildGraph } from '../models/graph';
 import { io, MASK_MIN } from '../models/blocks';
 import type { LoadedModel } from '../models/config';
 import { readTensorF32 } from '../formats/safetensors';
+import { unsupported } from '../errors';
 import { createSession } from '../runtime/session';
 import { LinearModule, linearModules } from './modules';
 import { family, layerPrefixOf } from '../models/arch/registry';
@@ -167,6 +168,11 @@ export class LayerRunner {
     const T = ids[0].length;
     let sf = this.shapeFeeds.get(`${B}x${T}`);
     if (!sf) {
+      // every layer runs layer 0's graph: exact only while per-layer windows (Gemma 2) do not bind
+      const windows = (c.layerWindows ?? []).filter((x): x is number => x !== null);
+      if (windows.length && new Set(c.layerWindows).size > 1 && T > Math.min(...windows)) {
+        throw unsupported(`calibrating layers whose attention windows differ (${Math.min(...windows)} tokens on some) needs calibration sequences of at most that many tokens, not ${T}`, this.m.source);
+      }
       // causal bias [B, 1, T, T] and positions [B, T], the same for every chunk of this shape
       const row = new Float32Array(T * T).fill(MASK_MIN);
       for (let t = 0; t < T; t++) for (let j = 0; j <= t; j++) if (c.slidingWindow === undefined || t - j < c.slidingWindow) row[t * T + j] = 0;

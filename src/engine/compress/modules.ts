@@ -26,11 +26,6 @@ export interface LinearModule {
   weight?: string;
 }
 
-/** The token embedding table of each architecture (the weight a tied head shares). */
-const EMBEDDING: Record<ModelConfig['arch'], string> = {
-  llama: 'model.embed_tokens.weight', opt: 'model.decoder.embed_tokens.weight', gpt2: 'transformer.wte.weight',
-};
-
 /** The name the output projection's GPTQ tensors carry (lm_head.qweight …), tied or not. */
 export const HEAD_MODULE = 'lm_head';
 
@@ -40,7 +35,7 @@ export const HEAD_MODULE = 'lm_head';
  */
 export function headModule(cfg: ModelConfig): LinearModule {
   const w = expectedWeights(cfg);
-  const weight = cfg.tieWordEmbeddings ? EMBEDDING[cfg.arch] : `${HEAD_MODULE}.weight`;
+  const weight = cfg.tieWordEmbeddings ? family(cfg).tokenEmbedding(cfg).name : `${HEAD_MODULE}.weight`;   // a tied head shares the table
   const shape = w.get(weight);
   if (!shape) throw new Error(`headModule: ${cfg.arch} has no tensor '${weight}'`);
   return {

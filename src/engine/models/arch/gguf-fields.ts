@@ -14,7 +14,7 @@ export type GgufCore = Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers
   rotaryDims?: number;
 };
 
-export function ggufCore(g: GgufFile, arch: string, o: { partialRotary?: boolean; defaultContext?: number } = {}): GgufCore {
+export function ggufCore(g: GgufFile, arch: string, o: { partialRotary?: boolean; defaultContext?: number; scalingTypes?: string[] } = {}): GgufCore {
   const k = (key: string) => `${arch}.${key}`;
   const int = (key: string, dflt?: number): number => {
     const v = ggufNumber(g, k(key)) ?? dflt;
@@ -39,7 +39,7 @@ export function ggufCore(g: GgufFile, arch: string, o: { partialRotary?: boolean
     rotaryDims = rotDims;
   }
   const scaling = ggufString(g, k('rope.scaling.type'));
-  if ((scaling !== undefined && scaling !== 'none') || g.tensors.has('rope_freqs.weight')) {
+  if ((scaling !== undefined && scaling !== 'none' && !o.scalingTypes?.includes(scaling)) || g.tensors.has('rope_freqs.weight')) {
     throw unsupported(`rope scaling (${k('rope.scaling.type')} / rope_freqs.weight) is not supported`, g.file);
   }
   const embd = g.tensors.get('token_embd.weight');

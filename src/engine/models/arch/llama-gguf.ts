@@ -4,12 +4,17 @@
 // GGUF `llama`: llama.cpp's LLAMA tensors (token_embd, output_norm, output, blk.{i}.attn_norm, attn_q/k/v,
 // attn_output, ffn_norm, ffn_gate/up/down), q/k rows in Meta's interleaved rotary layout (llama.cpp's
 // converter permutes HF's rows; they are permuted back). Metadata under `llama.`.
+// GGUF `qwen2`: the same tensor names plus attn_q/k/v.bias; rope is NEOX (rotate_half), so q/k are stored
+// as HF has them. Metadata under `qwen2.`. → model_type qwen2.
+// GGUF `mistral`: Llama's tensor names and interleaved q/k (as the `llama` files llama.cpp writes for
+// Mistral checkpoints); metadata under `mistral.`, the window from `mistral.attention.sliding_window`.
+// → model_type mistral.
 
 import type { GgufFile } from '../../formats/gguf';
 import type { Llama2cHeader } from '../../formats/llama2c';
 import { checkModelLimits } from '../../formats/limits';
 import type { ModelConfig } from '../config';
-import { ggufCore } from './gguf-fields';
+import { ggufCore, ggufOptionalInt } from './gguf-fields';
 import type { GgufArch } from './types';
 
 /** blk.{i}.<part> → HF suffix within model.layers.{i}. */
@@ -30,8 +35,28 @@ function llamaConfig(g: GgufFile, arch: string): ModelConfig {
   }, g.file);
 }
 
+function qwen2Config(g: GgufFile, arch: string): ModelConfig {
+  const core = ggufCore(g, arch, { defaultContext: 32768 });
+  return checkModelLimits({
+    arch: 'llama', hfArchitecture: 'Qwen2ForCausalLM', modelType: 'qwen2', ...core,
+    activation: 'silu', attentionBias: true, oProjBias: false, mlpBias: false,
+  }, g.file);
+}
+
+function mistralConfig(g: GgufFile, arch: string): ModelConfig {
+  const core = ggufCore(g, arch, { defaultContext: 4096 * 32 });
+  const window = ggufOptionalInt(g, `${arch}.attention.sliding_window`);
+  return checkModelLimits({
+    arch: 'llama', hfArchitecture: 'MistralForCausalLM', modelType: 'mistral', ...core,
+    activation: 'silu', attentionBias: false, oProjBias: false, mlpBias: false,
+    ...(window !== undefined ? { slidingWindow: window } : {}),
+  }, g.file);
+}
+
 export const LLAMA_GGUF: Record<string, GgufArch> = {
   llama: { config: llamaConfig, layerTensors: LAYER, globalTensors: GLOBAL, interleavedQK: true },
+  qwen2: { config: qwen2Config, layerTensors: LAYER, globalTensors: GLOBAL, interleavedQK: false },
+  mistral: { config: mistralConfig, layerTensors: LAYER, globalTensors: GLOBAL, interleavedQK: true },
 };
 
 // ---- llama2.c (Karpathy's run.c checkpoints: v0 / v1 headers, formats/llama2c.ts) ----

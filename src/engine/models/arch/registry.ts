@@ -7,9 +7,11 @@ import type { ModelConfig } from '../config';
 import { gpt2 } from './gpt2';
 import { llama } from './llama';
 import { opt } from './opt';
+import { phi3 } from './phi3';
+import { gemma2 } from './gemma2';
 import type { Arch, ArchFamily, GgufArch, LoraTarget } from './types';
 
-export const FAMILIES: readonly ArchFamily[] = [llama, opt, gpt2];
+export const FAMILIES: readonly ArchFamily[] = [llama, opt, gpt2, phi3, gemma2];
 
 const BY_ARCH = new Map<string, ArchFamily>(FAMILIES.map((f) => [f.arch, f]));
 

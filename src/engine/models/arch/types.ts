@@ -13,7 +13,7 @@ import type { LoadedModel, ModelConfig } from '../config';
 import type { HfFields } from './hf-fields';
 
 /** ModelConfig.arch: one name per family (a family may cover several HF model types, e.g. llama/mistral/qwen2). */
-export type Arch = 'llama' | 'opt' | 'gpt2';
+export type Arch = 'llama' | 'opt' | 'gpt2' | 'phi3' | 'gemma2';
 
 /** LoRA target names (--targets), mapped per family onto its layers' modules. */
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
