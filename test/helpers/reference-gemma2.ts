@@ -79,7 +79,6 @@ export function writeGemma2(dir: string, s: Gemma2Spec): { dir: string; config: 
   const weights = randomWeights(gemma2Shapes(s), s.seed ?? 1);
   // Gemma stores norm weights as offsets from 1 (zeros at init): small values around 0
   for (const [name, t] of weights) if (name.endsWith('norm.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.fround(t.data[i] - 1);
-  for (const [name, t] of weights) if (name.endsWith('.bias')) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.fround(t.data[i] * 0.1);
   writeHfFolder(dir, config, weights);
   return { dir, config, weights };
 }

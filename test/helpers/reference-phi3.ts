@@ -65,12 +65,13 @@ export function phi3Shapes(s: Phi3Spec): Map<string, number[]> {
   return m;
 }
 
-/** Random float32-representable weights: matrices N(0, 1/fan_in), norms 1 ± 0.1, embeddings N(0, 0.5). */
+/** Random float32-representable weights: matrices N(0, 1/fan_in), norms 1 ± 0.1, biases N(0, 0.1), embeddings N(0, 0.5). */
 export function randomWeights(shapes: Map<string, number[]>, seed: number, embedStd = 0.5): RefWeights {
   const w: RefWeights = new Map();
   for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = name.endsWith('norm.weight') ? seededNormal(seed, name, n, 1, 0.1)
+      : shape.length === 1 ? seededNormal(seed, name, n, 0, 0.1)
       : name.includes('embed_tokens') || name.startsWith('lm_head') ? seededNormal(seed, name, n, 0, embedStd)
         : seededNormal(seed, name, n, 0, 1 / Math.sqrt(shape[1]));
     w.set(name, { data: Float64Array.from(Float32Array.from(data)), shape });
