@@ -41,7 +41,9 @@ function ropeScaling(f: HfFields, rotaryDims: number, maxPositions: number): Rop
   const r = f.objOr('rope_scaling') ?? f.objOr('rope_parameters');
   const type = r && (r.rope_type ?? r.type ?? 'default');
   if (!r || !LONGROPE.includes(type as string)) return undefined;
-  const original = f.intOr('original_max_position_embeddings', maxPositions);
+  // transformers 5 may keep original_max_position_embeddings inside rope_parameters
+  const original = f.has('original_max_position_embeddings') ? f.int('original_max_position_embeddings')
+    : new HfFields(r, f.file).intOr('original_max_position_embeddings', maxPositions);
   const given = r.attention_factor;
   if (given !== undefined && given !== null && !(typeof given === 'number' && given > 0)) {
     throw configError(f.file, `"rope_scaling.attention_factor" must be a positive number, got ${JSON.stringify(given)}`);
@@ -58,7 +60,9 @@ function ropeScaling(f: HfFields, rotaryDims: number, maxPositions: number): Rop
 function parse(f: HfFields, modelType: string, hfArchitecture: string): ModelConfig {
   const hiddenSize = f.int('hidden_size');
   const { numHeads, numKvHeads, headDim } = attentionShape(f, hiddenSize);
-  const partial = f.numOr('partial_rotary_factor', 1);
+  // top level (transformers 4), or inside rope_parameters (transformers 5)
+  const params = f.objOr('rope_parameters');
+  const partial = f.has('partial_rotary_factor') || !params ? f.numOr('partial_rotary_factor', 1) : new HfFields(params, f.file).numOr('partial_rotary_factor', 1);
   const rotaryDims = Math.floor(headDim * partial);
   if (partial > 1 || rotaryDims < 2 || rotaryDims % 2 !== 0) {
     throw configError(f.file, `"partial_rotary_factor" ${partial} of head size ${headDim} gives ${rotaryDims} rotary dims; an even number ≥ 2 is needed`);
