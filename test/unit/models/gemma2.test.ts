@@ -14,6 +14,7 @@ import { Gemma2Spec, gemma2Config, gemma2Forward, writeGemma2 } from '../../help
 import { loadModel } from '../../../src/engine/models/load';
 import { parseHfConfig } from '../../../src/engine/models/hf-config';
 import { CausalLM } from '../../../src/engine/runtime/lm';
+import { generate } from '../../../src/engine/runtime/generate';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');
@@ -74,6 +75,22 @@ describe('Gemma 2 against the float64 reference', () => {
           for (let t = 3; t < ids.length; t++) parts.push(...(await m.step(st, [[ids[t]]], [[true]], 'last')).logits);
           assert.ok(maxAbsDiff(parts, full) < 1e-5, kvCache);
         }
+      });
+
+      it('greedy generation (through the decode Loop where it applies) follows the reference\'s argmax', async () => {
+        const V = spec.vocab;
+        const prompt = seq(4, V, 5);
+        const want: number[] = [];
+        const cur = [...prompt];
+        for (let k = 0; k < 10; k++) {
+          const lg = gemma2Forward(tiny.config, tiny.weights, cur).subarray((cur.length - 1) * V, cur.length * V);
+          let best = 0;
+          for (let i = 1; i < V; i++) if (lg[i] > lg[best]) best = i;
+          want.push(best);
+          cur.push(best);
+        }
+        const g = await generate(lm, undefined, [prompt], { maxTokens: 10, stopIds: [] });
+        assert.deepEqual(g.rows[0].ids, want);
       });
     });
   }

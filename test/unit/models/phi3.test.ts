@@ -12,6 +12,7 @@ import { Phi3Spec, phi3Config, phi3Forward, writePhi3 } from '../../helpers/refe
 import { loadModel } from '../../../src/engine/models/load';
 import { parseHfConfig } from '../../../src/engine/models/hf-config';
 import { CausalLM } from '../../../src/engine/runtime/lm';
+import { generate } from '../../../src/engine/runtime/generate';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');
@@ -71,6 +72,22 @@ describe('Phi-3 against the float64 reference', () => {
           for (let t = 3; t < ids.length; t++) parts.push(...(await m.step(st, [[ids[t]]], [[true]], 'last')).logits);
           assert.ok(maxAbsDiff(parts, full) < 1e-5, kvCache);
         }
+      });
+
+      it('greedy generation (through the decode Loop where it applies) follows the reference\'s argmax (8 positions: within longrope\'s short range)', async () => {
+        const V = spec.vocab;
+        const prompt = seq(3, V, 5);
+        const want: number[] = [];
+        const cur = [...prompt];
+        for (let k = 0; k < 5; k++) {
+          const lg = phi3Forward(tiny.config, tiny.weights, cur).subarray((cur.length - 1) * V, cur.length * V);
+          let best = 0;
+          for (let i = 1; i < V; i++) if (lg[i] > lg[best]) best = i;
+          want.push(best);
+          cur.push(best);
+        }
+        const g = await generate(lm, undefined, [prompt], { maxTokens: 5, stopIds: [] });
+        assert.deepEqual(g.rows[0].ids, want);
       });
     });
   }
