@@ -12,6 +12,8 @@ import { parseHfConfig } from '../../../src/engine/models/hf-config';
 import { expectedWeights } from '../../../src/engine/models/weights';
 import { linearModules } from '../../../src/engine/compress/modules';
 import { tinyConfig, TinyKind } from '../../helpers/tiny-hf';
+import { phi3Config } from '../../helpers/reference-phi3';
+import { gemma2Config } from '../../helpers/reference-gemma2';
 
 // out/test/unit/models → the repository root (tests run compiled, sources stay in src/)
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -94,9 +96,17 @@ describe('architecture registry', () => {
     for (const t of types) assert.equal(familyForModelType(t)!.family.hfModelTypes[t], familyForModelType(t)!.architectures);
   });
 
-  for (const kind of ['llama', 'mistral', 'qwen2', 'opt', 'opt350', 'gpt2'] as TinyKind[]) {
+  const configs: Array<[string, Record<string, unknown>]> = [
+    ...(['llama', 'mistral', 'qwen2', 'opt', 'opt350', 'gpt2'] as TinyKind[]).map((k): [string, Record<string, unknown>] => [k, tinyConfig(k)]),
+    ['phi3', phi3Config({ vocab: 48, hidden: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 40 })],
+    ['gemma2', gemma2Config({ vocab: 48, hidden: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 12, ffn: 40 })],
+  ];
+  it('every family is exercised below', () => {
+    assert.deepEqual([...new Set(configs.map(([k, c]) => parseHfConfig(c, `${k}/config.json`).arch))].sort(), FAMILIES.map((f) => f.arch).sort());
+  });
+  for (const [kind, json] of configs) {
     it(`${kind}: LoRA targets, layer prefix, embedding and linear list agree with the family's weights`, () => {
-      const cfg = parseHfConfig(tinyConfig(kind), `${kind}/config.json`);
+      const cfg = parseHfConfig(json, `${kind}/config.json`);
       const fam = FAMILIES.find((f) => f.arch === cfg.arch)!;
       const w = expectedWeights(cfg);
       for (const t of Object.keys(fam.loraTargets)) assert.ok((LORA_TARGETS as readonly string[]).includes(t), t);
