@@ -12,8 +12,9 @@ import { tmpDir } from '../../helpers/data';
 import { useTempCache } from '../../helpers/scoped-cache';
 import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import type { RefWeights } from '../../helpers/reference-forward';
-import { writePhi3, phi3Forward } from '../../helpers/reference-phi3';
-import { gv, GgufMeta, GgufTensorSpec, writeGguf } from '../../helpers/gguf-writer';
+import { writeHfFolder, writePhi3, phi3Forward } from '../../helpers/reference-phi3';
+import { gv, GgufMeta, GgufTensorSpec, TensorType, writeGguf } from '../../helpers/gguf-writer';
+import { dequantizeNBits } from '../../../src/engine/compress/gptq-load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
@@ -39,7 +40,7 @@ const LLAMA_PARTS: Record<string, string> = {
 const GLOBAL: Record<string, string> = { 'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight' };
 
 /** GGUF tensors of HF weights; `interleave`: q/k rows (and biases) permuted into Meta's rotary layout. */
-function ggufTensors(w: RefWeights, o: { heads: number; kvHeads: number; headDim: number; interleave: boolean }): GgufTensorSpec[] {
+function ggufTensors(w: RefWeights, o: { heads: number; kvHeads: number; headDim: number; interleave: boolean; type?: TensorType }): GgufTensorSpec[] {
   const out: GgufTensorSpec[] = [];
   for (const [name, t] of w) {
     let gname = GLOBAL[name];
@@ -53,7 +54,7 @@ function ggufTensors(w: RefWeights, o: { heads: number; kvHeads: number; headDim
     assert.ok(gname && !gname.includes('undefined'), name);
     const data = Float32Array.from(t.data);
     const cols = t.shape.length === 2 ? t.shape[1] : 1;
-    out.push({ name: gname, shape: t.shape, type: 'F32', data: heads ? permuteRotaryRows(data, heads, o.headDim, cols, 'interleaved') : data });
+    out.push({ name: gname, shape: t.shape, type: t.shape.length === 2 ? o.type ?? 'F32' : 'F32', data: heads ? permuteRotaryRows(data, heads, o.headDim, cols, 'interleaved') : data });
   }
   return out;
 }
@@ -134,4 +135,41 @@ describe('GGUF architectures qwen2, mistral, phi3', () => {
     const [got] = await new CausalLM(m, { threads: 1 }).logits([ids]);
     assert.ok(maxAbsDiff(got, phi3Forward(tiny.config, tiny.weights, ids)) < 1e-4, 'reference');
   });
+
+  for (const [arch, interleave] of [['phi3', false], ['mistral', true]] as const) {
+    it(`${arch} Q8_0: every matrix stays quantized (MatMulNBits; fused and interleaved rows included) within the quantization step, the logits of its dequantized float twin`, async () => {
+      const hf = arch === 'phi3'
+        ? writePhi3(path.join(root, `${arch}-q8-hf`), { vocab: 64, hidden: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 64, seed: 9 })
+        : writeTinyModel(path.join(root, `${arch}-q8-hf`), { ...TINY_SPECS.mistral, seed: 9 });
+      const c = hf.config as Record<string, number>;
+      const file = path.join(root, `${arch}-q8.gguf`);
+      const hd = c.hidden_size / c.num_attention_heads;
+      writeGguf(file, meta(arch, { vocab: c.vocab_size, hidden: c.hidden_size, layers: c.num_hidden_layers, heads: c.num_attention_heads,
+        kvHeads: c.num_key_value_heads, ffn: c.intermediate_size, context: 64, eps: 1e-5, theta: 10000 }),
+      ggufTensors(hf.weights, { heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: hd, interleave, type: 'Q8_0' }));
+      const m = await loadModel(file, { cacheDir });
+      const matrices = [...hf.weights].filter(([, t]) => t.shape.length === 2).map(([n]) => n);
+      assert.equal(m.quant?.modules.size, matrices.length);
+      for (const [module, q] of m.quant!.modules) {
+        const name = module === 'lm_head' ? 'lm_head.weight' : `${module}.weight`;
+        const want = hf.weights.get(name)!.data;
+        const got = dequantizeNBits(q);
+        let amax = 0;
+        for (const v of want) amax = Math.max(amax, Math.abs(v));
+        assert.ok(maxAbsDiff(got, want) <= amax / 127 * 0.6, `${name}: dequantized within half a Q8_0 step`);
+      }
+      // the same model in float with the dequantized matrices: MatMulNBits at accuracy level 0 gives its logits
+      const deq: RefWeights = new Map(hf.weights);
+      for (const [module, q] of m.quant!.modules) {
+        const name = module === 'lm_head' ? 'lm_head.weight' : `${module}.weight`;
+        deq.set(name, { data: Float64Array.from(dequantizeNBits(q)), shape: hf.weights.get(name)!.shape });
+      }
+      const dir = path.join(root, `${arch}-q8-dequantized`);
+      writeHfFolder(dir, hf.config, deq);
+      const ids = seq(9, c.vocab_size, 3);
+      const [a] = await new CausalLM(m, { threads: 1, graph: { quantAccuracyLevel: 0 } }).logits([ids]);
+      const [b] = await new CausalLM(await loadModel(dir), { threads: 1 }).logits([ids]);
+      assert.ok(maxAbsDiff(a, b) < 1e-4, `max |Δlogit| vs the dequantized float model ${maxAbsDiff(a, b)}`);
+    });
+  }
 });
