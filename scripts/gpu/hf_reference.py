@@ -26,6 +26,11 @@ import transformers
 from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, OPTConfig,
                           OPTForCausalLM, Qwen2Config, Qwen2ForCausalLM)
 
+try:  # newer families: a transformers without them still writes the others
+    from transformers import Gemma2Config, Gemma2ForCausalLM, Phi3Config, Phi3ForCausalLM
+except ImportError:
+    Gemma2Config = Gemma2ForCausalLM = Phi3Config = Phi3ForCausalLM = None
+
 VOCAB = 96
 T = 9
 NEW_TOKENS = 16
@@ -53,6 +58,18 @@ def families():
                                       word_embed_proj_dim=16, activation_function="relu", **common), OPTForCausalLM
     yield "gpt2", lambda: GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=32, activation_function="gelu_new",
                              layer_norm_epsilon=1e-5, vocab_size=VOCAB, bos_token_id=1, eos_token_id=2), GPT2LMHeadModel
+    if Phi3Config is not None:
+        # fused qkv_proj / gate_up_proj, half the head rotated, a window shorter than the T = 9 tokens
+        yield "phi3", lambda: Phi3Config(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2, max_position_embeddings=64, original_max_position_embeddings=64,
+                                 partial_rotary_factor=0.5, sliding_window=4, rms_norm_eps=1e-5,
+                                 tie_word_embeddings=False, **common), Phi3ForCausalLM
+    if Gemma2Config is not None:
+        # soft caps small enough that tanh bends, windows of 4 on even layers, head_dim ≠ hidden / heads
+        yield "gemma2", lambda: Gemma2Config(hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+                                     num_key_value_heads=2, head_dim=12, query_pre_attn_scalar=20, sliding_window=4,
+                                     attn_logit_softcapping=2.0, final_logit_softcapping=5.0,
+                                     max_position_embeddings=64, tie_word_embeddings=True, **common), Gemma2ForCausalLM
 
 
 def redraw(model, gen):

@@ -21,8 +21,10 @@ import { buildGraph } from '../models/graph';
 import { io, MASK_MIN } from '../models/blocks';
 import type { LoadedModel } from '../models/config';
 import { readTensorF32 } from '../formats/safetensors';
+import { unsupported } from '../errors';
 import { createSession } from '../runtime/session';
 import { LinearModule, linearModules } from './modules';
+import { family, layerPrefixOf } from '../models/arch/registry';
 
 export interface ModuleGroup {
   /** Modules (of layer 0; other layers by the same suffixes) reading the same input. */
@@ -30,9 +32,7 @@ export interface ModuleGroup {
   inFeatures: number;
 }
 
-const LAYER_PREFIX: Record<string, string> = { llama: 'model.layers.', opt: 'model.decoder.layers.', gpt2: 'transformer.h.' };
-
-export const layerPrefix = (m: LoadedModel, layer: number) => `${LAYER_PREFIX[m.config.arch]}${layer}.`;
+export const layerPrefix = (m: LoadedModel, layer: number) => layerPrefixOf(m.config, layer);
 
 interface Cut {
   nodes: onnx.INodeProto[];
@@ -51,7 +51,7 @@ function analyse(m: LoadedModel, g: GraphBuilder): Cut {
   const nodes = g.nodes;
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));
-  const scope = m.config.arch === 'gpt2' ? '/h.0/' : '/layers.0/';
+  const scope = `/${family(m.config).graphLayer}.0/`;
   const resid = nodes.find((n) => n.name!.includes(scope) && n.name!.endsWith('/residual_attn'));
   if (!resid) throw new Error(`layer-graph: no ${scope}residual_attn node in the ${m.config.arch} graph`);
   const x0 = resid.input![0];
@@ -168,6 +168,11 @@ export class LayerRunner {
     const T = ids[0].length;
     let sf = this.shapeFeeds.get(`${B}x${T}`);
     if (!sf) {
+      // every layer runs layer 0's graph: exact only while per-layer windows (Gemma 2) do not bind
+      const windows = (c.layerWindows ?? []).filter((x): x is number => x !== null);
+      if (windows.length && new Set(c.layerWindows).size > 1 && T > Math.min(...windows)) {
+        throw unsupported(`calibrating layers whose attention windows differ (${Math.min(...windows)} tokens on some) needs calibration sequences of at most that many tokens, not ${T}`, this.m.source);
+      }
       // causal bias [B, 1, T, T] and positions [B, T], the same for every chunk of this shape
       const row = new Float32Array(T * T).fill(MASK_MIN);
       for (let t = 0; t < T; t++) for (let j = 0; j <= t; j++) if (c.slidingWindow === undefined || t - j < c.slidingWindow) row[t * T + j] = 0;

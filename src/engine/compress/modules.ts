@@ -1,4 +1,5 @@
-// The linear layers a compressor works on, per architecture, and their float weights as [out, in].
+// The linear layers a compressor works on, per family (its weight list and layout, models/arch/), and
+// their float weights as [out, in].
 //
 // Every 2-D weight inside a decoder layer is a linear layer (norms are 1-D; embeddings, OPT's
 // project_in/out and the head are outside the layers and stay float, as AutoGPTQ leaves them).
@@ -11,6 +12,7 @@
 import { readTensorF32 } from '../formats/safetensors';
 import type { LoadedModel, ModelConfig } from '../models/config';
 import { expectedWeights } from '../models/weights';
+import { family, parseLayerWeight } from '../models/arch/registry';
 import { formatError, inputError } from '../errors';
 
 export interface LinearModule {
@@ -24,11 +26,6 @@ export interface LinearModule {
   weight?: string;
 }
 
-/** The token embedding table of each architecture (the weight a tied head shares). */
-const EMBEDDING: Record<ModelConfig['arch'], string> = {
-  llama: 'model.embed_tokens.weight', opt: 'model.decoder.embed_tokens.weight', gpt2: 'transformer.wte.weight',
-};
-
 /** The name the output projection's GPTQ tensors carry (lm_head.qweight …), tied or not. */
 export const HEAD_MODULE = 'lm_head';
 
@@ -38,7 +35,7 @@ export const HEAD_MODULE = 'lm_head';
  */
 export function headModule(cfg: ModelConfig): LinearModule {
   const w = expectedWeights(cfg);
-  const weight = cfg.tieWordEmbeddings ? EMBEDDING[cfg.arch] : `${HEAD_MODULE}.weight`;
+  const weight = cfg.tieWordEmbeddings ? family(cfg).tokenEmbedding(cfg).name : `${HEAD_MODULE}.weight`;   // a tied head shares the table
   const shape = w.get(weight);
   if (!shape) throw new Error(`headModule: ${cfg.arch} has no tensor '${weight}'`);
   return {
@@ -47,18 +44,16 @@ export function headModule(cfg: ModelConfig): LinearModule {
   };
 }
 
-const LAYER_RE = /^(model\.layers|model\.decoder\.layers|transformer\.h)\.(\d+)\.(.+)\.weight$/;
-
 /** Linear modules of every decoder layer, in the config's tensor order (graph order within a layer). */
 export function linearModules(cfg: ModelConfig): LinearModule[] {
   const out: LinearModule[] = [];
+  const layout = family(cfg).linearLayout;
   for (const [name, shape] of expectedWeights(cfg)) {
-    const m = LAYER_RE.exec(name);
+    const m = parseLayerWeight(cfg, name);
     if (!m || shape.length !== 2) continue;
-    const layout = cfg.arch === 'gpt2' ? 'conv1d' : 'linear';
     const [a, b] = shape;
     out.push({
-      name: name.slice(0, -'.weight'.length), layer: Number(m[2]), layout,
+      name: name.slice(0, -'.weight'.length), layer: m.layer, layout,
       inFeatures: layout === 'linear' ? b : a, outFeatures: layout === 'linear' ? a : b,
     });
   }

@@ -26,7 +26,7 @@ import { claimOutput, OutputClaim } from '../formats/output-folder';
 import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '../formats/gguf';
 import { LoadedModel, modelFolder } from '../models/config';
 import { expectedWeights } from '../models/weights';
-import { llamaConfigJson } from '../models/hf-config';
+import { hfConfigJson } from '../models/hf-config';
 import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
 import { GptqConfig, gptqConfigFiles } from './gptq-config';
 import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
@@ -88,7 +88,7 @@ function sourceConfigJson(m: LoadedModel): Record<string, unknown> {
     delete c.quantization_config;
     return c;
   }
-  return llamaConfigJson(m.config);
+  return hfConfigJson(m.config);
 }
 
 /** llama2.c tokenizer.bin bytes from a GGUF SentencePiece vocabulary (U+2581 → space, as llama2.c's exporter). */

@@ -13,6 +13,8 @@
 
 import type { ModelConfig } from '../models/config';
 import { tokenEmbedding } from '../train/methods/prompt';
+import { family, layerPrefixOf } from '../models/arch/registry';
+import { expectedWeights } from '../models/weights';
 
 export type MethodName = 'none' | 'prompt' | 'concat' | 'idp' | 'prefix' | 'lora' | 'union';
 
@@ -29,15 +31,19 @@ export interface ParamCount {
   note?: string;
 }
 
-/** Linear modules of one layer by LoRA target name, as [in, out]. */
-export function layerModules(c: ModelConfig): Record<string, [number, number]> {
-  const d = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const ff = c.intermediateSize;
-  if (c.arch === 'gpt2') return { qkv: [d, 3 * d], o: [d, d], up: [d, ff], down: [ff, d] };
-  const base: Record<string, [number, number]> = { q: [d, q], k: [d, kv], v: [d, kv], o: [q, d], up: [d, ff], down: [ff, d] };
-  return c.arch === 'llama' ? { ...base, gate: [d, ff] } : base;
+/** The linear modules of one layer the LoRA targets name (a fused module once), as [in, out] by module suffix. */
+export function layerModules(c: ModelConfig, targets: readonly string[]): Map<string, [number, number]> {
+  const fam = family(c);
+  const table = fam.loraTargets as Record<string, string | undefined>;
+  const shapes = expectedWeights({ ...c, numLayers: 1 });
+  const out = new Map<string, [number, number]>();
+  for (const t of targets) {
+    const suffix = table[t];
+    const shape = suffix ? shapes.get(`${layerPrefixOf(c, 0)}${suffix}.weight`) : undefined;
+    if (!suffix || !shape) continue;
+    out.set(suffix, fam.linearLayout === 'conv1d' ? [shape[0], shape[1]] : [shape[1], shape[0]]);
+  }
+  return out;
 }
 
 export function promptParams(c: ModelConfig, tokens: number[], method: 'prompt' | 'concat' | 'idp'): ParamCount {
@@ -58,12 +64,10 @@ export function prefixParams(c: ModelConfig, t: number): ParamCount {
   };
 }
 
-/** LoRA on the given targets (q k v o gate up down; GPT-2's q/k/v are one fused c_attn). */
+/** LoRA on the given targets (q k v o gate up down; targets naming one fused module, as GPT-2's q/k/v, count it once). */
 export function loraParams(c: ModelConfig, rank: number, targets: string[]): ParamCount {
-  const mods = layerModules(c);
-  const names = new Set(targets.map((t) => (c.arch === 'gpt2' && ['q', 'k', 'v'].includes(t) ? 'qkv' : t)).filter((t) => t in mods));
   let perLayer = 0;
-  for (const t of names) perLayer += rank * (mods[t][0] + mods[t][1]);
+  for (const [inF, outF] of layerModules(c, targets).values()) perLayer += rank * (inF + outF);
   const n = perLayer * c.numLayers;
   return { method: 'lora', label: `r = ${rank} (${targets.join(',')})`, paper: n, trained: n, stored: n };
 }

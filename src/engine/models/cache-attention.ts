@@ -34,16 +34,28 @@ export function declareCacheInputs(g: GraphBuilder, layers: number, kvHeads: num
   }
 }
 
-/** Attention of T new tokens per row over the cache in place and themselves (q, k after rotary). Returns [B, T, H·D]. */
-export function capacityAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value): Value {
-  const { heads: H, kvHeads: K, headDim: D, inputs, layer } = a;
-  const [newK, newV] = ([[k, cacheIo.newKey(layer)], [a.v, cacheIo.newValue(layer)]] as const).map(([x, name]) => {   // [B, T, K·D]
-    const y = g.rename(x, name);   // the producing node's output renamed: no Identity copy per layer and step
+/**
+ * The new tokens' keys (after rotary) and values as graph outputs new_key.i / new_value.i [B, T, K·D]:
+ * their producing nodes' outputs renamed (no Identity copy per layer and step).
+ */
+export function declareNewKv(g: GraphBuilder, a: AttentionSpec, k: Value): [Value, Value] {
+  const { kvHeads: K, headDim: D, layer } = a;
+  return ([[k, cacheIo.newKey(layer)], [a.v, cacheIo.newValue(layer)]] as const).map(([x, name]) => {   // [B, T, K·D]
+    const y = g.rename(x, name);
     g.declareOutput(name, 'float', ['batch', 'seq', K * D]);
     return y;
-  });
-  const [y] = g.node('Attention', [q, newK, newV, inputs.bias, { name: cacheIo.cacheKey(layer) }, { name: cacheIo.cacheValue(layer) }],
-    { q_num_heads: H, kv_num_heads: K, scale: { float: 1 / Math.sqrt(D) } },
+  }) as [Value, Value];
+}
+
+/**
+ * Attention of T new tokens per row over the cache in place and themselves (q, k after rotary), under
+ * `bias` [B, 1, T, C + T] (attn_bias, or its sliding-window narrowing). Returns [B, T, H·D].
+ */
+export function capacityAttention(g: GraphBuilder, a: AttentionSpec, q: Value, k: Value, bias: Value): Value {
+  const { heads: H, kvHeads: K, headDim: D, layer } = a;
+  const [newK, newV] = declareNewKv(g, a, k);
+  const [y] = g.node('Attention', [q, newK, newV, bias, { name: cacheIo.cacheKey(layer) }, { name: cacheIo.cacheValue(layer) }],
+    { q_num_heads: H, kv_num_heads: K, scale: { float: a.scale ?? 1 / Math.sqrt(D) } },
     { leaf: 'Attention', names: [g.path('Attention_output_0'), g.path('present_key'), g.path('present_value')] });   // ORT needs present named
   return y;                                                                                              // [B, T, H·D]
 }

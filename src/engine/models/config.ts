@@ -6,11 +6,13 @@ import * as path from 'path';
 import type { TensorRef } from '../formats/safetensors';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import type { HubSource } from '../hub/resolve';
+import type { Arch } from './arch/types';
 
-export type Arch = 'llama' | 'opt' | 'gpt2';
+export type { Arch };
 export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_new';
 
 export interface ModelConfig {
+  /** The family (models/arch/registry.ts): everything family-specific is asked of it. */
   arch: Arch;
   /** The HF `architectures[0]` or the closest equivalent, e.g. LlamaForCausalLM, Qwen2ForCausalLM. */
   hfArchitecture: string;
@@ -34,12 +36,42 @@ export interface ModelConfig {
   attentionBias?: boolean;     // q/k/v (and o for some) biases: Qwen2 has q/k/v bias, no o bias
   oProjBias?: boolean;
   mlpBias?: boolean;
-  /** Mistral: a query sees only keys less than this many positions behind it. */
+  /**
+   * Every layer's window (Mistral, Phi-3): a query sees only keys less than this many positions behind it.
+   * Applied by the runtime's attention bias (and its cache eviction).
+   */
   slidingWindow?: number;
+  /** Rotary dims per head when fewer than headDim rotate (partial_rotary_factor); the rest pass through. */
+  rotaryDims?: number;
+  /** Rotary scaling beyond plain RoPE (Phi-3's longrope). */
+  ropeScaling?: RopeScaling;
+  // Gemma 2
+  /** q·k multiplier instead of 1/√headDim (query_pre_attn_scalar^−½). */
+  attentionScale?: number;
+  /** attn_logit_softcapping: scores → cap·tanh(scores / cap) before the mask. */
+  attentionSoftcap?: number;
+  /** final_logit_softcapping: logits → cap·tanh(logits / cap). */
+  finalLogitSoftcap?: number;
+  /** Per-layer windows applied inside the graph (Gemma 2's alternating local layers); null: a global layer. */
+  layerWindows?: Array<number | null>;
+  /** Token embeddings are multiplied by this (Gemma: √hidden). */
+  embeddingScale?: number;
   // OPT
   doLayerNormBefore?: boolean; // false only for OPT-350m (post-LN)
   wordEmbedProjDim?: number;   // OPT-350m: embeddings of this width, project_in/project_out to hiddenSize
   positionOffset?: number;     // OPT's learned positions are indexed at position + 2
+}
+
+/**
+ * Phi-3 "longrope" (alias "su"): the inverse frequencies are divided per dimension by the short factors,
+ * or by the long ones once a run reaches `originalMaxPositions`; cos/sin are multiplied by attentionFactor.
+ */
+export interface RopeScaling {
+  type: 'longrope';
+  shortFactor: number[];
+  longFactor: number[];
+  originalMaxPositions: number;
+  attentionFactor: number;
 }
 
 export type ModelFormat = 'hf' | 'gguf' | 'llama2c';

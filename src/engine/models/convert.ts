@@ -1,5 +1,7 @@
-// One-time conversion of GGUF (architecture llama) and llama2.c checkpoints into a cached HF-layout
-// folder (config.json + model.safetensors, F32), DESIGN decision 2.
+// One-time conversion of GGUF and llama2.c checkpoints into a cached HF-layout folder (config.json +
+// model.safetensors, F32; GGUF matrices of a MatMulNBits type in nbits.safetensors), DESIGN decision 2.
+// Which GGUF architectures convert, into which family, with which tensor names and metadata keys, is
+// each family's (models/arch/*-gguf.ts, arch/phi3.ts, registry.ts).
 //
 // Cache: <cacheDir>/<basename>-<key>/ where key = sha256 over (converter version, absolute path,
 // size, mtime, sha256 of the first and last MiB). The folder is written under a temporary name
@@ -15,13 +17,15 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { configError, formatError, unsupported } from '../errors';
+import { configError, formatError } from '../errors';
 import { assertCallerAlive } from '../runtime/caller';
-import { checkModelLimits } from '../formats/limits';
 import type { ModelConfig } from './config';
-import { llamaConfigJson } from './hf-config';
+import { hfConfigJson } from './hf-config';
 import { expectedWeights } from './weights';
-import { GgufFile, ggufNumber, ggufString, ggufStringArray, readGgufTensorBytes, readGgufTensorF32 } from '../formats/gguf';
+import { ggufArch } from './arch/registry';
+import type { GgufArch } from './arch/types';
+import { llama2cConfig, LLAMA2C_GLOBAL, LLAMA2C_LAYER } from './arch/llama-gguf';
+import { GgufFile, ggufString, readGgufTensorF32 } from '../formats/gguf';
 import { Llama2cHeader, llama2cTensors, readLlama2cTensor } from '../formats/llama2c';
 import { asBytes, writeSafetensorsStreamed } from '../formats/st-stream';
 import { tempFolderBeside } from '../formats/atomic-folder';
@@ -127,7 +131,7 @@ export function ensureConverted(file: string, format: 'gguf' | 'llama2c', cacheD
   try {
     writeF32Safetensors(path.join(tmp, 'model.safetensors'), src.tensors);
     src.extra?.(tmp);
-    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(llamaConfigJson(src.config), null, 2) + '\n');
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(hfConfigJson(src.config), null, 2) + '\n');
     const st = fs.statSync(file);
     const info = { source: path.resolve(file), format, size: st.size, mtimeMs: st.mtimeMs, converterVersion: CONVERTER_VERSION };
     fs.writeFileSync(path.join(tmp, 'idp-source.json'), JSON.stringify(info, null, 2) + '\n');
@@ -162,105 +166,47 @@ function checkSourceShapes(cfg: ModelConfig, file: string, tensors: ConvertTenso
   }
 }
 
-const GGUF_LAYER: Record<string, string> = {
-  attn_norm: 'input_layernorm', attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj',
-  attn_output: 'self_attn.o_proj', ffn_norm: 'post_attention_layernorm', ffn_gate: 'mlp.gate_proj',
-  ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj',
-};
-
-/** The GGUF name of an HF Llama tensor (for messages about tensors the file lacks). */
-function ggufNameOf(hf: string): string {
-  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
-  if (hf === 'model.norm.weight') return 'output_norm.weight';
-  if (hf === 'lm_head.weight') return 'output.weight';
-  const m = /^model\.layers\.(\d+)\.(.+)\.weight$/.exec(hf);
-  const part = m && Object.keys(GGUF_LAYER).find((k) => GGUF_LAYER[k] === m[2]);
-  return m && part ? `blk.${m[1]}.${part}.weight` : hf;
-}
-
-/** No output.weight, or one byte-identical to token_embd.weight (llama.cpp's llama2.c converter writes a copy). */
-function classifierIsEmbedding(g: GgufFile): boolean {
-  const out = g.tensors.get('output.weight');
-  const emb = g.tensors.get('token_embd.weight');
-  if (!out) return true;
-  if (!emb || out.ggmlType !== emb.ggmlType || out.ne.join() !== emb.ne.join()) return false;
-  return readGgufTensorBytes(g, out).equals(readGgufTensorBytes(g, emb));
-}
-
-/** HF Llama config from GGUF metadata (architecture llama). */
-export function ggufLlamaConfig(g: GgufFile): ModelConfig {
-  const arch = ggufString(g, 'general.architecture');
-  if (arch === undefined) throw configError(g.file, 'missing metadata "general.architecture"');
-  if (arch !== 'llama') throw unsupported(`GGUF architecture "${arch}" is not supported (only llama)`, g.file);
-  const int = (key: string, dflt?: number): number => {
-    const v = ggufNumber(g, key) ?? dflt;
-    if (v === undefined) throw configError(g.file, `missing metadata "${key}"`);
-    if (!Number.isSafeInteger(v) || v <= 0) throw configError(g.file, `metadata "${key}" must be a positive integer, got ${v}`);
-    return v;
-  };
-  const hidden = int('llama.embedding_length');
-  const heads = int('llama.attention.head_count');
-  const kvHeads = int('llama.attention.head_count_kv', heads);
-  if (heads % kvHeads !== 0) throw configError(g.file, `head_count ${heads} is not a multiple of head_count_kv ${kvHeads}`);
-  const headDim = ggufNumber(g, 'llama.attention.key_length') ?? (hidden % heads === 0 ? hidden / heads : NaN);
-  if (!Number.isSafeInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
-    throw configError(g.file, `cannot derive an even head size from embedding_length ${hidden} and head_count ${heads}`);
-  }
-  const rotDims = ggufNumber(g, 'llama.rope.dimension_count');
-  if (rotDims !== undefined && rotDims !== headDim) throw unsupported(`partial rotary (rope.dimension_count ${rotDims} of head size ${headDim}) is not supported`, g.file);
-  const scaling = ggufString(g, 'llama.rope.scaling.type');
-  if ((scaling !== undefined && scaling !== 'none') || g.tensors.has('rope_freqs.weight')) {
-    throw unsupported('rope scaling (llama.rope.scaling.type / rope_freqs.weight) is not supported', g.file);
-  }
-  const embd = g.tensors.get('token_embd.weight');
-  const tokens = ggufStringArray(g, 'tokenizer.ggml.tokens');
-  const vocab = ggufNumber(g, 'llama.vocab_size') ?? tokens?.length ?? embd?.shape[0];
-  if (vocab === undefined || !Number.isSafeInteger(vocab) || vocab <= 0) throw configError(g.file, 'cannot tell the vocabulary size (no llama.vocab_size, tokenizer.ggml.tokens or token_embd.weight)');
-  const eps = ggufNumber(g, 'llama.attention.layer_norm_rms_epsilon') ?? 1e-5;
-  const theta = ggufNumber(g, 'llama.rope.freq_base') ?? 10000;
-  if (!(eps > 0) || !(theta > 0)) throw configError(g.file, `invalid rms epsilon ${eps} or rope freq_base ${theta}`);
-  const tokId = (key: string) => {
-    const v = ggufNumber(g, key);
-    return v !== undefined && Number.isSafeInteger(v) && v >= 0 && v < vocab ? v : undefined;
-  };
-  return checkModelLimits({
-    arch: 'llama', hfArchitecture: 'LlamaForCausalLM', modelType: 'llama',
-    vocabSize: vocab, hiddenSize: hidden, numLayers: int('llama.block_count'), numHeads: heads, numKvHeads: kvHeads,
-    headDim, intermediateSize: int('llama.feed_forward_length'), maxPositions: int('llama.context_length', 2048),
-    normEps: eps, activation: 'silu', tieWordEmbeddings: classifierIsEmbedding(g),
-    bosTokenId: tokId('tokenizer.ggml.bos_token_id'), eosTokenId: tokId('tokenizer.ggml.eos_token_id'),
-    ropeTheta: theta, attentionBias: false, oProjBias: false, mlpBias: false,
-  }, g.file);
+/** The GGUF name of an HF tensor (for messages about tensors the file lacks). */
+function ggufNameOf(spec: GgufArch, layers: string, hf: string): string {
+  const global = Object.keys(spec.globalTensors).find((k) => spec.globalTensors[k] === hf);
+  if (global) return global;
+  const m = new RegExp(`^${layers.replace(/\./g, '\\.')}\\.(\\d+)\\.(.+)\\.(weight|bias)$`).exec(hf);
+  const part = m && Object.keys(spec.layerTensors).find((k) => spec.layerTensors[k] === m[2]);
+  return m && part ? `blk.${m[1]}.${part}.${m[3]}` : hf;
 }
 
 /**
- * Conversion source for a GGUF Llama: HF names, q/k rows permuted to rotate_half; matrices of a type
- * MatMulNBits runs (Q4_0, Q8_0, K-quants …) stay quantized (compress/gguf-nbits-load.ts), the rest is
- * dequantized.
+ * Conversion source for a GGUF file of any architecture a family converts (models/arch/registry.ts): HF
+ * names and config; q/k rows (and biases) permuted to rotate_half where llama.cpp stores them
+ * interleaved; matrices of a type MatMulNBits runs (Q4_0, Q8_0, K-quants …) stay quantized
+ * (compress/gguf-nbits-load.ts), the rest is dequantized.
  */
 export function ggufSource(g: GgufFile): ConvertSource {
-  const cfg = ggufLlamaConfig(g);
+  const arch = ggufString(g, 'general.architecture');
+  if (arch === undefined) throw configError(g.file, 'missing metadata "general.architecture"');
+  const { family, spec } = ggufArch(arch, g.file);
+  const cfg = spec.config(g, arch);
   if (cfg.numLayers > g.tensors.size) throw formatError(g.file, `block_count ${cfg.numLayers} exceeds the ${g.tensors.size} tensors in the file`);
   const tensors: ConvertTensor[] = [];
   const quantized: GgufNBitsTensor[] = [];
   const hfToGguf = new Map<string, string>();
   for (const [gname, t] of g.tensors) {
     let hf: string | undefined;
-    let perm: [number] | undefined;
-    const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(gname);
-    if (gname === 'token_embd.weight') hf = 'model.embed_tokens.weight';
-    else if (gname === 'output_norm.weight') hf = 'model.norm.weight';
-    else if (gname === 'output.weight') hf = cfg.tieWordEmbeddings ? undefined : 'lm_head.weight';
-    else if (m && GGUF_LAYER[m[2]] && Number(m[1]) < cfg.numLayers) {
-      hf = `model.layers.${Number(m[1])}.${GGUF_LAYER[m[2]]}.weight`;
-      if (m[2] === 'attn_q') perm = [cfg.numHeads];
-      if (m[2] === 'attn_k') perm = [cfg.numKvHeads];
+    let heads = 0;                                   // > 0: rows of this many rotary heads to un-interleave
+    const m = /^blk\.(\d+)\.([a-z_0-9]+)\.(weight|bias)$/.exec(gname);
+    if (spec.globalTensors[gname]) {
+      hf = spec.globalTensors[gname];
+      if (hf === 'lm_head.weight' && cfg.tieWordEmbeddings) hf = undefined;   // a copy of token_embd
+    } else if (m && spec.layerTensors[m[2]] && Number(m[1]) < cfg.numLayers) {
+      hf = `${family.layers}.${Number(m[1])}.${spec.layerTensors[m[2]]}.${m[3]}`;
+      if (spec.interleavedQK && m[2] === 'attn_q') heads = cfg.numHeads;
+      if (spec.interleavedQK && m[2] === 'attn_k') heads = cfg.numKvHeads;
     }
-    if (!hf) continue; // tensors we do not use (none in plain Llama GGUFs)
+    if (!hf) continue; // tensors the graph does not use, or beyond block_count
     hfToGguf.set(hf, gname);
     const shape = t.shape;
     if (isNBitsTensor(t)) {
-      quantized.push({ module: nbitsModuleFor(hf, cfg), weight: hf, tensor: t, rotaryHeads: perm?.[0] });
+      quantized.push({ module: nbitsModuleFor(hf, cfg), weight: hf, tensor: t, ...(heads ? { rotaryHeads: heads } : {}) });
       continue;
     }
     tensors.push({
@@ -268,32 +214,17 @@ export function ggufSource(g: GgufFile): ConvertSource {
       shape,
       read: () => {
         const w = readGgufTensorF32(g, t);
-        return perm ? permuteRotaryRows(w, perm[0], cfg.headDim, shape[shape.length - 1], 'hf') : w;
+        return heads ? permuteRotaryRows(w, heads, cfg.headDim, shape.length === 2 ? shape[1] : 1, 'hf') : w;
       },
     });
   }
   const all = [...tensors, ...quantized.map((q) => ({ name: q.weight, shape: q.tensor.shape, read: () => new Float32Array(0) }))];
-  checkSourceShapes(cfg, g.file, all, (hf) => hfToGguf.get(hf) ?? ggufNameOf(hf));
+  checkSourceShapes(cfg, g.file, all, (hf) => hfToGguf.get(hf) ?? ggufNameOf(spec, family.layers, hf));
   const want = expectedWeights(cfg);
   const keep = quantized.filter((q) => want.has(q.weight));
   return {
     file: g.file, config: cfg, tensors: tensors.filter((t) => want.has(t.name)),
     ...(keep.length ? { extra: (dir: string) => writeGgufNBits(path.join(dir, GGUF_NBITS_FILE), g, cfg, keep) } : {}),
-  };
-}
-
-const L2C_LAYER: Record<string, string> = {
-  rms_att: 'input_layernorm', wq: 'self_attn.q_proj', wk: 'self_attn.k_proj', wv: 'self_attn.v_proj',
-  wo: 'self_attn.o_proj', rms_ffn: 'post_attention_layernorm', w1: 'mlp.gate_proj', w3: 'mlp.up_proj', w2: 'mlp.down_proj',
-};
-
-export function llama2cConfig(h: Llama2cHeader): ModelConfig {
-  return {
-    arch: 'llama', hfArchitecture: 'LlamaForCausalLM', modelType: 'llama',
-    vocabSize: h.vocabSize, hiddenSize: h.dim, numLayers: h.nLayers, numHeads: h.nHeads, numKvHeads: h.nKvHeads,
-    headDim: h.headSize, intermediateSize: h.hiddenDim, maxPositions: h.seqLen, normEps: 1e-5, activation: 'silu',
-    tieWordEmbeddings: h.sharedClassifier, bosTokenId: 1, eosTokenId: 2, ropeTheta: 10000,
-    attentionBias: false, oProjBias: false, mlpBias: false,
   };
 }
 
@@ -303,10 +234,8 @@ export function llama2cSource(h: Llama2cHeader): ConvertSource {
   const tensors: ConvertTensor[] = [];
   for (const t of llama2cTensors(h)) {
     let name: string | undefined;
-    if (t.layer !== undefined) name = `model.layers.${t.layer}.${L2C_LAYER[t.name]}.weight`;
-    else if (t.name === 'token_embedding') name = 'model.embed_tokens.weight';
-    else if (t.name === 'rms_final') name = 'model.norm.weight';
-    else if (t.name === 'wcls') name = 'lm_head.weight';
+    if (t.layer !== undefined) name = `model.layers.${t.layer}.${LLAMA2C_LAYER[t.name]}.weight`;
+    else name = LLAMA2C_GLOBAL[t.name];
     if (!name) continue; // freq_cis tables: recomputed by the graph from rope_theta
     const heads = t.name === 'wq' ? h.nHeads : t.name === 'wk' ? h.nKvHeads : 0;
     tensors.push({

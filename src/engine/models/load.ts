@@ -27,6 +27,7 @@ import type { Tokenizer } from '../tokenizers/tokenizer';
 import { LoadedModel, ModelConfig, ModelFormat, parameterCount } from './config';
 import { ensureConverted, ggufSource, llama2cSource } from './convert';
 import { parseHfConfig } from './hf-config';
+import { family } from './arch/registry';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
 import { readGptqConfig } from '../compress/gptq-config';
 import { attachGptq, commonFolder } from '../compress/gptq-load';
@@ -201,7 +202,7 @@ function hfTokenizer(folder: string, cfg: ModelConfig): Tokenizer | undefined {
   if (fs.existsSync(tj)) return guardTokenizer(tj, () => loadTokenizerJson(tj));
   const vocab = path.join(folder, 'vocab.json');
   const merges = path.join(folder, 'merges.txt');
-  if ((cfg.arch === 'gpt2' || cfg.arch === 'opt') && fs.existsSync(vocab) && fs.existsSync(merges)) {
+  if (family(cfg).vocabMergesTokenizer && fs.existsSync(vocab) && fs.existsSync(merges)) {
     return guardTokenizer(vocab, () => gpt2TokenizerFromVocabMerges(vocab, merges));
   }
   const bin = path.join(folder, 'tokenizer.bin');   // llama2.c vocabulary (folders written from llama2.c / GGUF models)

@@ -17,9 +17,9 @@
 // in memory at a time while writing. `weightsDir` becomes the deepest folder holding both the model and
 // the cache (as for GPTQ caches), so every external-data location stays relative.
 //
-// Transposed: every rank-2 F32 weight inside the layers of nn.Linear architectures (Llama family, OPT),
-// and the output projection (lm_head, or the tied embedding: the table itself stays mapped for Gather,
-// of which only the looked-up rows become resident). GPT-2's Conv1D weights are [in, out] already.
+// Transposed: every rank-2 F32 weight inside the layers of families with nn.Linear layers (all but
+// GPT-2, whose Conv1D weights are [in, out] already), and the output projection (lm_head, or the tied
+// embedding: the table itself stays mapped for Gather, of which only the looked-up rows become resident).
 
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -28,26 +28,24 @@ import { readSafetensorsHeader, readTensorF32, TensorRef } from '../formats/safe
 import { asBytes, writeSafetensorsStreamed } from '../formats/st-stream';
 import { formatError } from '../errors';
 import type { LoadedModel } from './config';
+import { family, parseLayerWeight } from './arch/registry';
 import { defaultCacheDir } from './convert';
 import { commonFolder } from '../compress/gptq-load';
 import { transposeInto } from '../compress/obs-sweep';
 
 export const TRANSPOSED_CACHE_VERSION = 3;
 const HEAD_BLOCK = 4096;   // output columns per block of the transposed head
-const LAYER_RE = /^(model\.layers|model\.decoder\.layers)\.\d+\..+\.weight$/;
 
-/** The output projection's weight name [V, d] (lm_head, or the embedding it is tied to). */
+/** The output projection's weight name [V, d] (lm_head, or the embedding it is tied to); undefined: not transposed. */
 export function headWeightName(m: LoadedModel): string | undefined {
-  const c = m.config;
-  if (c.arch === 'gpt2' || m.quant?.modules.has('lm_head')) return undefined;   // a quantized head runs MatMulNBits
-  const embed = c.arch === 'opt' ? 'model.decoder.embed_tokens.weight' : 'model.embed_tokens.weight';
-  return c.tieWordEmbeddings || !m.weights.has('lm_head.weight') ? embed : 'lm_head.weight';
+  if (m.quant?.modules.has('lm_head')) return undefined;   // a quantized head runs MatMulNBits
+  return family(m.config).headWeight(m.config, (n) => m.weights.has(n));
 }
 
-/** Names of the weights that get an [in, out] copy. */
+/** Names of the weights that get an [in, out] copy: nn.Linear layers only (Conv1D is [in, out] already). */
 function transposable(m: LoadedModel): string[] {
-  if (m.config.arch === 'gpt2') return [];
-  const names = [...m.weights.values()].filter((r) => r.dtype === 'F32' && r.shape.length === 2 && LAYER_RE.test(r.name)).map((r) => r.name);
+  if (family(m.config).linearLayout !== 'linear') return [];
+  const names = [...m.weights.values()].filter((r) => r.dtype === 'F32' && r.shape.length === 2 && parseLayerWeight(m.config, r.name)).map((r) => r.name);
   const head = headWeightName(m);
   if (head && m.weights.get(head)?.dtype === 'F32') names.push(head);
   return names;

@@ -15,7 +15,7 @@ export const FLOAT_TYPES: ReadonlySet<number> = new Set([ElemType.float, ElemTyp
 const BOOL_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const UNARY = new Set(['Identity', 'Cast', 'Neg', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Abs', 'Sigmoid', 'Tanh', 'Relu', 'Erf', 'Gelu',
   'Softmax', 'LogSoftmax', 'Not', 'RMSNormalization', 'RotaryEmbedding', 'Dropout', 'DequantizeLinear', 'Trilu', 'IsNaN', 'IsInf',
-  'Floor', 'Ceil', 'Sin', 'Cos', 'SimplifiedLayerNormalization']);
+  'Floor', 'Ceil', 'Sin', 'Cos', 'SimplifiedLayerNormalization', 'CumSum']);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or',
   'Xor', 'Max', 'Min', 'Where', 'Mod']);
 

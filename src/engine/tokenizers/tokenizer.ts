@@ -2,6 +2,7 @@
 
 import * as fs from 'fs';
 import { formatError, notFound } from '../errors';
+import { bosTokenFor, documentEndFor } from '../models/arch/registry';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -31,16 +32,16 @@ interface BosConfig { arch: string; bosTokenId?: number; eosTokenId?: number }
 
 /**
  * The one rule for BOS: the token put before a document or prompt where the family uses one (Llama, OPT,
- * Mistral …: the config's bos_token_id, else the tokenizer's); GPT-2 puts none (its documents are
- * separated by <|endoftext|> after them instead).
+ * Mistral …: the config's bos_token_id, else the tokenizer's); families whose documents are separated by
+ * an end-of-text token after them (GPT-2) put none. The family decides (models/arch/registry.ts).
  */
 export function bosFor(cfg: BosConfig, tok: { bosId?: number } | undefined): number | undefined {
-  return cfg.arch === 'gpt2' ? undefined : cfg.bosTokenId ?? tok?.bosId;
+  return bosTokenFor(cfg, tok);
 }
 
-/** The token a sample from the model starts at: BOS, or for GPT-2 its end-of-text token (what precedes a document). */
+/** The token a sample from the model starts at: BOS, or where documents end with EOS (GPT-2) that token (what precedes a document). */
 export function startTokenFor(cfg: BosConfig, tok: { bosId?: number; eosId?: number } | undefined): number | undefined {
-  return cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok?.eosId : bosFor(cfg, tok);
+  return documentEndFor(cfg, tok) ?? bosFor(cfg, tok);
 }
 
 /** Reads a tokenizer file; a missing path or a folder is an IdpError naming the file. */

@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import { expandPaths, readDocuments } from '../eval/corpus';
 import { formatError, inputError } from '../errors';
 import type { ModelConfig } from '../models/config';
+import { documentEndFor } from '../models/arch/registry';
 import { bosFor, startTokenFor, Tokenizer } from '../tokenizers/tokenizer';
 import type { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
@@ -80,7 +81,7 @@ export function readTrainingDocs(patterns: string[], cwd?: string): { docs: stri
 /** One document's ids as the training stream holds it: BOS first (bosFor), or for GPT-2 EOS after it. */
 export function encodeDocument(text: string, tok: Tokenizer, cfg: Pick<ModelConfig, 'arch' | 'bosTokenId' | 'eosTokenId'>): number[] {
   const bos = bosFor(cfg, tok);
-  const eos = cfg.arch === 'gpt2' ? cfg.eosTokenId ?? tok.eosId : undefined;
+  const eos = documentEndFor(cfg, tok);
   return [...(bos !== undefined ? [bos] : []), ...tok.encode(text), ...(eos !== undefined ? [eos] : [])];
 }
 

@@ -117,8 +117,8 @@ describe('GGUF Llama conversion', () => {
       writeGguf(file, md, [{ name: 'token_embd.weight', shape: [8, 64], type: 'F32', data: new Float32Array(512) }]);
       return file;
     };
-    let f = base([['general.architecture', gv.str('qwen2')]]);
-    await expectIdpError(() => loadModel(f, { cacheDir }), 'UNSUPPORTED', f, /qwen2/);
+    let f = base([['general.architecture', gv.str('falcon')]]);
+    await expectIdpError(() => loadModel(f, { cacheDir }), 'UNSUPPORTED', f, /GGUF architecture "falcon" is not supported \(supported: llama, qwen2, mistral, phi3\)/);
     f = base([], ['llama.block_count']);
     await expectIdpError(() => loadModel(f, { cacheDir }), 'CONFIG', f, /missing metadata "llama.block_count"/);
     f = base([], ['general.architecture']);

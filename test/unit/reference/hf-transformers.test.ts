@@ -39,7 +39,8 @@ describe('reference: tiny models saved and run by Hugging Face transformers', ()
   const families = fs.readdirSync(FIXTURES).sort();
 
   it('covers Llama (untied, tied + GQA), Qwen2 (q/k/v bias), OPT (pre-LN, post-LN + projections) and GPT-2', () => {
-    assert.deepEqual(families, ['gpt2', 'llama', 'llama-tied', 'opt', 'opt-350m-style', 'qwen2']);
+    // phi3 / gemma2: written by scripts/gpu/hf_reference.py on the next GPU session (checked when present)
+    assert.deepEqual(families.filter((f) => !['gemma2', 'phi3'].includes(f)), ['gpt2', 'llama', 'llama-tied', 'opt', 'opt-350m-style', 'qwen2']);
   });
 
   for (const family of families) {

@@ -4,14 +4,15 @@
 // A is drawn as PEFT does (Kaiming-uniform with a = √5: U(±1/√in)), B starts at zero. Dropout masks
 // are graph inputs drawn from a stream keyed by (seed, step, micro-batch, module): exact on resume.
 //
-// Target names (--targets): q, k, v, o, gate, up, down, mapped per architecture:
-//   llama  self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj
-//   opt    self_attn.{q,k,v}_proj, self_attn.out_proj (o), fc1 (up), fc2 (down)
-//   gpt2   attn.c_attn (any of q, k, v: the fused projection), attn.c_proj (o), mlp.c_fc (up), mlp.c_proj (down)
+// Target names (--targets): q, k, v, o, gate, up, down, mapped per family (ArchFamily.loraTargets in
+// models/arch/<family>.ts), e.g. llama: self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj; opt: fc1 (up),
+// fc2 (down), no gate; gpt2: attn.c_attn for any of q, k, v (one fused projection).
 // PEFT LORA import/export with target_modules as the layers' own names (q_proj, c_attn, …).
 
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../../models/config';
+import { family, layerPrefixOf } from '../../models/arch/registry';
+import type { LoraTarget } from '../../models/arch/types';
 import { formatError, inputError, unsupported } from '../../errors';
 import { Rng } from '../rng';
 import type { TensorSet } from '../tensors';
@@ -19,17 +20,8 @@ import { baseConfig, readAdapter, writeAdapter } from '../peft';
 import { addInto, MicroBatch, RowLayout, TrainMethod } from './method';
 import type { TrainGraphOptions } from '../graph';
 
-export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-export type LoraTarget = typeof LORA_TARGETS[number];
-
-const SUFFIX: Record<'llama' | 'opt' | 'gpt2', Partial<Record<LoraTarget, string>>> = {
-  llama: { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' },
-  opt: { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.out_proj', up: 'fc1', down: 'fc2' },
-  gpt2: { q: 'attn.c_attn', k: 'attn.c_attn', v: 'attn.c_attn', o: 'attn.c_proj', up: 'mlp.c_fc', down: 'mlp.c_proj' },
-};
-
-const layerPrefix = (m: LoadedModel, i: number) =>
-  m.config.arch === 'llama' ? `model.layers.${i}` : m.config.arch === 'opt' ? `model.decoder.layers.${i}` : `transformer.h.${i}`;
+export { LORA_TARGETS } from '../../models/arch/types';
+export type { LoraTarget } from '../../models/arch/types';
 
 /** [in, out] of a linear module (nn.Linear [out, in]; GPT-2 Conv1D [in, out]). */
 function dims(m: LoadedModel, module: string): [number, number] {
@@ -37,7 +29,7 @@ function dims(m: LoadedModel, module: string): [number, number] {
   if (q) return [q.inFeatures, q.outFeatures];
   const w = m.weights.get(`${module}.weight`);
   if (!w) throw inputError(`the model has no linear layer '${module}'`, m.source);
-  return m.config.arch === 'gpt2' ? [w.shape[0], w.shape[1]] : [w.shape[1], w.shape[0]];
+  return family(m.config).linearLayout === 'conv1d' ? [w.shape[0], w.shape[1]] : [w.shape[1], w.shape[0]];
 }
 
 export interface LoraOptions {
@@ -66,7 +58,7 @@ export class Lora implements TrainMethod {
 
   /** The HF module paths a target list adapts in this model. */
   static modulesFor(m: LoadedModel, targets: readonly string[]): string[] {
-    const table = SUFFIX[m.config.arch];
+    const table = family(m.config).loraTargets;
     const suffixes = new Set<string>();
     for (const t of targets) {
       const s = table[t as LoraTarget];
@@ -74,7 +66,7 @@ export class Lora implements TrainMethod {
       suffixes.add(s);
     }
     const out: string[] = [];
-    for (let i = 0; i < m.config.numLayers; i++) for (const s of suffixes) out.push(`${layerPrefix(m, i)}.${s}`);
+    for (let i = 0; i < m.config.numLayers; i++) for (const s of suffixes) out.push(`${layerPrefixOf(m.config, i)}${s}`);
     return out;
   }
 
@@ -129,7 +121,7 @@ export class Lora implements TrainMethod {
     const alpha = typeof a.config.lora_alpha === 'number' ? a.config.lora_alpha : rank;
     const dropout = typeof a.config.lora_dropout === 'number' ? a.config.lora_dropout : 0;
     // model order (layer, then q k v o gate up down), as create() makes it; layers the hook does not reach are refused
-    const canonical = Lora.modulesFor(m, Object.keys(SUFFIX[m.config.arch]));
+    const canonical = Lora.modulesFor(m, Object.keys(family(m.config).loraTargets));
     const stray = modules.find((x) => !canonical.includes(x));
     if (stray) throw unsupported(`LoRA on '${stray}' is not supported (only the attention and MLP projections of each layer)`, a.weightsFile);
     modules.sort((x, y) => canonical.indexOf(x) - canonical.indexOf(y));
@@ -200,7 +192,7 @@ export class Lora implements TrainMethod {
     writeAdapter(dir, {
       ...baseConfig('LORA', this.model),
       r: this.rank, lora_alpha: this.alpha, lora_dropout: this.dropout, target_modules: this.targets,
-      bias: 'none', fan_in_fan_out: this.model.config.arch === 'gpt2', use_rslora: this.rslora, use_dora: false,
+      bias: 'none', fan_in_fan_out: family(this.model.config).linearLayout === 'conv1d', use_rslora: this.rslora, use_dora: false,
       init_lora_weights: true, modules_to_save: null, layers_to_transform: null, layers_pattern: null,
       rank_pattern: {}, alpha_pattern: {},
     }, tensors);

@@ -8,6 +8,7 @@
 
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel, ModelConfig } from '../../models/config';
+import { family } from '../../models/arch/registry';
 import { readTensorF32 } from '../../formats/safetensors';
 import type { Tokenizer } from '../../tokenizers/tokenizer';
 import { formatError, inputError } from '../../errors';
@@ -23,13 +24,9 @@ export const PROMPT_INPUT = 'soft_prompt';
 export type PromptInit = 'vocab' | 'text' | 'random';
 const PEFT_INIT: Record<PromptInit, string> = { vocab: 'SAMPLE_VOCAB', text: 'TEXT', random: 'RANDOM' };
 
-/** The token embedding table of an architecture and its width. */
+/** The token embedding table of a model's family and its width. */
 export function tokenEmbedding(cfg: ModelConfig): { name: string; width: number } {
-  switch (cfg.arch) {
-    case 'llama': return { name: 'model.embed_tokens.weight', width: cfg.hiddenSize };
-    case 'opt': return { name: 'model.decoder.embed_tokens.weight', width: cfg.wordEmbedProjDim ?? cfg.hiddenSize };
-    case 'gpt2': return { name: 'transformer.wte.weight', width: cfg.hiddenSize };
-  }
+  return family(cfg).tokenEmbedding(cfg);
 }
 
 export interface PromptOptions {
