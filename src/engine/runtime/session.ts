@@ -2,10 +2,11 @@
 // model's weights folder (ORT refuses absolute or escaping locations, so the model is handed over
 // as bytes with `session.model_external_initializers_file_folder_path` set to that folder).
 
-import * as fs from 'fs';
-import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { IdpError, runtimeError } from '../errors';
+import { cudaPlatformProblem } from './gpu/ort-package';
+import { cudaFilesStatus } from './gpu/cuda-install';
+import { checkCudaMachine } from './gpu/cuda-libs';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
 
@@ -31,27 +32,36 @@ export function attentionFor(ep: ExecutionProvider | undefined): 'fused' | 'expl
   return ep === 'webgpu' ? 'explicit' : 'fused';
 }
 
-/** Where onnxruntime-node keeps its native binaries for this platform. */
-function ortBinDir(): string {
-  const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  return path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
-}
-
-/** Why an execution provider cannot run here, or undefined when it can be tried. */
+/**
+ * Why an execution provider cannot run here, or undefined when it can be tried. Which provider to use
+ * ('auto' included) is decided in gpu/provider-choice.ts; this only guards an explicit one.
+ */
 export function whyNotAvailable(ep: ExecutionProvider): string | undefined {
   if (ep === 'cpu') return undefined;
   const backends = ort.listSupportedBackends?.() ?? [];
   if (ep === 'cuda') {
-    const lib = path.join(ortBinDir(), 'libonnxruntime_providers_cuda.so');
-    if (!fs.existsSync(lib)) {
-      return `the CUDA execution provider needs ${lib} and the CUDA 12 runtime; onnxruntime-node downloads them in its ` +
-        'install script, which this project disables (it cannot reach the network here). On a machine with internet ' +
-        'and an NVIDIA driver run `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`, ' +
-        'or use --ep cpu|webgpu.';
+    const platform = cudaPlatformProblem();
+    if (platform) return platform;
+    const files = cudaFilesStatus();
+    if (files.missing.length) {
+      return `the CUDA execution provider needs ${files.missing.join(', ')} in ${files.dir}, which onnxruntime-node does not ship ` +
+        '(its install script downloads them; this project turns that off). Run `idp gpu setup` (or the command IDP: Enable CUDA) ' +
+        'to fetch the files matching this onnxruntime-node, and `idp gpu check` to see what else the machine needs; or use --ep cpu|webgpu|auto.';
     }
   }
   if (!backends.some((b) => b.name === ep)) return `onnxruntime-node on ${process.platform}/${process.arch} has no ${ep} backend`;
   return undefined;
+}
+
+/** For a CUDA start failure: the libraries and GPU the machine lacks, when that explains it. */
+function cudaMachineHint(): string {
+  const m = checkCudaMachine({ nvidiaSmi: null });
+  const gaps = [
+    ...(m.device.present ? [] : [m.device.detail]),
+    ...(m.missing.length ? [`missing ${m.missing.map((l) => l.soname).join(', ')}`] : []),
+    ...(m.offPath.length ? [`not on the library path: ${m.offPath.map((l) => l.file).join(', ')}`] : []),
+  ];
+  return gaps.length ? ` (${gaps.join('; ')}; \`idp gpu check\` tells more)` : '';
 }
 
 export async function createSession(model: Uint8Array, weightsDir: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -78,6 +88,7 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
       throw runtimeError('execution provider \'webgpu\' found no GPU adapter: it needs a Vulkan loader (libvulkan.so.1) and a ' +
         `Vulkan driver (a GPU driver, or mesa-vulkan-drivers ≥ 25 for a software device). ORT said: ${msg.trim()}`);
     }
+    if (ep === 'cuda') throw runtimeError(`execution provider 'cuda' failed to start: ${msg.trim()}${cudaMachineHint()}`);
     if (ep !== 'cpu') throw runtimeError(`execution provider '${ep}' failed to start: ${msg.trim()}`);
     throw runtimeError(`onnxruntime could not load the graph: ${msg}`);
   }
