@@ -26,11 +26,13 @@ import { IdpLM } from '../engine/idp/runner';
 import { promptParams } from '../engine/idp/params';
 import { reportError } from './errors';
 import { cancellation, collect, int, threadsFor } from './options';
+import { chosenEp, epOption } from './gpu';
+import type { ProviderSetting } from '../engine/runtime/gpu/provider-choice';
 
 interface BenchFlags {
   model?: string; tokenizer?: string; adapter?: string; bank?: string; tasks: string; dataDir?: string; heldout: string[];
   limit?: number; seed: number; batchTokens?: number; pack: boolean; maxGenToks: number; choices: number; out: string;
-  label?: string; addBos?: boolean; ep: 'cpu' | 'webgpu' | 'cuda'; threads?: number; json?: boolean; selectionLayer?: number; score?: SelectionScore;
+  label?: string; addBos?: boolean; ep: ProviderSetting; threads?: number; json?: boolean; selectionLayer?: number; score?: SelectionScore;
 }
 
 function progress(json: boolean | undefined) {
@@ -66,6 +68,7 @@ async function runBench(f: BenchFlags): Promise<void> {
     const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const encoding = encodingFor(m.config, m.tokenizer, { addBos: f.addBos });
     const threads = threadsFor(m, f.threads);
+    const ep = await chosenEp(f.ep);
     let model: ScoringModel;
     const info: ModelInfo = {
       path: m.source, label: f.label ?? path.basename(m.source), type: '-', arch: m.config.hfArchitecture,
@@ -73,20 +76,20 @@ async function runBench(f: BenchFlags): Promise<void> {
     };
     if (f.adapter) {
       const method = loadAdapter(m, f.adapter);
-      model = new AdaptedLM(method, { threads, ep: f.ep });
+      model = new AdaptedLM(method, { threads, ep });
       Object.assign(info, { type: method.kind, adapter: path.resolve(f.adapter), adapterParams: countParams(method.params) });
     } else if (f.bank) {
       const bank = IdpBank.load(f.bank, m, { onWarning: (w) => { if (!f.json) process.stderr.write(`idp: ${w}\n`); } });
       if (f.selectionLayer !== undefined) bank.selectionLayer = f.selectionLayer;
       if (f.score) bank.score = f.score;
-      const idp = new IdpLM(m, bank, { threads, ep: f.ep });
+      const idp = new IdpLM(m, bank, { threads, ep });
       model = new IdpScoringModel(idp, m.tokenizer);
       Object.assign(info, {
         type: 'IDP', adapterParams: promptParams(m.config, bank.info.map((p) => p.n), 'idp').paper,
         bank: { path: path.resolve(f.bank), prompts: bank.info.map((p) => p.n), selectionLayer: idp.selectionLayer, score: bank.score },
       });
     } else {
-      model = new CausalLM(m, { threads, ep: f.ep });
+      model = new CausalLM(m, { threads, ep });
     }
     if (!f.json) {
       process.stderr.write(`[bench] ${info.label}: ${tasks.map((t) => `${t.name} (${f.limit !== undefined ? `${Math.min(f.limit, t.docs.length)} of ` : ''}${t.docs.length})`).join(', ')}\n`);
@@ -133,7 +136,7 @@ export function registerBenchCommand(program: Command): void {
     .requiredOption('--out <file>', 'results JSON; FILE.md and FILE.samples.jsonl are written beside it')
     .option('--add-bos', 'put BOS before every context and generation prompt (default: lm-eval\'s rule, none except for Gemma; perplexity tasks unchanged)')
     .option('--label <text>', 'row label in the table (default: the model file name)')
-    .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+    .addOption(epOption())
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))
     .option('--json', 'print the report JSON instead of the Markdown table')
     .action(runBench);

@@ -5,19 +5,20 @@ import { threadsFor } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { generate, promptIds } from '../engine/runtime/generate';
 import { defaultModelPath } from '../engine/defaults';
-import type { ExecutionProvider } from '../engine/runtime/session';
+import type { ProviderSetting } from '../engine/runtime/gpu/provider-choice';
+import { chosenEp } from './gpu';
 import { reportError } from './errors';
 
 interface GenerateFlags {
   model?: string; tokenizer?: string; prompt: string; maxTokens: number; temperature: number;
-  topK: number; topP: number; seed: number; stop: string[]; ep: ExecutionProvider; threads?: number; json?: boolean;
+  topK: number; topP: number; seed: number; stop: string[]; ep: ProviderSetting; threads?: number; json?: boolean;
 }
 
 export async function runGenerate(f: GenerateFlags): Promise<void> {
   try {
     const model = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
     const threads = threadsFor(model, f.threads);
-    const lm = new CausalLM(model, { ep: f.ep, threads });
+    const lm = new CausalLM(model, { ep: await chosenEp(f.ep), threads });
     const ids = promptIds(lm, model.tokenizer, f.prompt);
     let printed = 0;
     const r = await generate(lm, model.tokenizer, [ids], {

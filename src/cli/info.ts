@@ -3,11 +3,13 @@
 import { loadModel, describeModel } from '../engine/models/load';
 import { defaultModelPath } from '../engine/defaults';
 import { reportError } from './errors';
+import { chooseAuto, describeChoice } from '../engine/runtime/gpu/provider-choice';
 
 export async function runInfo(f: { model?: string; tokenizer?: string; json?: boolean }): Promise<void> {
   try {
     const model = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    const d = describeModel(model) as unknown as Record<string, unknown>;
+    const auto = await chooseAuto();   // what --ep auto runs this model on, and why not the others (gpu/provider-choice.ts)
+    const d = { ...describeModel(model), executionProviderAuto: f.json ? { ep: auto.ep, passed: auto.passed } : describeChoice(auto) } as unknown as Record<string, unknown>;
     if (f.json) {
       process.stdout.write(JSON.stringify(d, null, 2) + '\n');
       return;

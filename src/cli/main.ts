@@ -1,6 +1,6 @@
 // `idp` — the command line over the same engine the extension uses (in-process).
 
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { runGenerate } from './generate';
 import { runInfo } from './info';
 import { EXIT, reportError } from './errors';
@@ -11,6 +11,7 @@ import { registerBenchCommand } from './bench';
 import { registerStudyCommand } from './study';
 import { registerStudyFigureCommand } from './study-figure';
 import { registerServeCommand } from './serve';
+import { epOption, registerGpuCommands } from './gpu';
 import { collect, int, num } from './options';
 import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
 
@@ -37,7 +38,7 @@ export function cli(): Command {
     .option('--top-p <p>', 'nucleus sampling (1 = off)', num('--top-p', 0, 1), 1)
     .option('--seed <s>', 'random seed', int('--seed'), 42)
     .option('--stop <text>', 'stop sequence (repeatable)', collect, [] as string[])
-    .addOption(new Option('--ep <ep>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'))
+    .addOption(epOption())
     .option('--threads <n>', 'intra-op threads (default: 1 for models under 10M parameters, else ORT decides)', int('--threads', 1))
     .option('--json', 'print one JSON object {text, ids, timings}')
     .action(runGenerate);
@@ -56,6 +57,7 @@ export function cli(): Command {
   registerStudyCommand(program);
   registerStudyFigureCommand(program);
   registerServeCommand(program);
+  registerGpuCommands(program);
 
   return program;
 }

@@ -52,7 +52,7 @@ describe('cli: idp generate / info', () => {
       [['generate', '--model', bad], /model\.gguf: /, 3],
       [['info', '--model', dir], new RegExp(`${dir}: `), 3],
       [['generate', '--max-tokens', 'lots'], /--max-tokens must be an integer/, 2],
-      [['generate', '--ep', 'tpu'], /Allowed choices are cpu, webgpu, cuda/, 2],
+      [['generate', '--ep', 'tpu'], /Allowed choices are cpu, webgpu, cuda, auto/, 2],
       [['generate', '--no-such-option'], /unknown option '--no-such-option'/, 2],
     ] as Array<[string[], RegExp, number]>) {
       const r = idp(...args);

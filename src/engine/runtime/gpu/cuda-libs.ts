@@ -29,15 +29,15 @@ export interface LibrarySpec { soname: string; what: string; required: boolean }
 export const CUDA_LIBRARIES: LibrarySpec[] = [
   { soname: 'libcuda.so.1', what: 'NVIDIA driver', required: true },
   { soname: 'libcudart.so.12', what: 'CUDA 12 runtime', required: true },
-  { soname: 'libcublas.so.12', what: 'cuBLAS (CUDA 12)', required: true },
-  { soname: 'libcublasLt.so.12', what: 'cuBLASLt (CUDA 12)', required: true },
-  { soname: 'libcufft.so.11', what: 'cuFFT (CUDA 12)', required: true },
-  { soname: 'libcurand.so.10', what: 'cuRAND (CUDA 12)', required: true },
+  { soname: 'libcublas.so.12', what: 'CUDA 12 cuBLAS', required: true },
+  { soname: 'libcublasLt.so.12', what: 'CUDA 12 cuBLASLt', required: true },
+  { soname: 'libcufft.so.11', what: 'CUDA 12 cuFFT', required: true },
+  { soname: 'libcurand.so.10', what: 'CUDA 12 cuRAND', required: true },
   { soname: 'libcudnn.so.9', what: 'cuDNN 9', required: true },
   ...['graph', 'ops', 'cnn', 'adv', 'heuristic', 'engines_precompiled', 'engines_runtime_compiled'].map((p) => (
-    { soname: `libcudnn_${p}.so.9`, what: `cuDNN 9 (${p.replace(/_/g, ' ')})`, required: false })),
-  { soname: 'libnvrtc.so.12', what: 'NVRTC (CUDA 12)', required: false },
-  { soname: 'libnvJitLink.so.12', what: 'nvJitLink (CUDA 12)', required: false },
+    { soname: `libcudnn_${p}.so.9`, what: `cuDNN 9 ${p.replace(/_/g, ' ')}`, required: false })),
+  { soname: 'libnvrtc.so.12', what: 'CUDA 12 NVRTC', required: false },
+  { soname: 'libnvJitLink.so.12', what: 'CUDA 12 nvJitLink', required: false },
 ];
 
 export interface LibraryFinding extends LibrarySpec {

@@ -27,7 +27,7 @@ import { checkCudaMachine, MachineOptions } from './cuda-libs';
 import { cudaPlatformProblem } from './ort-package';
 
 export type ProviderSetting = ExecutionProvider | 'auto';
-export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['auto', 'cpu', 'webgpu', 'cuda'];
+export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['cpu', 'webgpu', 'cuda', 'auto'];
 /** auto's order. */
 export const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
 
