@@ -9,7 +9,8 @@
 import { Command, Option } from 'commander';
 import { checkCudaMachine, CudaMachine } from '../engine/runtime/gpu/cuda-libs';
 import { cudaFilesStatus, CudaFilesStatus, removeCuda, setupCuda, SetupProgress } from '../engine/runtime/gpu/cuda-install';
-import { chooseAuto, describeChoice, PROVIDER_SETTINGS, ProviderChoice, ProviderSetting, resolveProvider } from '../engine/runtime/gpu/provider-choice';
+import { chooseAuto, resolveProvider } from '../engine/runtime/gpu/provider-choice';
+import { cudaGaps, describeChoice, PROVIDER_SETTINGS, ProviderChoice, ProviderSetting } from '../engine/runtime/gpu/provider-setting';
 import { cudaPlatformProblem } from '../engine/runtime/gpu/ort-package';
 import type { ExecutionProvider } from '../engine/runtime/session';
 import { reportError } from './errors';
@@ -23,15 +24,6 @@ export async function chosenEp(setting: ProviderSetting): Promise<ExecutionProvi
   const c = await resolveProvider(setting);
   if (setting === 'auto') process.stderr.write(`idp: execution provider ${describeChoice(c)}\n`);
   return c.ep;
-}
-
-/** What CUDA lacks here, as short items ("an NVIDIA GPU", "libcudart.so.12 (CUDA 12 runtime)"). */
-export function cudaGaps(files: CudaFilesStatus, m: CudaMachine): string[] {
-  return [
-    ...files.missing.map((f) => `${f} (run idp gpu setup)`),
-    ...(m.device.present ? [] : ['an NVIDIA GPU']),
-    ...m.missing.map((l) => `${l.soname} (${l.what})`),
-  ];
 }
 
 interface CheckReport { auto: ProviderChoice; files: CudaFilesStatus; machine: CudaMachine; cudaMissing: string[] }

@@ -43,7 +43,7 @@ export function trustState(ctx: Ctx): TrustState {
 export async function ensureModel(ctx: Ctx): Promise<ModelInfo> {
   const want = modelLoadParams();
   const have = ctx.engine.model;
-  if (have && sameFile(have.path, want.model) && have.ep === (want.ep ?? 'cpu') && (want.threads === undefined || have.threads === want.threads)) return have;
+  if (have && sameFile(have.path, want.model) && (have.epSetting ?? have.ep) === (want.ep ?? 'cpu') && (want.threads === undefined || have.threads === want.threads)) return have;
   ctx.log.info(`loading ${want.model} (${want.ep ?? 'cpu'})`);
   const info = await ctx.engine.load({ model: want.model, ep: want.ep, threads: want.threads });
   ctx.log.info(`loaded ${info.architecture} (${info.parameters.toLocaleString('en-US')} parameters, ${info.layers} layers) in ${info.loadMs.toFixed(0)} ms`);

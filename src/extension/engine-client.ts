@@ -15,6 +15,7 @@ import * as cp from 'child_process';
 import { CancellationTokenSource, createMessageConnection, MessageConnection, ProgressType, RequestType, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { IdpError, runtimeError } from '../engine/errors';
 import { withHugePages } from '../engine/runtime/huge-pages';
+import { withCudaLibraryPath } from '../engine/runtime/gpu/cuda-env';
 import {
   ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeParams, InitializeResult, InspectParams, InspectReply,
   LoadParams, Methods, ModelInfo, PROTOCOL_VERSION, WireError,
@@ -103,7 +104,7 @@ export class EngineClient {
   private async spawn(): Promise<Proc> {
     const child = this.current = cp.spawn(this.o.nodePath ?? process.execPath, [this.o.serverScript], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...withHugePages(this.o.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' },   // runtime/huge-pages.ts
+      env: { ...withHugePages(withCudaLibraryPath(this.o.env ?? process.env)), ELECTRON_RUN_AS_NODE: '1' },   // runtime/huge-pages.ts, runtime/gpu/cuda-env.ts
       windowsHide: true,
     });
     let stderrTail = '';

@@ -19,6 +19,7 @@ import { runBenchmarkCmd } from './commands/bench';
 import { runStudyCmd } from './commands/study';
 import { activeBank, onActiveBankChanged } from './commands/active-bank';
 import { cancelJob, reportCrash, restartEngine, showLog } from './commands/engine';
+import { enableCuda } from './commands/gpu';
 import type { ModelInfo } from '../server/protocol';
 import { completionEnabled, IdpInlineCompletionProvider, toggleInlineCompletion } from './completion/provider';
 import type { Completer } from './completion/completer';
@@ -98,6 +99,7 @@ export function activate(ext: vscode.ExtensionContext): IdpApi {
     'idp.toggleInlineCompletion': toggleInlineCompletion(c, status),
     'idp.startLocalServer': startLocalServer(c),
     'idp.stopLocalServer': stopLocalServer(c),
+    'idp.enableCuda': enableCuda(c),
   };
   for (const [id, fn] of Object.entries(commands)) ext.subscriptions.push(vscode.commands.registerCommand(id, fn));
 

@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import { defaultModelPath } from '../engine/defaults';
-import type { ExecutionProvider } from '../engine/runtime/session';
+import type { ProviderSetting } from '../engine/runtime/gpu/provider-setting';
 import type { LoadParams } from '../server/protocol';
 
 const cfg = () => vscode.workspace.getConfiguration('idp');
@@ -12,7 +12,7 @@ const cfg = () => vscode.workspace.getConfiguration('idp');
 /** The model the engine should run: the setting when trusted and set, else the default model. */
 export function modelLoadParams(): LoadParams & { isDefault: boolean } {
   const set = cfg().get<string>('modelPath', '').trim();
-  const ep = cfg().get<ExecutionProvider>('executionProvider', 'cpu');
+  const ep = cfg().get<ProviderSetting>('executionProvider', 'cpu');
   const threads = cfg().get<number>('threads', 0) || undefined;
   if (set && vscode.workspace.isTrusted) return { model: set, ep, threads, isDefault: false };
   return { model: defaultModelPath(), ep, threads, isDefault: true };

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import type { ModelInfo } from '../server/protocol';
 import { modelLabel } from './paths';
+import { choiceLabel } from '../engine/runtime/gpu/provider-setting';
 
 export interface CompletionStats { latencyMs: number; tokensPerSecond: number; prompt?: string }
 
@@ -55,7 +56,7 @@ export class StatusBar implements vscode.Disposable {
     const m = this.model;
     const name = m ? modelLabel(m.path).label : 'no model';
     const parts = [`$(${this.engineDown ? 'warning' : this.completionOn ? 'sparkle' : 'circuit-board'}) ${name}`];
-    if (m) parts.push(m.ep);
+    if (m) parts.push(choiceLabel({ setting: m.epSetting ?? m.ep, ep: m.ep }));
     if (this.completionOn && this.stats) {
       parts.push(`${Math.round(this.stats.latencyMs)} ms`, `${Math.round(this.stats.tokensPerSecond)} tok/s`);
       if (this.stats.prompt) parts.push(`prompt ${this.stats.prompt}`);
@@ -70,7 +71,8 @@ export class StatusBar implements vscode.Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown('**IDP Lab**\n\n');
     if (this.engineDown) md.appendMarkdown('The engine process stopped; it is being restarted.\n\n');
-    if (m) md.appendMarkdown(`Model: \`${m.path}\`\n\n${m.architecture}, ${m.parameters.toLocaleString('en-US')} parameters, ${m.layers} layers, context ${m.contextLength}, ${m.ep}\n\n`);
+    if (m) md.appendMarkdown(`Model: \`${m.path}\`\n\n${m.architecture}, ${m.parameters.toLocaleString('en-US')} parameters, ${m.layers} layers, context ${m.contextLength}\n\n`);
+    if (m) md.appendMarkdown(`Execution provider: ${m.ep}${m.epSetting === 'auto' ? ', chosen by auto' : ''}\n\n${(m.epPassed ?? []).map((p) => `- not ${p.ep}: ${p.reason}`).join('\n')}${m.epPassed?.length ? '\n\n' : ''}`);
     if (this.bank) md.appendMarkdown(`IDP bank: prompts of ${this.bank.prompts.join(', ')} tokens${this.bank.picked !== undefined ? `; last pick: the ${this.bank.picked}-token prompt` : ''}\n\n`);
     md.appendMarkdown(`Inline completion: ${this.completionOn ? 'on' : 'off'}\n\n`);
     if (this.stats) md.appendMarkdown(`Last completion: ${Math.round(this.stats.latencyMs)} ms, ${this.stats.tokensPerSecond.toFixed(0)} tok/s${this.stats.prompt ? `, IDP prompt ${this.stats.prompt}` : ''}\n\n`);

@@ -9,6 +9,7 @@ import { LoadedModel, threadsFor } from '../engine/models/config';
 import { CausalLM } from '../engine/runtime/lm';
 import { generate, GenerateOptions, promptIds } from '../engine/runtime/generate';
 import { inputError } from '../engine/errors';
+import { isProviderSetting, resolveProvider } from '../engine/runtime/gpu/provider-choice';
 import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
 import { findFimTokens, completionIds, FimChoice, FimTokens, isFimChoice } from '../engine/fim';
 import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
@@ -88,7 +89,7 @@ export class EngineService {
 
   load(p: LoadParams): Promise<ModelInfo> {
     if (!p || typeof p.model !== 'string' || p.model.trim() === '') return Promise.reject(inputError('load: no model path given'));
-    if (p.ep !== undefined && !['cpu', 'webgpu', 'cuda'].includes(p.ep)) return Promise.reject(inputError(`load: unknown execution provider '${p.ep}'`));
+    if (p.ep !== undefined && !isProviderSetting(p.ep)) return Promise.reject(inputError(`load: unknown execution provider '${p.ep}'`));
     if (p.threads !== undefined && !isInt(p.threads, 1)) return Promise.reject(inputError('load: threads must be a positive integer'));
     if (p.tokenizer !== undefined && !(typeof p.tokenizer === 'string' && p.tokenizer.trim() !== '')) {
       return Promise.reject(inputError(`load: tokenizer must be a tokenizer file path, got ${JSON.stringify(p.tokenizer)}`));
@@ -97,12 +98,13 @@ export class EngineService {
       const t0 = performance.now();
       const model = await loadModel(p.model, { tokenizer: p.tokenizer });
       const threads = threadsFor(model, p.threads);
-      const ep = p.ep ?? 'cpu';
+      const choice = await resolveProvider(p.ep ?? 'cpu');   // auto: chosen once per engine process
+      const ep = choice.ep;
       const lm = new CausalLM(model, { ep, threads });
       await lm.session('last'); // build the graph and open the session now: errors belong to the load
       const fim = findFimTokens(model.tokenizer);
       const info: ModelInfo = {
-        ...describeModel(model), path: model.source, ep, threads, loadMs: performance.now() - t0, fim: !!fim,
+        ...describeModel(model), path: model.source, ep, epSetting: choice.setting, ...(choice.setting === 'auto' ? { epPassed: choice.passed } : {}), threads, loadMs: performance.now() - t0, fim: !!fim,
         ...(fim ? { fimTemplate: fim.template } : {}),
       };
       this.current = { model, lm, info, fim: new Map([['auto', fim]]) };

@@ -13,6 +13,7 @@
 
 import { ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ExecutionProvider } from '../engine/runtime/session';
+import type { ProviderSetting } from '../engine/runtime/gpu/provider-setting';
 import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
 import type { ModelDescription } from '../engine/models/load';
 import type { IdpErrorCode } from '../engine/errors';
@@ -55,13 +56,17 @@ export interface InitializeResult {
 export interface LoadParams {
   model: string;                 // HF folder, .gguf, llama2.c .bin, or a Hub reference ORG/NAME[@REV][:QUANT]
   tokenizer?: string;
-  ep?: ExecutionProvider;
+  ep?: ProviderSetting;          // 'auto': CUDA, then WebGPU, then the CPU (engine/runtime/gpu/provider-choice.ts)
   threads?: number;              // default: 1 below 10M parameters, else ORT's choice
 }
 
 export interface ModelInfo extends ModelDescription {
   path: string;
-  ep: ExecutionProvider;
+  ep: ExecutionProvider;         // the provider the model runs on
+  /** The setting it was loaded with (absent from older engines: read as `ep`). */
+  epSetting?: ProviderSetting;
+  /** With 'auto': each provider passed over before `ep`, and why. */
+  epPassed?: { ep: ExecutionProvider; reason: string }[];
   threads?: number;
   loadMs: number;
   /** Whether the tokenizer/model has fill-in-the-middle tokens (prefix/suffix/middle). */

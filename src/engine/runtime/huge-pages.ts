@@ -8,9 +8,12 @@
 // RSS (docs/engine.md). Tunables are read when a process starts, so the engine's processes get it in
 // their environment: the extension's engine children (engine-client.ts) and the CLI and benchmark
 // scripts, which relaunch themselves once with it (relaunchWithHugePages). IDP_HUGE_PAGES=0 turns it off.
+// The same relaunch carries the CUDA library folders (gpu/cuda-env.ts), which the loader also reads only
+// at start.
 
 import * as cp from 'child_process';
 import { CALLER_FD_ENV, dieWithCallerFromEnv } from './caller';
+import { withCudaLibraryPath } from './gpu/cuda-env';
 
 export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 
@@ -38,25 +41,27 @@ export function withoutHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs this script again in a child with the tunable set, when this process lacks it; the parent then
- * waits and leaves with the child's exit code or signal. Returns false (nothing done) when the tunable is
- * already set or not wanted. The child runs in its own process group and the parent passes SIGINT,
+ * Runs this script again in a child with the tunable set (and the CUDA library folders on LD_LIBRARY_PATH,
+ * when the CUDA provider is installed and they are off it), when this process lacks them; the parent then
+ * waits and leaves with the child's exit code or signal. Returns false (nothing done) when the environment
+ * already has them or they are not wanted. The child runs in its own process group and the parent passes SIGINT,
  * SIGTERM and SIGHUP on: a terminal's Ctrl-C then reaches the child once, as if it were the process the
  * user started (the CLI reads a second Ctrl-C as "stop now"). Nothing in the CLI reads the terminal.
  * A signal that cannot be passed on (SIGKILL of the parent) must still end the child: it gets the read end
  * of a pipe (fd 3) that only the parent can write to, and exits when that closes (caller.ts).
  */
 export function relaunchWithHugePages(): boolean {
-  if (!wanted(process.env) || hugePagesOn()) {
+  const want = withCudaLibraryPath(withHugePages());
+  if (want === process.env) {
     dieWithCallerFromEnv();
     return false;
   }
-  const env = { ...withHugePages(), [CALLER_FD_ENV]: '3' };
+  const env = { ...want, [CALLER_FD_ENV]: '3' };
   const child = cp.spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, detached: true });
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, () => { child.kill(sig); }] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
   child.on('error', (e) => {
-    process.stderr.write(`idp: cannot start ${process.execPath} again with huge pages (${e.message}); IDP_HUGE_PAGES=0 skips this\n`);
+    process.stderr.write(`idp: cannot start ${process.execPath} again with huge pages / the CUDA library path (${e.message}); IDP_HUGE_PAGES=0 IDP_CUDA_LIBRARY_PATH=0 skips this\n`);
     process.exit(1);
   });
   child.on('exit', (code, signal) => {

@@ -167,9 +167,18 @@ describe('gpu: executionProvider auto', function () {
   it('the library path for IDP Lab\'s processes: unchanged without the provider files, the found folders appended with them', () => {
     const env = { LD_LIBRARY_PATH: '/opt/x', PATH: process.env.PATH };
     assert.equal(withCudaLibraryPath(env, tmpDir('idp-gpu-bin-')), env);
-    // with the files: whatever this machine has off the loader path is appended, never put first
-    const out = withCudaLibraryPath(env, providerFolder());
-    assert.ok((out.LD_LIBRARY_PATH ?? '').startsWith('/opt/x'));
+    // with the files: a PyTorch install's library folder (off the loader path) is appended, never put first
+    const venv = tmpDir('idp-venv-');
+    const lib = path.join(venv, 'lib', 'python3.11', 'site-packages', 'nvidia', 'cublas', 'lib');
+    fs.mkdirSync(lib, { recursive: true });
+    fs.writeFileSync(path.join(lib, 'libcublas.so.12'), fakeElf('cublas', 64));
+    const out = withCudaLibraryPath({ ...env, VIRTUAL_ENV: venv }, providerFolder());
+    const found = checkCudaMachine({ env: { ...env, VIRTUAL_ENV: venv }, nvidiaSmi: null });
+    assert.equal(out.LD_LIBRARY_PATH, ['/opt/x', ...found.libraryPath].join(':'));
+    // where the machine has no cuBLAS of its own on the loader path, the venv's is the one found
+    if (found.libraries.find((l) => l.soname === 'libcublas.so.12')!.via === 'folder') assert.ok(found.libraryPath.includes(lib));
+    // started with it, there is nothing more to add: the same environment comes back (no second relaunch)
+    assert.equal(withCudaLibraryPath(out, providerFolder()), out);
     assert.equal(withCudaLibraryPath({ ...env, IDP_CUDA_LIBRARY_PATH: '0' }, providerFolder()).LD_LIBRARY_PATH, '/opt/x');
   });
 });

@@ -71,6 +71,19 @@ describe('server: engine process over JSON-RPC', function () {
     assert.match(log.join('\n'), /engine started \(pid \d+/);
   });
 
+  it('loads with executionProvider auto: runs on the provider chosen, and says why not the ones before it', async () => {
+    const info = await client.load({ model, ep: 'auto' });
+    const order = ['cuda', 'webgpu', 'cpu'];
+    assert.ok(order.includes(info.ep), info.ep);
+    assert.equal(info.epSetting, 'auto');
+    assert.deepEqual(info.epPassed!.map((p) => p.ep), order.slice(0, order.indexOf(info.ep)));
+    for (const p of info.epPassed!) assert.ok(p.reason.length > 10, p.reason);
+    const cpu = await client.load({ model });   // the tests below run on the CPU
+    assert.equal(cpu.ep, 'cpu');
+    assert.equal(cpu.epSetting, 'cpu');
+    assert.equal(cpu.epPassed, undefined);
+  });
+
   it('generates exactly what the in-process engine generates, streaming progress', async () => {
     const seen: GenerateProgress[] = [];
     const r = await client.generate({ prompt: 'Once upon a time', maxTokens: 40 }, (p) => seen.push(p));

@@ -25,20 +25,13 @@ import { IdpError } from '../../errors';
 import { cudaFilesStatus } from './cuda-install';
 import { checkCudaMachine, MachineOptions } from './cuda-libs';
 import { cudaPlatformProblem } from './ort-package';
+import type { ProviderChoice, ProviderSetting } from './provider-setting';
 
-export type ProviderSetting = ExecutionProvider | 'auto';
-export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['cpu', 'webgpu', 'cuda', 'auto'];
+export { choiceLabel, describeChoice, isProviderSetting, PROVIDER_SETTINGS } from './provider-setting';
+export type { ProviderChoice, ProviderSetting } from './provider-setting';
+
 /** auto's order. */
 export const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
-
-export const isProviderSetting = (x: unknown): x is ProviderSetting => typeof x === 'string' && (PROVIDER_SETTINGS as readonly string[]).includes(x);
-
-export interface ProviderChoice {
-  setting: ProviderSetting;
-  ep: ExecutionProvider;
-  /** auto only: each provider before `ep` in auto's order, and why it was passed over. */
-  passed: { ep: ExecutionProvider; reason: string }[];
-}
 
 export interface ChoiceOptions {
   /** The binding folder (default: onnxruntime-node's). */
@@ -149,14 +142,4 @@ export function resolveProvider(setting: ProviderSetting = 'cpu'): Promise<Provi
   if (setting !== 'auto') return Promise.resolve({ setting, ep: setting, passed: [] });
   remembered ??= chooseAuto();
   return remembered;
-}
-
-/** "cpu" / "cpu (auto)": the provider as a status bar shows it. */
-export const choiceLabel = (c: Pick<ProviderChoice, 'setting' | 'ep'>) => (c.setting === 'auto' ? `${c.ep} (auto)` : c.ep);
-
-/** One line: the provider and, for auto, why the ones before it were passed over. */
-export function describeChoice(c: ProviderChoice): string {
-  if (c.setting !== 'auto') return c.ep;
-  const why = c.passed.map((p) => `${p.ep}: ${p.reason}`).join('; ');
-  return `${c.ep} (auto${why ? `; not ${why}` : ''})`;
 }
