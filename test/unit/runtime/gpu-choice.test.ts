@@ -176,7 +176,7 @@ describe('gpu: executionProvider auto', function () {
     const found = checkCudaMachine({ env: { ...env, VIRTUAL_ENV: venv }, nvidiaSmi: null });
     assert.equal(out.LD_LIBRARY_PATH, ['/opt/x', ...found.libraryPath].join(':'));
     // where the machine has no cuBLAS of its own on the loader path, the venv's is the one found
-    if (found.libraries.find((l) => l.soname === 'libcublas.so.12')!.via === 'folder') assert.ok(found.libraryPath.includes(lib));
+    if (found.libraries.find((l) => l.soname === 'libcublas.so.12')!.file === path.join(lib, 'libcublas.so.12')) assert.ok(found.libraryPath.includes(lib));
     // started with it, there is nothing more to add: the same environment comes back (no second relaunch)
     assert.equal(withCudaLibraryPath(out, providerFolder()), out);
     assert.equal(withCudaLibraryPath({ ...env, IDP_CUDA_LIBRARY_PATH: '0' }, providerFolder()).LD_LIBRARY_PATH, '/opt/x');
