@@ -199,6 +199,10 @@ describe('gpu: CUDA provider setup from a NuGet feed', function () {
     assert.deepEqual(listing(dir), before);
   });
 
+  it('a feed address that is not an http(s) URL is bad input, naming it', async () => {
+    await rejectsWith(setupCuda({ binDir: bindingCopy(), index: 'file:///etc/passwd' }), 'INPUT', /^file:\/\/\/etc\/passwd: the NuGet service index .* must be an http\(s\) URL/);
+  });
+
   it('an unreachable feed is a RUNTIME error naming the URL', async () => {
     const url = `${feed.base}/v3/index.json`;
     await feed.stop();

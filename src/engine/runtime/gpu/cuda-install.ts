@@ -19,7 +19,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { denied, formatError, IdpError, notFound, unsupported } from '../../errors';
+import { denied, formatError, IdpError, inputError, notFound, unsupported } from '../../errors';
 import { lockOutput } from '../../formats/output-lock';
 import { cudaPackagePlan, ortBinDir, CudaPackagePlan } from './ort-package';
 import { cancelledError, downloadPackage, resolvePackage } from './nuget';
@@ -179,6 +179,7 @@ export async function setupCuda(opts: CudaSetupOptions = {}): Promise<CudaSetupR
   const dir = path.resolve(opts.binDir ?? ortBinDir());
   const verify = opts.verify ?? true;
   const say = opts.onProgress ?? (() => undefined);
+  if (!/^https?:\/\/[^/]/i.test(plan.index)) throw inputError('the NuGet service index (IDP_NUGET_INDEX, --index) must be an http(s) URL', plan.index);
   checkFolder(dir);
   const lock = lockOutput(recordPath(dir));
   const nupkg = path.join(dir, `.idp-cuda-${process.pid}-${crypto.randomBytes(4).toString('hex')}.nupkg`);
