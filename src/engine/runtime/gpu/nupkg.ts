@@ -4,6 +4,10 @@
 // SHA-256 computed for the install manifest. An entry missing from the archive is a FORMAT error naming
 // the package and the entry.
 
+/// <reference path="../../../types/yauzl.d.ts" />
+// (yauzl's declarations, named here so that every program that reaches this file has them: the webview's
+// type check reaches it through the protocol's types)
+
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { pipeline } from 'stream/promises';
