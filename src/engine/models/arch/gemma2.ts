@@ -15,6 +15,7 @@ import { buildGemma2 } from '../gemma2';
 import { HfFields, ropeTheta } from './hf-fields';
 import { llamaHead, llamaNormalizeName } from './llama';
 import type { ArchFamily } from './types';
+import { attentionShapes } from './tensor-shapes';
 
 /** A soft cap: a positive number, or absent / null for none. */
 function softcap(f: HfFields, key: string, dflt: number): number | undefined {
@@ -79,23 +80,12 @@ function parse(f: HfFields, modelType: string, hfArchitecture: string): ModelCon
 
 function weights(c: ModelConfig, w: Map<string, number[]>): void {
   const d = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
   const ff = c.intermediateSize;
   w.set('model.embed_tokens.weight', [c.vocabSize, d]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
     w.set(`${p}input_layernorm.weight`, [d]);
-    w.set(`${p}self_attn.q_proj.weight`, [q, d]);
-    w.set(`${p}self_attn.k_proj.weight`, [kv, d]);
-    w.set(`${p}self_attn.v_proj.weight`, [kv, d]);
-    w.set(`${p}self_attn.o_proj.weight`, [d, q]);
-    if (c.attentionBias) {
-      w.set(`${p}self_attn.q_proj.bias`, [q]);
-      w.set(`${p}self_attn.k_proj.bias`, [kv]);
-      w.set(`${p}self_attn.v_proj.bias`, [kv]);
-      w.set(`${p}self_attn.o_proj.bias`, [d]);
-    }
+    attentionShapes(w, p, c, { qkv: !!c.attentionBias, o: !!c.attentionBias });   // Gemma 2: one attention_bias for all four
     w.set(`${p}post_attention_layernorm.weight`, [d]);
     w.set(`${p}pre_feedforward_layernorm.weight`, [d]);
     w.set(`${p}post_feedforward_layernorm.weight`, [d]);

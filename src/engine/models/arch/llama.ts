@@ -14,6 +14,7 @@ import { buildLlama } from '../llama';
 import { attentionShape, HfFields, ropeTheta } from './hf-fields';
 import { LLAMA_GGUF } from './llama-gguf';
 import type { ArchFamily } from './types';
+import { attentionShapes } from './tensor-shapes';
 
 /** Per model_type: the default context length and q/k/v and o biases. */
 const TYPES: Record<string, { maxPos: number; bias: boolean; oBias: boolean }> = {
@@ -87,23 +88,12 @@ export function llamaConfigJson(cfg: ModelConfig): Record<string, unknown> {
 
 function weights(c: ModelConfig, w: Map<string, number[]>): void {
   const d = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
   const inter = c.intermediateSize;
   w.set('model.embed_tokens.weight', [c.vocabSize, d]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
     w.set(`${p}input_layernorm.weight`, [d]);
-    w.set(`${p}self_attn.q_proj.weight`, [q, d]);
-    w.set(`${p}self_attn.k_proj.weight`, [kv, d]);
-    w.set(`${p}self_attn.v_proj.weight`, [kv, d]);
-    w.set(`${p}self_attn.o_proj.weight`, [d, q]);
-    if (c.attentionBias) {
-      w.set(`${p}self_attn.q_proj.bias`, [q]);
-      w.set(`${p}self_attn.k_proj.bias`, [kv]);
-      w.set(`${p}self_attn.v_proj.bias`, [kv]);
-    }
-    if (c.oProjBias) w.set(`${p}self_attn.o_proj.bias`, [d]);
+    attentionShapes(w, p, c, { qkv: !!c.attentionBias, o: !!c.oProjBias });
     w.set(`${p}post_attention_layernorm.weight`, [d]);
     w.set(`${p}mlp.gate_proj.weight`, [inter, d]);
     w.set(`${p}mlp.up_proj.weight`, [inter, d]);

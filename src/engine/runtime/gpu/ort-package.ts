@@ -49,9 +49,9 @@ export function ortBinDir(): string {
 export const CUDA_PROVIDER_LIB = 'libonnxruntime_providers_cuda.so';
 
 /** Is this a platform onnxruntime-node has CUDA provider files for? (linux/x64 only) */
-export function cudaPlatformProblem(platform: string = process.platform, arch: string = process.arch): string | undefined {
-  if (platform === 'linux' && arch === 'x64') return undefined;
-  return `the CUDA execution provider files exist for linux/x64 only (onnxruntime-node's install metadata); this is ${platform}/${arch}`;
+export function cudaPlatformProblem(platform: string = process.platform, cpu: string = process.arch): string | undefined {
+  if (`${platform}/${cpu}` === 'linux/x64') return undefined;
+  return `the CUDA execution provider files exist for linux/x64 only (onnxruntime-node's install metadata); this is ${platform}/${cpu}`;
 }
 
 type Json = Record<string, unknown>;
