@@ -4,13 +4,12 @@
 // Then: 'auto' picks the family the vocabulary has, a named format the model lacks is an INPUT error, and the
 // engine service takes the choice and the repository context per request (the embedded default model).
 import { strict as assert } from 'assert';
-import * as fs from 'fs';
-import * as path from 'path';
 import { dataPath, tmpDir } from '../../helpers/data';
 import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 import { loadTokenizerJson, Tokenizer } from '../../../src/engine/tokenizers';
 import { completionIds, FIM_TEMPLATES, findFimTokens, FimTemplateName } from '../../../src/engine/fim';
 import { IdpError } from '../../../src/engine/errors';
+import { writeGpt2TokenizerJson } from '../tokenizers/fixtures';
 import { EngineService } from '../../../src/server/engine-service';
 
 const MARKERS: Record<FimTemplateName, string[]> = {
@@ -31,20 +30,8 @@ const FORMAT: Record<FimTemplateName, (p: string, s: string, repo?: { r: string;
 };
 
 function tokenizerWith(ctx: Mocha.Context, markers: string[]): Tokenizer {
-  const vocab = JSON.parse(fs.readFileSync(dataPath(ctx, 'models', 'gpt2-tokenizer', 'gpt2_vocab.json'), 'utf8')) as Record<string, number>;
-  const merges = fs.readFileSync(dataPath(ctx, 'models', 'gpt2-tokenizer', 'gpt2_merges.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-  const added = ['<|endoftext|>', ...markers].map((content, i) => ({
-    id: i === 0 ? 50256 : 50256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-  }));
-  for (const a of added) vocab[a.content] = a.id;
-  const file = path.join(tmpDir(), 'tokenizer.json');
-  fs.writeFileSync(file, JSON.stringify({
-    version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null, decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
-  }));
-  return loadTokenizerJson(file);
+  const dir = tmpDir();
+  return loadTokenizerJson(writeGpt2TokenizerJson(dir, dataPath(ctx, 'models', 'gpt2-tokenizer', 'gpt2_vocab.json'), dataPath(ctx, 'models', 'gpt2-tokenizer', 'gpt2_merges.txt'), markers));
 }
 
 const PRE = 'def area(r):\n    return 3.14159 * ';

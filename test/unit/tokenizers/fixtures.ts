@@ -1,9 +1,10 @@
 // Shared by the tokenizer tests: a seeded random-string generator, an independent reader of
 // llama2.c tokenizer.bin, an independent quadratic implementation of llama2.c's merge rule to compare against,
-// and an assertion for typed errors.
+// GPT-2's files as a tokenizer.json, and an assertion for typed errors.
 
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
+import * as path from 'path';
 import { IdpErrorCode, isIdpError } from '../../../src/engine/errors';
 import { mulberry32 } from '../../helpers/prng';
 
@@ -86,4 +87,27 @@ export function assertIdpError(fn: () => unknown, code: IdpErrorCode, file: stri
     assert.ok(e.message.startsWith(`${file}: `), e.message);
     return true;
   });
+}
+
+/**
+ * GPT-2's encoder.json + merges.txt written as the tokenizer.json transformers saves for GPT-2 (byte-level BPE,
+ * <|endoftext|> 50256 added), plus `extra` special tokens given ids 50257, 50258, … (FIM markers and such).
+ * Returns the file's path in `dir`.
+ */
+export function writeGpt2TokenizerJson(dir: string, vocabFile: string, mergesFile: string, extra: string[] = []): string {
+  const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8')) as Record<string, number>;
+  const merges = fs.readFileSync(mergesFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#version'));
+  const added = ['<|endoftext|>', ...extra].map((content, i) => ({
+    id: 50256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: i === 0, special: true,
+  }));
+  for (const a of added) vocab[a.content] = a.id;
+  const file = path.join(dir, 'tokenizer.json');
+  fs.writeFileSync(file, JSON.stringify({
+    version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
+  }));
+  return file;
 }

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { dataDir, dataPath, REPO_ROOT, tmpDir } from '../../helpers/data';
 import { gpt2TokenizerFromVocabMerges, loadTokenizerJson, Tokenizer } from '../../../src/engine/tokenizers';
+import { writeGpt2TokenizerJson } from './fixtures';
 
 interface Reference {
   generator: string;
@@ -19,22 +20,6 @@ interface Reference {
 const ref: Reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'gpt2-bpe', 'reference.json'), 'utf8'));
 const digest = (ids: number[]) => createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 16);
 
-function tokenizerJsonFrom(vocabFile: string, mergesFile: string): Tokenizer {
-  const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8'));
-  const merges = fs.readFileSync(mergesFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#version'));
-  const file = path.join(tmpDir(), 'tokenizer.json');
-  fs.writeFileSync(file, JSON.stringify({
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
-  }));
-  return loadTokenizerJson(file);
-}
-
 describe('tokenizers: GPT-2 BPE against an independent implementation (js-tiktoken r50k_base)', () => {
   const paths: Record<string, Tokenizer> = {};
 
@@ -42,7 +27,7 @@ describe('tokenizers: GPT-2 BPE against an independent implementation (js-tiktok
     const vocab = dataPath(this, 'models', 'gpt2-tokenizer', 'gpt2_vocab.json');
     const merges = dataPath(this, 'models', 'gpt2-tokenizer', 'gpt2_merges.txt');
     paths['encoder.json + merges'] = gpt2TokenizerFromVocabMerges(vocab, merges);
-    paths['tokenizer.json'] = tokenizerJsonFrom(vocab, merges);
+    paths['tokenizer.json'] = loadTokenizerJson(writeGpt2TokenizerJson(tmpDir(), vocab, merges));
   });
 
   it('holds enough reference to mean something', () => {

@@ -5,7 +5,7 @@ import { dataPath, STORIES, tmpDir } from '../../helpers/data';
 import {
   gpt2TokenizerFromVocabMerges, loadLlama2cTokenizer, loadTokenizerJson, Tokenizer, TokenStreamer,
 } from '../../../src/engine/tokenizers';
-import { randomText, readTokBin, rng } from './fixtures';
+import { randomText, readTokBin, rng, writeGpt2TokenizerJson } from './fixtures';
 
 const GPT2 = ['models', 'gpt2-tokenizer'];
 
@@ -58,20 +58,8 @@ describe('tokenizers: GPT-2 byte-level BPE (encoder.json + merges) and HF tokeni
   });
 
   it('loads a tokenizer.json written from the same files, with tokenizer_config.json beside it', () => {
-    const vocab = JSON.parse(fs.readFileSync(vocabFile, 'utf8'));
-    const merges = fs.readFileSync(mergesFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('#version'));
-    const json = {
-      version: '1.0', truncation: null, padding: null,
-      added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
-      normalizer: null,
-      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-      post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
-    };
     const dir = tmpDir();
-    const file = path.join(dir, 'tokenizer.json');
-    fs.writeFileSync(file, JSON.stringify(json));
+    const file = writeGpt2TokenizerJson(dir, vocabFile, mergesFile);
     const plain = loadTokenizerJson(file);
     assert.deepEqual(plain.encode('Hello world'), [15496, 995]);
     assert.equal(plain.bosId, 50256); // found by name without a tokenizer_config.json
