@@ -11,6 +11,7 @@ import { attentionFor, createSession, releaseSessions, SessionOptions } from './
 import { KvState } from './kv-cache';
 import { cacheIo } from '../models/cache-attention';
 import { droppedOutputs } from './reclaim';
+import { deviceKvOutputs, disposeReplaced, hostBytes } from './device-kv';
 import { Rng, sample, SamplingOptions } from './sampling';
 import { inputError } from '../errors';
 
@@ -33,6 +34,11 @@ export class CausalLM {
     kvCache?: 'concat' | 'capacity';
     /** Slots the in-place cache grows by (runtime/kv-capacity.ts KV_GROW). */
     kvGrow?: number;
+    /**
+     * WebGPU: keep the KV cache in GPU memory between prefill and decode runs ('last' sessions; runtime/device-kv.ts)
+     * instead of copying it up and down every run. Off by default until measured on a GPU (docs/gpu.md).
+     */
+    deviceKv?: boolean;
   } = {}) {}
 
   get config() {
@@ -86,13 +92,19 @@ export class CausalLM {
 
   private inPlace?: boolean;
 
+  /** Whether 'last' runs keep the cache in GPU memory (options.deviceKv, WebGPU only; never with the in-place cache). */
+  deviceKv(): boolean {
+    return !!this.options.deviceKv && this.options.ep === 'webgpu' && !this.kvInPlace();
+  }
+
   session(mode: 'all' | 'last' | 'capacity'): Promise<ort.InferenceSession> {
     let s = this.sessions.get(mode);
     if (!s) {
       const m = this.graphModel();
       const graph = { attention: attentionFor(this.options.ep), ...this.options.graph };
       const bytes = (mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode })).toModelProto();
-      s = createSession(bytes, m.weightsDir, this.options);
+      const onDevice = mode === 'last' && this.deviceKv() ? { outputsOnDevice: deviceKvOutputs(this.config.numLayers) } : {};
+      s = createSession(bytes, m.weightsDir, { ...this.options, ...onDevice });
       this.sessions.set(mode, s);
       s.catch(() => this.sessions.delete(mode));
     }
@@ -176,11 +188,13 @@ export class CausalLM {
     }
     const out = await session.run(feeds);
     let dropped = 0;
+    const replaced = state.past.slice();
     for (let i = 0; i < this.config.numLayers; i++) {
-      dropped += (state.past[2 * i].data as Float32Array).byteLength + (state.past[2 * i + 1].data as Float32Array).byteLength;
+      dropped += hostBytes(state.past[2 * i]) + hostBytes(state.past[2 * i + 1]);
       state.past[2 * i] = out[io.presentKey(i)] as ort.Tensor;
       state.past[2 * i + 1] = out[io.presentValue(i)] as ort.Tensor;
     }
+    disposeReplaced(replaced);   // a cache in GPU memory (deviceKv): the run made a new one
     const logits = out[io.logits]?.data as Float32Array | undefined;   // dropped by the caller soon after
     droppedOutputs(dropped + (logits?.byteLength ?? 0));   // runtime/reclaim.ts
     return out;

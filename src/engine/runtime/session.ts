@@ -21,6 +21,12 @@ export interface SessionOptions {
   sharedWeights?: boolean;
   /** ORT's per-node profile: written to `<prefix>_<date>.json` when the session's endProfiling() runs (bench/profile-decode.ts). */
   profile?: string;
+  /**
+   * WebGPU only: outputs ORT leaves in GPU memory (`preferredOutputLocation: 'gpu-buffer'`). onnxruntime-node
+   * returns them as tensors of location 'gpu-buffer' that a later run takes back as inputs without a copy
+   * (runtime/device-kv.ts); their data cannot be read from JS (onnxruntime-node 1.30 has no download).
+   */
+  outputsOnDevice?: readonly string[];
 }
 
 /**
@@ -68,11 +74,15 @@ export async function createSession(model: Uint8Array, weightsDir: string, opts:
   const ep = opts.ep ?? 'cpu';
   const why = whyNotAvailable(ep);
   if (why) throw runtimeError(`execution provider '${ep}' is not available: ${why}`);
+  if (opts.outputsOnDevice?.length && ep !== 'webgpu') {
+    throw runtimeError(`outputs kept in GPU memory (the WebGPU device KV cache) need the webgpu execution provider, not '${ep}'`);
+  }
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,   // errors only: ORT's placement warnings are noise for users
     ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
+    ...(opts.outputsOnDevice?.length ? { preferredOutputLocation: Object.fromEntries(opts.outputsOnDevice.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     extra: { session: { model_external_initializers_file_folder_path: weightsDir, ...(opts.sharedWeights ? { disable_prepacking: '1' } : {}) } },
   };
   if (opts.threads) {
