@@ -156,4 +156,6 @@ async function main(): Promise<void> {
   if (wrong.length) process.exitCode = 1;
 }
 
-main().then(() => process.exit(process.exitCode ?? 0), (e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+if (require.main === module) {
+  main().then(() => process.exit(process.exitCode ?? 0), (e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+}

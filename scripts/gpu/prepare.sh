@@ -5,6 +5,7 @@
 #   .gpu/node_modules/             onnxruntime-node + onnxruntime-common without that library
 #   .gpu/webgpu-check.js           esbuild bundle of scripts/gpu/webgpu-check.ts
 #   .gpu/bench-idp.js              esbuild bundle of bench/idp.ts (scripts/gpu/bench-idp.sh)
+#   .gpu/gpu-decode.js             esbuild bundle of bench/gpu-decode.ts (scripts/gpu/gpu-decode.sh)
 #   .gpu/stories/                  stories260K and llama2.c's reference sample (from $IDP_DATA)
 #   .gl/*.deb                      the Vulkan/GL loaders (the device tool's README recipe)
 # Both folders are ignored through .git/info/exclude and travel as `carry: [".gpu", ".gl"]` (~40 MB).
@@ -27,7 +28,9 @@ npx esbuild scripts/gpu/webgpu-check.ts --bundle --platform=node --target=node20
   --external:onnxruntime-node --outfile=.gpu/webgpu-check.js --log-level=warning
 npx esbuild bench/idp.ts --bundle --platform=node --target=node20 --format=cjs \
   --external:onnxruntime-node --outfile=.gpu/bench-idp.js --log-level=warning
-cp "$DATA"/models/stories260K/{stories260K.bin,tok512.bin,reference_greedy.json} .gpu/stories/
+npx esbuild bench/gpu-decode.ts --bundle --platform=node --target=node20 --format=cjs \
+  --external:onnxruntime-node --outfile=.gpu/gpu-decode.js --log-level=warning
+cp "$DATA"/models/stories260K/{stories260K.bin,stories260K.gguf,tok512.bin,reference_greedy.json} .gpu/stories/
 
 mkdir -p .gl /tmp/amd64/partial
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
