@@ -16,6 +16,12 @@
 //
 // ensureRandomLlamaQ4_0() adds model-q4_0.gguf beside them: every matrix in ggml's Q4_0 (the reference
 // quantizer, as llama.cpp's `llama-quantize --pure` writes it; norms F32), for the 4-bit decode rows.
+// ensureRandomLlamaQ4_K_M() adds model-q4_k_m.gguf: llama.cpp's Q4_K_M mix of types (Q6_K for the
+// output / tied embedding, and for attn_v and ffn_down in the layers llama.cpp's use_more_bits picks —
+// the first and last eighth and every third between; Q4_K elsewhere), written by the round-to-nearest
+// K-quant writer src/engine/formats/ggml-quantize.ts (not llama.cpp's scale search: same layout, somewhat
+// higher error). ensureRandomLlamaGguf(spec, type, { f32: false }) writes only the quantized GGUF (the
+// ~1B row: no F32 model on disk or in memory; one tensor generated at a time).
 //
 // Run directly (node out/bench/write-random-llama.js) to write the default model and print its paths.
 
@@ -28,6 +34,7 @@ import { llamaConfigJson } from '../src/engine/models/hf-config';
 import { permuteRotaryRows } from '../src/engine/models/convert';
 import type { ModelConfig } from '../src/engine/models/config';
 import { quantizeQ4_0 } from '../test/helpers/gguf-writer';
+import { quantizeQ4_K, quantizeQ6_K } from '../src/engine/formats/ggml-quantize';
 
 /** Bump when the written files change: old cache entries are then ignored. */
 export const WRITER_VERSION = 2;
@@ -209,7 +216,30 @@ export function syntheticVocab(n: number): { tokens: string[]; scores: number[];
  * Write an F32 llama GGUF of shape `s` whose tensors (HF layout, PyTorch shape) come from `data`; the
  * vocabulary is the synthetic one above (callers that bring their own tokenizer feed llama.cpp token ids).
  */
-export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: string, shape: number[]) => Float32Array, name = 'idp-lab random llama', type: 'F32' | 'Q4_0' = 'F32'): void {
+export type GgufWeightType = 'F32' | 'Q4_0' | 'Q4_K_M';
+type TensorType = 'F32' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+const GGML: Record<TensorType, { id: number; qk: number; bytes: number; encode: (x: Float32Array) => Uint8Array }> = {
+  F32: { id: 0, qk: 1, bytes: 4, encode: (f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength) },
+  Q4_0: { id: 2, qk: 32, bytes: 18, encode: quantizeQ4_0 },
+  Q4_K: { id: 12, qk: 256, bytes: 144, encode: quantizeQ4_K },
+  Q6_K: { id: 14, qk: 256, bytes: 210, encode: quantizeQ6_K },
+};
+/** llama.cpp's general.file_type (llama_ftype): ALL_F32, MOSTLY_Q4_0, MOSTLY_Q4_K_M. */
+const FILE_TYPE: Record<GgufWeightType, number> = { F32: 0, Q4_0: 2, Q4_K_M: 15 };
+
+/** llama.cpp's use_more_bits(i, n): the first and last eighth of the layers, and every third between. */
+const useMoreBits = (i: number, n: number) => i < n / 8 || i >= (7 * n) / 8 || (i - Math.floor(n / 8)) % 3 === 2;
+
+/** The ggml type of one tensor in a file of `type` (Q4_K_M: llama.cpp's mix for a llama). */
+function tensorType(s: RandomLlamaSpec, t: TensorSpec, type: GgufWeightType): TensorType {
+  if (type === 'F32' || t.shape.length !== 2) return 'F32';
+  if (type === 'Q4_0') return 'Q4_0';
+  if (t.gguf === 'output.weight' || (s.tied && t.gguf === 'token_embd.weight')) return 'Q6_K';
+  const m = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(t.gguf);
+  return m && useMoreBits(Number(m[1]), s.layers) ? 'Q6_K' : 'Q4_K';
+}
+
+export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: string, shape: number[]) => Float32Array, name = 'idp-lab random llama', type: GgufWeightType = 'F32'): void {
   const specs = tensorSpecs(s);
   const hd = s.hidden / s.heads;
   const vocab = syntheticVocab(s.vocab);
@@ -217,7 +247,7 @@ export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: 
     ['general.architecture', ['str', 'llama']],
     ['general.name', ['str', name]],
     ['general.alignment', ['u32', GGUF_ALIGN]],
-    ['general.file_type', ['u32', type === 'F32' ? 0 : 2]],               // all F32, or mostly Q4_0
+    ['general.file_type', ['u32', FILE_TYPE[type]]],
     ['llama.context_length', ['u32', s.context]],
     ['llama.embedding_length', ['u32', s.hidden]],
     ['llama.block_count', ['u32', s.layers]],
@@ -244,25 +274,25 @@ export function writeLlamaGguf(file: string, s: RandomLlamaSpec, data: (hfName: 
   w.u64(specs.length);
   w.u64(kvs.length);
   for (const [k, v] of kvs) writeKv(w, k, v);
-  const q4 = (t: TensorSpec) => type === 'Q4_0' && t.shape.length === 2;
+  const types = specs.map((t) => GGML[tensorType(s, t, type)]);
   let offset = 0;
-  for (const t of specs) {
+  for (const [i, t] of specs.entries()) {
     w.str(t.gguf);
     w.u32(t.shape.length);
     for (const dim of [...t.shape].reverse()) w.u64(dim);
-    w.u32(q4(t) ? 2 : 0); // GGML_TYPE_Q4_0 or GGML_TYPE_F32
+    w.u32(types[i].id);
     w.u64(offset);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const bytes = q4(t) ? (n / 32) * 18 : 4 * n;
+    if (n % types[i].qk) throw new Error(`random llama spec: ${t.gguf} [${t.shape}] is not whole ${type} blocks`);
+    const bytes = (n / types[i].qk) * types[i].bytes;
     offset += Math.ceil(bytes / GGUF_ALIGN) * GGUF_ALIGN;
   }
   w.pad(GGUF_ALIGN);
   const fd = fs.openSync(file, 'w');
   try {
     writeAll(fd, w.bytes());
-    for (const t of specs) {
-      const f = ggufLayout(s, t, data(t.hf, t.shape));
-      const x = q4(t) ? quantizeQ4_0(f) : new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    for (const [i, t] of specs.entries()) {
+      const x = types[i].encode(ggufLayout(s, t, data(t.hf, t.shape)));
       writeAll(fd, x);
       const r = x.byteLength % GGUF_ALIGN;
       if (r) writeAll(fd, new Uint8Array(GGUF_ALIGN - r));
@@ -311,21 +341,49 @@ export function ensureRandomLlama(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir
   return { ...result, written: true };
 }
 
-/** The random Llama of `spec` as a Q4_0 GGUF (model-q4_0.gguf in its cache folder), written once. */
-export function ensureRandomLlamaQ4_0(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir = benchCacheDir()): { file: string; written: boolean } {
-  const r = ensureRandomLlama(spec, cacheDir);
-  const file = path.join(r.dir, 'model-q4_0.gguf');
-  if (fs.existsSync(file)) return { file, written: false };
+const GGUF_FILE: Record<Exclude<GgufWeightType, 'F32'>, string> = { Q4_0: 'model-q4_0.gguf', Q4_K_M: 'model-q4_k_m.gguf' };
+
+/**
+ * The random Llama of `spec` as a quantized GGUF in its cache folder, written once. With `f32` (the
+ * default) the F32 formats are ensured first (ensureRandomLlama); without, only this file is written,
+ * one tensor generated and quantized at a time (peak memory: the largest tensor in F32, twice for q/k).
+ */
+export function ensureRandomLlamaGguf(spec: RandomLlamaSpec, type: Exclude<GgufWeightType, 'F32'>, opts: { f32?: boolean; cacheDir?: string } = {}): { file: string; written: boolean; parameters: number } {
+  const cacheDir = opts.cacheDir ?? benchCacheDir();
+  const dir = opts.f32 === false ? path.join(path.resolve(cacheDir), `random-llama-${specKey(spec)}`) : ensureRandomLlama(spec, cacheDir).dir;
+  const file = path.join(dir, GGUF_FILE[type]);
+  const parameters = parameterCountOf(spec);
+  if (fs.existsSync(file)) return { file, written: false, parameters };
+  fs.mkdirSync(dir, { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    writeLlamaGguf(tmp, spec, (name) => generate(spec, tensorSpecs(spec).find((t) => t.hf === name)!), 'idp-lab random llama (Q4_0)', 'Q4_0');
+    writeLlamaGguf(tmp, spec, (name) => generate(spec, tensorSpecs(spec).find((t) => t.hf === name)!), `idp-lab random llama (${type})`, type);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  return { file, written: true };
+  return { file, written: true, parameters };
 }
+
+/** The random Llama of `spec` as a Q4_0 GGUF (model-q4_0.gguf in its cache folder), written once. */
+export function ensureRandomLlamaQ4_0(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir = benchCacheDir()): { file: string; written: boolean } {
+  return ensureRandomLlamaGguf(spec, 'Q4_0', { cacheDir });
+}
+
+/** The random Llama of `spec` as a Q4_K_M-like GGUF (model-q4_k_m.gguf in its cache folder), written once. */
+export function ensureRandomLlamaQ4_K_M(spec: RandomLlamaSpec = DEFAULT_SPEC, cacheDir = benchCacheDir()): { file: string; written: boolean } {
+  return ensureRandomLlamaGguf(spec, 'Q4_K_M', { cacheDir });
+}
+
+/**
+ * ~1.2B parameters in the shape of Llama-3.2-1B: 16 layers of 2048, 32 q / 8 kv heads (head 64), SwiGLU
+ * 8192, 128256-entry vocabulary, tied head. Only written quantized (ensureRandomLlamaGguf, f32: false).
+ */
+export const LLAMA_1B_SPEC: RandomLlamaSpec = {
+  hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, vocab: 128256, context: 2048,
+  tied: true, seed: 1234, std: 0.04, embedStd: 0.02, ropeTheta: 500000, eps: 1e-5,
+};
 
 if (require.main === module) {
   const t0 = Date.now();
