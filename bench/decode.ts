@@ -38,7 +38,7 @@ import { ensureNodeLlamaCpp, llamaCppDecode, NODE_LLAMA_CPP_VERSION } from './pe
 import { cpuModel, pages } from './machine';
 import { relaunchWithHugePages, withoutHugePages } from '../src/engine/runtime/huge-pages';
 
-type Engine = 'idp' | 'llama.cpp' | 'idp-check' | 'idp-compress';
+type Engine = 'idp' | 'llama.cpp' | 'idp-check' | 'idp-compress' | 'idp-convert';
 
 interface ChildTask {
   engine: Engine;
@@ -168,9 +168,21 @@ async function runCompress(t: ChildTask): Promise<{ out: string; seconds: number
   return { out: r.out, seconds: r.totalSeconds };
 }
 
+/**
+ * A GGUF's one-time conversion into IDP Lab's cache (models/convert.ts; its matrices into MatMulNBits),
+ * run once before the timed rounds so that every round measures a load from the cache.
+ */
+async function runConvert(t: ChildTask): Promise<{ seconds: number; peakRssBytes: number; baselineRssBytes: number }> {
+  const { loadModel } = await import('../src/engine/models/load');
+  const baselineRssBytes = maxRss();
+  const t0 = performance.now();
+  await loadModel(t.model);
+  return { seconds: (performance.now() - t0) / 1000, peakRssBytes: maxRss(), baselineRssBytes };
+}
+
 async function childMain(task: ChildTask): Promise<void> {
   const res = task.engine === 'idp' ? await runIdp(task) : task.engine === 'idp-check' ? await runCheck(task)
-    : task.engine === 'idp-compress' ? await runCompress(task) : await runLlamaCpp(task);
+    : task.engine === 'idp-compress' ? await runCompress(task) : task.engine === 'idp-convert' ? await runConvert(task) : await runLlamaCpp(task);
   await new Promise<void>((ok) => process.send!(res, () => ok()));
   process.exit(0);  // llama.cpp / ORT thread pools would otherwise keep the child alive a while
 }
@@ -340,6 +352,12 @@ async function main(): Promise<void> {
   for (const m of models) {
     // Rounds alternate the engines (IDP, llama.cpp, IDP, …), each run in a fresh child after a
     // warm-up, so that load from other work on the machine hits both alike; best of `runs` rounds.
+    for (const variant of m.idp.filter((x) => x.path.endsWith('.gguf'))) {
+      const { cacheFolderFor } = await import('../src/engine/models/convert');
+      if (fs.existsSync(cacheFolderFor(variant.path))) continue;
+      const c = await runChild<{ seconds: number; peakRssBytes: number; baselineRssBytes: number }>({ engine: 'idp-convert', model: variant.path, threads: 1, tokens: 0, prompt: [], runs: 0, warmup: 0 });
+      console.log(`${m.name} ${variant.label}: converted into IDP Lab's cache once (untimed) in ${c.seconds.toFixed(1)} s, peak RSS ${MiB(c.peakRssBytes)} (${MiB(c.peakRssBytes - c.baselineRssBytes)} above the bare process)`);
+    }
     const byThreads = new Map<number, { idp: ChildResult[][]; lc: ChildResult[] }>(a.threads.map((t) => [t, { idp: m.idp.map(() => []), lc: [] }]));
     for (let round = 1; round <= a.runs; round++) {
       for (const threads of a.threads) {
