@@ -377,6 +377,8 @@ async function main(): Promise<void> {
       }
     }
     const idpIds: number[][][] = m.idp.map(() => []), lcIds: number[][] = [];
+    // An F32 model's greedy ids double as the reference of the 4-bit rows' top-1 agreement (same prompt and length).
+    if (!m.quantized && m.idp.length === 1) f32Runs.set(f32Key(m.idp[0].path, m), byThreads.get(a.threads[0])!.idp[0][0].ids);
     for (const threads of a.threads) for (const [v, variant] of m.idp.entries()) {
       const got = byThreads.get(threads)!;
       const idp = bestOf(got.idp[v]);
@@ -458,8 +460,9 @@ interface Agreement {
 
 /** IDP Lab's greedy ids on the F32 model (prompt excluded), the reference for the 4-bit rows' top-1 agreement; one run per folder, prompt and length. */
 const f32Runs = new Map<string, number[]>();
+const f32Key = (folder: string, m: BenchModel) => JSON.stringify([folder, m.prompt, m.tokens]);
 async function f32Continuation(folder: string, m: BenchModel, threads: number): Promise<number[]> {
-  const key = JSON.stringify([folder, m.prompt, m.tokens]);
+  const key = f32Key(folder, m);
   if (!f32Runs.has(key)) {
     console.log(`${m.name}: IDP Lab's F32 greedy continuation (reference for top-1 agreement)…`);
     f32Runs.set(key, (await runChild({ engine: 'idp', model: folder, threads, tokens: m.tokens, prompt: m.prompt, runs: 1, warmup: 0 })).ids);

@@ -12,7 +12,11 @@
 //   Q4_K {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}   256 values = 8 sub-blocks of 32;
 //        x = d·sc_j·q − dmin·m_j, q ∈ 0..15, sc_j, m_j ∈ 0..63 (6 bits each, packed into scales[12])
 //   Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}  256 values = 16 sub-blocks of 16;
-//        x = d·sc_j·(q − 32), q ∈ 0..63, sc_j ∈ −128..127
+//        x = d·sc_j·(q − 32), q ∈ 0..63, sc_j ∈ −128..127; a sub-block's largest |x| maps to code −32
+//        (as ggml's symmetric grids), so a value of the other sign as large clips at +31.
+//
+// f16 block scales of small weights are subnormal (Q6_K's d of weights ~0.02 is ~5e-6), as in ggml's own
+// files; the sub-block scales are rounded against the stored d, so this costs only their resolution.
 
 import { f16ToF32, f32ToF16 } from './dtypes';
 
