@@ -18,7 +18,7 @@ import { loadModel } from '../../src/engine/models/load';
 import { CausalLM } from '../../src/engine/runtime/lm';
 import { promptIds } from '../../src/engine/runtime/generate';
 import { readSafetensorsHeader, readTensorF32 } from '../../src/engine/formats/safetensors';
-import { threadsFor } from '../../src/cli/options';
+import { threadsFor } from '../../src/engine/models/config';
 import { GenerationQueue } from '../../src/server/openai/queue';
 import { ApiError, badRequest, toApiError } from '../../src/server/openai/errors';
 import { benchCacheDir, RandomLlamaSpec, writeLlamaGguf } from '../write-random-llama';

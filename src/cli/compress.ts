@@ -1,4 +1,4 @@
-// `idp compress` and `idp ppl`.
+// `idp compress` and `idp ppl`: flags → the compress and ppl jobs' options (engine/jobs/compress.ts, ppl.ts).
 //
 // compress: progress per layer on stderr; Ctrl-C (SIGINT/SIGTERM) cancels between steps and leaves no
 // output folder (exit 130); a summary line per module with --verbose; --json prints the result; the
@@ -6,46 +6,33 @@
 // ppl: perplexity with the GPTQ papers' convention (eval/perplexity.ts).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { compressModel, CompressMethod } from '../engine/compress/compress';
-import { QuantBits } from '../engine/compress/gptq-format';
+import { runCompress, runPpl } from '../engine/index';
+import type { CompressMethodName } from '../engine/index';
 import { describeLoaders } from '../engine/compress/gptq-loaders';
-import { loadModel } from '../engine/models/load';
-import { CausalLM } from '../engine/runtime/lm';
-import { evalCorpus, perplexity } from '../engine/eval/perplexity';
-import { inputError } from '../engine/errors';
-import { defaultModelPath } from '../engine/defaults';
-import { AdaptedLM, loadAdapter } from '../engine/train/adapted';
-import { reportError } from './errors';
-import { cancellation, collect, int, threadsFor } from './options';
+import { collect, dataSource, int, modelOptions, runCancellable } from './options';
 
 const CANCEL_MESSAGE = '\nidp: cancelling (nothing will be written)…\n';
 
-function pattern(v: string): { n: number; m: number } {
-  const r = /^(\d+):(\d+)$/.exec(v);
-  if (!r) throw new InvalidArgumentError('--pattern must look like N:M, e.g. 2:4');
-  return { n: Number(r[1]), m: Number(r[2]) };
+function pattern(v: string): string {
+  if (!/^(\d+):(\d+)$/.test(v)) throw new InvalidArgumentError('--pattern must look like N:M, e.g. 2:4');
+  return v;
 }
 
 interface CompressFlags {
-  model?: string; method: CompressMethod; bits?: number; groupSize: number; actOrder?: boolean; staticGroups?: boolean; sym?: boolean;
-  trueSequential: boolean; damp: number; sparsity?: number; pattern?: { n: number; m: number }; calib: string[]; samples: number;
+  model?: string; tokenizer?: string; method: CompressMethodName; bits?: number; groupSize?: number; actOrder?: boolean; staticGroups?: boolean; sym?: boolean;
+  trueSequential: boolean; damp: number; sparsity?: number; pattern?: string; calib: string[]; samples: number;
   seqlen?: number; seed: number; out: string; dense?: boolean; format: 'gptq' | 'gptq_v2'; skipUnfit?: boolean; overwrite?: boolean;
   threads?: number; json?: boolean; verbose?: boolean; quantizeHead?: boolean; headBits?: number;
 }
 
-async function runCompress(f: CompressFlags): Promise<void> {
-  const c = cancellation(CANCEL_MESSAGE);
-  try {
-    if (f.bits !== undefined && ![2, 3, 4, 8].includes(f.bits)) throw inputError(`--bits must be 2, 3, 4 or 8, got ${f.bits}`);
-    const calib = f.calib.length === 1 && f.calib[0] === 'model' ? 'model' as const : f.calib.length ? f.calib : undefined;
-    const r = await compressModel(f.model ?? defaultModelPath(), {
-      method: f.method, out: f.out, bits: f.bits as QuantBits | undefined, groupSize: f.groupSize, sym: f.sym, actOrder: !!f.actOrder,
-      staticGroups: !!f.staticGroups, trueSequential: f.trueSequential, dampPercent: f.damp, sparsity: f.sparsity, pattern: f.pattern,
-      calib, samples: f.samples, seqlen: f.seqlen, seed: f.seed, output: f.dense ? 'dense' : 'gptq', format: f.format,
-      quantizeHead: !!f.quantizeHead, headBits: f.headBits as 4 | 8 | undefined,
-      skipUnfit: !!f.skipUnfit, overwrite: !!f.overwrite, threads: f.threads, isCancelled: c.isCancelled,
-      onProgress: (p) => { if (p.stage !== 'module' || f.verbose) process.stderr.write(`[${p.stage}] ${p.message}\n`); },
-    });
+async function compress(f: CompressFlags): Promise<void> {
+  await runCancellable(CANCEL_MESSAGE, async (signal) => {
+    const r = await runCompress({
+      model: f.model, tokenizer: f.tokenizer, threads: f.threads, method: f.method, out: f.out, bits: f.bits as 2 | 3 | 4 | 8 | undefined,
+      groupSize: f.groupSize, sym: f.sym, actOrder: !!f.actOrder, staticGroups: !!f.staticGroups, trueSequential: f.trueSequential, damp: f.damp,
+      sparsity: f.sparsity, pattern: f.pattern, calib: dataSource(f.calib), samples: f.samples, seqlen: f.seqlen, seed: f.seed, dense: !!f.dense,
+      format: f.format, quantizeHead: !!f.quantizeHead, headBits: f.headBits as 4 | 8 | undefined, skipUnfit: !!f.skipUnfit, overwrite: !!f.overwrite,
+    }, { signal, onProgress: (p) => { if (p.stage !== 'module' || f.verbose) process.stderr.write(`[${p.stage}] ${p.message}\n`); } });
     if (r.cancelled) {
       process.stderr.write('idp: cancelled; no output written\n');
       process.exitCode = 130;
@@ -54,52 +41,39 @@ async function runCompress(f: CompressFlags): Promise<void> {
     if (f.json) {
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     } else {
-      const q = r.modules.filter((x) => x.quantized).length;
-      process.stdout.write(`${r.out}: ${r.modules.length} layers compressed (${q} quantized${r.skipped.length ? `, ${r.skipped.length} left unquantized` : ''}) ` +
-        `in ${r.totalSeconds.toFixed(1)} s\n`);
+      process.stdout.write(`${r.out}: ${r.modules} layers compressed (${r.quantized} quantized${r.skipped.length ? `, ${r.skipped.length} left unquantized` : ''}) ` +
+        `in ${r.seconds.toFixed(1)} s (group size ${r.groupSize === -1 ? 'one per row' : r.groupSize})\n`);
       if (r.loaders) process.stdout.write(`GPTQ loaders: ${describeLoaders(r.loaders)}\n`);
     }
-  } catch (e) {
-    process.exitCode = reportError(e);
-  } finally {
-    c.dispose();
-  }
+  });
 }
 
-interface PplFlags { model?: string; tokenizer?: string; adapter?: string; data: string[]; seqlen?: number; maxWindows?: number; batch: number; dequantize?: boolean; threads?: number; json?: boolean }
+interface PplFlags {
+  model?: string; tokenizer?: string; adapter?: string; data: string[]; seqlen?: number; maxWindows?: number; batch: number; dequantize?: boolean;
+  threads?: number; ep: 'cpu' | 'webgpu' | 'cuda'; json?: boolean;
+}
 
-async function runPpl(f: PplFlags): Promise<void> {
-  const c = cancellation(CANCEL_MESSAGE);
-  try {
-    if (!f.data.length) throw inputError('give the evaluation text with --data FILE (WikiText-2 raw text, C4 JSONL, …)');
-    const m = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    if (!m.tokenizer) throw inputError('the model has no tokenizer (give --tokenizer)', m.source);
-    const threads = threadsFor(m, f.threads);
-    const lm = f.adapter ? new AdaptedLM(loadAdapter(m, f.adapter), { threads })   // soft prompt, prefix or LoRA (PEFT folder)
-      : new CausalLM(m, { threads, graph: f.dequantize ? { dequantize: true } : undefined });
-    const corpus = evalCorpus(f.data, m.tokenizer, m.config);
-    const r = await perplexity(lm, corpus.ids, {
-      seqlen: f.seqlen, maxWindows: f.maxWindows ?? corpus.maxWindows, batch: f.batch, isCancelled: c.isCancelled,
-      onProgress: f.json || !process.stderr.isTTY ? undefined : (d, n) => { if (d === n || d % 16 === 0) process.stderr.write(`\r[ppl] ${d}/${n} windows`); },
-    });
-    if (!f.json && process.stderr.isTTY) process.stderr.write('\n');
+async function ppl(f: PplFlags): Promise<void> {
+  await runCancellable(CANCEL_MESSAGE, async (signal) => {
+    const tty = !f.json && process.stderr.isTTY;
+    const r = await runPpl({
+      model: f.model, tokenizer: f.tokenizer, threads: f.threads, ep: f.ep, adapter: f.adapter, data: f.data, seqlen: f.seqlen,
+      maxWindows: f.maxWindows, batch: f.batch, dequantize: f.dequantize,
+    }, { signal, onProgress: tty ? (p) => { if (p.done === p.windows || p.done % 16 === 0) process.stderr.write(`\r[ppl] ${p.done}/${p.windows} windows`); } : undefined });
+    if (tty) process.stderr.write('\n');
     if (r.cancelled) { process.stderr.write('idp: cancelled\n'); process.exitCode = 130; return; }
-    if (f.json) process.stdout.write(JSON.stringify({ ...r, files: corpus.files }) + '\n');
+    if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
     else process.stdout.write(`perplexity ${r.ppl.toFixed(4)} (${r.windows} windows × ${r.seqlen} tokens, mean NLL ${r.nll.toFixed(4)})\n`);
-  } catch (e) {
-    process.exitCode = reportError(e);
-  } finally {
-    c.dispose();
-  }
+  });
 }
 
 export function registerCompressCommands(program: Command): void {
-  program.command('compress')
-    .description('compress a model (GPTQ, SparseGPT, RTN, magnitude) into a GPTQ-layout folder')
-    .option('--model <path>', 'float model: HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+  modelOptions(program.command('compress')
+    .description('compress a model (GPTQ, SparseGPT, RTN, magnitude) into a GPTQ-layout folder'),
+  'float model: HF folder, .gguf or llama2.c .bin (default: the embedded default model)', false)
     .addOption(new Option('--method <m>', 'compression method').choices(['gptq', 'rtn', 'sparsegpt', 'magnitude']).makeOptionMandatory())
     .option('--bits <b>', 'quantization bits: 2, 3, 4 or 8 (sparsegpt: joint quantization)', int('--bits', 1))
-    .option('--group-size <g>', 'columns per quantization group (-1: per channel)', (v) => { const n = Number(v); if (!(n === -1 || (Number.isInteger(n) && n >= 1))) throw new InvalidArgumentError('--group-size must be -1 or a positive integer'); return n; }, 128)
+    .option('--group-size <g>', 'columns per quantization group (-1: per channel; default the largest of 128, 64, 32 dividing every layer\'s input, else -1)', (v) => { const n = Number(v); if (!(n === -1 || (Number.isInteger(n) && n >= 1))) throw new InvalidArgumentError('--group-size must be -1 or a positive integer'); return n; })
     .option('--act-order', 'GPTQ: process columns by decreasing activation (desc_act)')
     .option('--static-groups', 'GPTQ: choose group grids before any update (with --act-order)')
     .option('--sym', 'symmetric quantization (the default: every GPTQ loader reads it)')
@@ -119,22 +93,18 @@ export function registerCompressCommands(program: Command): void {
     .addOption(new Option('--head-bits <b>', 'bits of the quantized head (default: --bits when 4 or 8, else 4)').choices(['4', '8']).argParser(Number))
     .option('--skip-unfit', 'leave layers the GPTQ layout cannot store (in/out × bits not whole words) unquantized')
     .option('--overwrite', 'replace a non-empty output folder')
-    .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
     .option('--verbose', 'print every layer\'s reconstruction error')
     .option('--json', 'print the result (per-module errors, timings) as JSON')
-    .action(runCompress);
+    .action(compress);
 
-  program.command('ppl')
-    .description('perplexity on WikiText-2 / C4 as the GPTQ papers compute it (non-overlapping windows, exp of mean NLL)')
-    .option('--model <path>', 'HF folder (float or GPTQ), .gguf or llama2.c .bin')
-    .option('--tokenizer <path>', 'tokenizer file')
+  modelOptions(program.command('ppl')
+    .description('perplexity on WikiText-2 / C4 as the GPTQ papers compute it (non-overlapping windows, exp of mean NLL)'))
     .option('--data <file>', 'evaluation text: raw text (WikiText-2 test joined) or JSONL with "text" (C4); repeatable', collect, [] as string[])
     .option('--seqlen <n>', 'window length (default min(2048, context))', int('--seqlen', 2))
     .option('--max-windows <n>', 'score at most this many windows (C4 JSONL default 256)', int('--max-windows', 1))
     .option('--batch <n>', 'windows per forward pass', int('--batch', 1), 1)
     .option('--adapter <dir>', 'PEFT adapter folder applied to the model (prompt tuning, prefix tuning, LoRA)')
     .option('--dequantize', 'GPTQ models: run fp32 on dequantized weights instead of MatMulNBits')
-    .option('--threads <n>', 'ORT intra-op threads', int('--threads', 1))
     .option('--json', 'print JSON')
-    .action(runPpl);
+    .action(ppl);
 }

@@ -1,5 +1,7 @@
 // `idp` — the command line over the same engine the extension uses (in-process).
 
+import * as fs from 'fs';
+import * as path from 'path';
 import { Command } from 'commander';
 import { runGenerate } from './generate';
 import { runInfo } from './info';
@@ -11,14 +13,25 @@ import { registerBenchCommand } from './bench';
 import { registerStudyCommand } from './study';
 import { registerStudyFigureCommand } from './study-figure';
 import { registerServeCommand } from './serve';
-import { epOption, registerGpuCommands } from './gpu';
-import { collect, int, num } from './options';
+import { registerGpuCommands } from './gpu';
+import { collect, int, modelOptions, num } from './options';
+import { packageRoot } from '../engine/defaults';
 import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
 
+
+/** The package's version (package.json beside dist/ or the repository root). */
+function packageVersion(): string {
+  try {
+    return String((JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function cli(): Command {
   const program = new Command('idp')
     .description('IDP Lab: run, compress and recover LLMs on ONNX Runtime')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     // commander's own usage errors (an unknown option, a bad value) are bad input: exit 2 as the
@@ -27,10 +40,8 @@ export function cli(): Command {
     .addHelpText('after', '\nEvery --model also takes a Hugging Face Hub id, ORG/NAME[@REVISION] or ORG/NAME:QUANT (GGUF):\n' +
       'read from the Hugging Face cache, downloaded there first when missing (README: Models from the Hub).');
 
-  program.command('generate')
-    .description('generate text from a prompt (BOS first, as llama2.c)')
-    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
-    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin, or tokenizer.json)')
+  modelOptions(program.command('generate')
+    .description('generate text from a prompt (BOS first, as llama2.c)'))
     .option('--prompt <text>', 'prompt text (default: none, generate from BOS)', '')
     .option('--max-tokens <n>', 'tokens to generate', int('--max-tokens'), 256)
     .option('--temperature <t>', '0 = greedy', num('--temperature', 0, 100), 0)
@@ -38,15 +49,13 @@ export function cli(): Command {
     .option('--top-p <p>', 'nucleus sampling (1 = off)', num('--top-p', 0, 1), 1)
     .option('--seed <s>', 'random seed', int('--seed'), 42)
     .option('--stop <text>', 'stop sequence (repeatable)', collect, [] as string[])
-    .addOption(epOption())
-    .option('--threads <n>', 'intra-op threads (default: 1 for models under 10M parameters, else ORT decides)', int('--threads', 1))
     .option('--json', 'print one JSON object {text, ids, timings}')
     .action(runGenerate);
 
   program.command('info')
     .description('architecture, parameter count, dtypes, format, context length')
-    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
-    .option('--tokenizer <path>', 'tokenizer file')
+    .option('--model <path>', 'HF folder, GPTQ folder, .gguf or llama2.c .bin (default: the embedded default model)')
+    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin, or tokenizer.json)')
     .option('--json', 'print JSON')
     .action(runInfo);
 

@@ -1,6 +1,9 @@
 // Shared plumbing of the `idp` commands: commander option parsers, signal handling, progress text.
 
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { reportError } from './errors';
+import { epOption } from './gpu';
+import type { DataSource } from '../engine/index';
 
 /** An integer option ≥ min. */
 export const int = (name: string, min = 0) => (v: string) => {
@@ -26,21 +29,46 @@ export const numAtLeast = (name: string, min: number) => (v: string) => {
 /** A repeatable option collecting every value. */
 export const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** ORT intra-op threads: the --threads flag, else the engine's rule (models/config.ts). */
-export { threadsFor } from '../engine/models/config';
-
 /** Seconds as a short ETA: 42s, 7m, 1.5h. */
 export const fmtEta = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
 
-/** SIGINT/SIGTERM set a flag the long job polls (writing `message` once); a second signal exits at once (130). */
-export function cancellation(message: string): { isCancelled: () => boolean; dispose: () => void } {
-  let flag = false;
+/** SIGINT/SIGTERM abort the job's signal (writing `message` once); a second signal exits at once (130). */
+export function cancellation(message: string): { signal: AbortSignal; isCancelled: () => boolean; dispose: () => void } {
+  const ac = new AbortController();
   const on = () => {
-    if (flag) process.exit(130);
-    flag = true;
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
     process.stderr.write(message);
   };
   process.on('SIGINT', on);
   process.on('SIGTERM', on);
-  return { isCancelled: () => flag, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
+  return { signal: ac.signal, isCancelled: () => ac.signal.aborted, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
+}
+
+/** Runs a job under Ctrl-C handling (`message` on the first signal); a failure sets the exit code by its kind. */
+export async function runCancellable(message: string, body: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const c = cancellation(message);
+  try {
+    await body(c.signal);
+  } catch (e) {
+    process.exitCode = reportError(e);
+  } finally {
+    c.dispose();
+  }
+}
+
+/** A data flag (--data, --calib): 'model' alone samples text from the model, else files / globs; none: undefined. */
+export const dataSource = (entries: string[]): DataSource | undefined =>
+  entries.length === 1 && entries[0] === 'model' ? 'model' : entries.length ? entries : undefined;
+
+/** A comma list flag. */
+export const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** The model flags every command taking --model has (--tokenizer, --threads, and --ep where it runs the model). */
+export function modelOptions(c: Command, what = 'HF folder, GPTQ folder, .gguf or llama2.c .bin (default: the embedded default model)', ep = true): Command {
+  c.option('--model <path>', what)
+    .option('--tokenizer <path>', 'tokenizer file (llama2.c tokenizer.bin, or tokenizer.json)')
+    .option('--threads <n>', 'ORT intra-op threads (default: 1 for models under 10M parameters, else ORT decides)', int('--threads', 1));
+  if (ep) c.addOption(epOption());
+  return c;
 }

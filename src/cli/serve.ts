@@ -3,28 +3,30 @@
 import type { Command } from 'commander';
 import { defaultModelPath } from '../engine/defaults';
 import { startServer } from '../server/openai/server';
-import { int } from './options';
+import { int, modelOptions } from './options';
+import type { ProviderSetting } from '../engine/runtime/gpu/provider-choice';
+import { chosenEp } from './gpu';
 import { reportError } from './errors';
 
-interface ServeFlags { model?: string; bank?: string; host: string; port: number; apiKey?: string; maxQueue: number; threads?: number }
+interface ServeFlags {
+  model?: string; tokenizer?: string; bank?: string; host: string; port: number; apiKey?: string; maxQueue: number; threads?: number; ep: ProviderSetting;
+}
 
 export function registerServeCommand(program: Command): void {
-  program.command('serve')
-    .description('serve the model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)')
-    .option('--model <path>', 'HF folder, .gguf or llama2.c .bin (default: the embedded default model)')
+  modelOptions(program.command('serve')
+    .description('serve the model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)'))
     .option('--bank <dir>', 'IDP prompt bank: every request runs with it, and answers say which prompt was selected')
     .option('--host <host>', 'address to listen on (other than loopback needs --api-key)', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', int('--port'), 8080)
     .option('--api-key <key>', 'require Authorization: Bearer <key> on every request')
     .option('--max-queue <n>', 'requests that may wait behind the running one; more are refused with 429', int('--max-queue'), 8)
-    .option('--threads <n>', 'intra-op threads (default: 1 for models under 10M parameters, else ORT decides)', int('--threads', 1))
     .action(runServe);
 }
 
 async function runServe(f: ServeFlags): Promise<void> {
   try {
     const s = await startServer({
-      model: f.model ?? defaultModelPath(), bank: f.bank, host: f.host, port: f.port, apiKey: f.apiKey, maxQueue: f.maxQueue, threads: f.threads,
+      model: f.model ?? defaultModelPath(), tokenizer: f.tokenizer, ep: await chosenEp(f.ep), bank: f.bank, host: f.host, port: f.port, apiKey: f.apiKey, maxQueue: f.maxQueue, threads: f.threads,
       log: (line) => process.stderr.write(`idp serve: ${line}\n`),
     });
     process.stdout.write(`idp serve: ${s.host.id} at ${s.url}${s.host.template ? '' : ' (no chat template: /v1/chat/completions answers 400)'}\n`);

@@ -7,12 +7,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { defaultModelPath } from '../engine/defaults';
-import { runStudy, StudyProgress } from '../engine/study/run';
-import type { StudyOptions } from '../engine/study/options';
+import { runStudyJob } from '../engine/index';
+import type { StudyOptions, StudyProgressValue } from '../engine/index';
 import { PRESET_SETTINGS } from '../engine/study/preset';
 import { reportError } from './errors';
 import { inputError } from '../engine/errors';
-import { collect, int, numAtLeast } from './options';
+import { collect, int, list, modelOptions, numAtLeast } from './options';
 
 interface StudyFlags {
   model?: string; tokenizer?: string; compress: string; compressed?: string; preset?: 'paper'; weightDecay?: number; methods: string; tokens?: number; tasks?: string; heldout: string[]; data: string[];
@@ -20,8 +20,6 @@ interface StudyFlags {
   selectionLayer: number; score: 'mass' | 'mean'; calibSamples: number; latencyBatch?: number; latencySeqlen?: number; latencyDecode: number; latencyRepeats: number;
   latency: boolean; similarity: boolean; similaritySamples: number; choices: number; addBos?: boolean; threads?: number; json?: boolean; quiet?: boolean;
 }
-
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 /**
  * Flags → the plain options object runStudy takes (the same the extension sends over JSON-RPC). With a
@@ -47,10 +45,10 @@ export function studyOptions(f: StudyFlags, explicit: (flag: keyof StudyFlags) =
 function progressPrinter(quiet: boolean | undefined) {
   let last = 0;
   let lastStage = '';
-  return (p: StudyProgress) => {
+  return (p: StudyProgressValue) => {
     if (quiet) return;
     const now = performance.now();
-    const important = p.stage !== lastStage || p.reused || p.stage === 'report' || (p.fraction === undefined && p.stage !== 'bench');
+    const important = p.stage !== lastStage || p.reused || p.stage === 'report' || (p.stageFraction === undefined && p.stage !== 'bench');
     if (!important && now - last < 3000) return;
     last = now;
     lastStage = p.stage;
@@ -69,12 +67,11 @@ async function run(f: StudyFlags, cmd: Command): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     if (!f.preset && (f.tokens === undefined || f.tasks === undefined)) throw inputError(`study: give ${f.tokens === undefined ? '--tokens' : '--tasks'} (or --preset paper)`);
-    const r = await runStudy(studyOptions(f, (flag) => cmd.getOptionValueSource(flag) === 'cli'), { onProgress: progressPrinter(f.quiet || f.json), signal: ac.signal });
-    const out = path.resolve(f.out);
+    const { report: r, dir } = await runStudyJob(studyOptions(f, (flag) => cmd.getOptionValueSource(flag) === 'cli'), { onProgress: progressPrinter(f.quiet || f.json), signal: ac.signal });
     if (f.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
-      process.stdout.write(fs.readFileSync(path.join(out, r.table), 'utf8'));
-      process.stdout.write(`\nwrote ${path.join(out, 'study.json')}, ${r.table}, ${r.charts.map((c) => c.svg).join(', ')}\n`);
+      process.stdout.write(fs.readFileSync(path.join(dir, r.table), 'utf8'));
+      process.stdout.write(`\nwrote ${path.join(dir, 'study.json')}, ${r.table}, ${r.charts.map((c) => c.svg).join(', ')}\n`);
     }
     if (r.status === 'cancelled') process.exitCode = 130;
   } catch (e) {
@@ -86,11 +83,10 @@ async function run(f: StudyFlags, cmd: Command): Promise<void> {
 }
 
 export function registerStudyCommand(program: Command): void {
-  program.command('study')
-    .description('compress → train every recovery method → benchmark → latency → analyses → report folder (study.json, table.md, charts/)')
-    .option('--model <path>', 'the uncompressed model (default: the embedded default model)')
-    .option('--tokenizer <path>', 'tokenizer file')
-    .option('--compress <spec>', 'method:bits[:gGROUP] (gptq:3, gptq:4:g64, rtn:4) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, sparsegpt:2:4, magnitude:0.7)', 'gptq:3')
+  modelOptions(program.command('study')
+    .description('compress → train every recovery method → benchmark → latency → analyses → report folder (study.json, table.md, charts/)'),
+  'the uncompressed model (default: the embedded default model)', false)
+    .option('--compress <spec>', 'method:bits[:gGROUP] (gptq:3, gptq:4:g64, rtn:4; without a group the largest of 128, 64, 32 dividing every layer\'s input, else one per row) or method:sparsity[:bits] (sparsegpt:0.5, sparsegpt:0.5:4, sparsegpt:2:4, magnitude:0.7)', 'gptq:3')
     .option('--compressed <dir>', 'start from a model compressed elsewhere (a GPTQ folder or any model folder): no compression step, the compressed row runs on DIR (--compress is ignored)')
     .addOption(new Option('--preset <name>', 'the paper\'s settings (§3.2, appendix A), each overridden by its flag when typed: --compress gptq:3 ' +
       '--methods none,prompt:50,prompt:100,concat,idp,lora:2,lora:3,lora:4 (IDP on §3.2.1\'s m = 50, n = 100, not Table 3\'s 26/100) ' +
@@ -121,7 +117,6 @@ export function registerStudyCommand(program: Command): void {
     .option('--similarity-samples <n>', 'held-out texts for the similarity analysis', int('--similarity-samples', 1), 8)
     .option('--choices <n>', 'choices per held-out multiple-choice item', int('--choices', 2), 4)
     .option('--add-bos', 'benchmark contexts with BOS first (default: lm-eval\'s rule, none except for Gemma); training and perplexity keep theirs')
-    .option('--threads <n>', 'ORT intra-op threads (default: 1 under 10M parameters)', int('--threads', 1))
     .option('--quiet', 'no progress lines')
     .option('--json', 'print study.json instead of the table')
     .action(run);

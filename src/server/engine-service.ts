@@ -15,7 +15,7 @@ import { findFimTokens, completionIds, FimChoice, FimTokens, isFimChoice } from 
 import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
 import { bosFor, Tokenizer } from '../engine/tokenizers/tokenizer';
 import type { InspectParams, InspectReply } from './protocol';
-import { checkInspectParams, Inspector } from './inspect';
+import { Inspector } from '../engine/index';
 import { WORKFLOW_CAPABILITIES, Workflows } from './workflows';
 import { BankRunners, IdpPick, pickOf } from './bank-generate';
 
@@ -172,14 +172,10 @@ export class EngineService {
 
   /** IDP's selection, scores and attention maps for one input with a bank (idp/inspect). */
   inspect(p: InspectParams): Promise<InspectReply> {
-    try {
-      checkInspectParams(p);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.exclusive(async () => this.inspector.inspect(this.current?.model, p, this.current?.info.threads));
+    const held = this.current ? { model: this.current.model, threads: this.current.info.threads } : undefined;
+    return this.exclusive(async () => this.inspector.inspect(p, held, { absolutePaths: true }));
   }
 
-  /** Compress, train a bank or a baseline, benchmark, study (workflows.ts): each loads its own model. */
+  /** Compress, train a bank or a baseline, benchmark, study, bank eval (workflows.ts): each loads its own model. */
   readonly workflows = new Workflows();
 }

@@ -17,23 +17,24 @@ import type { ProviderSetting } from '../engine/runtime/gpu/provider-setting';
 import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
 import type { ModelDescription } from '../engine/models/load';
 import type { IdpErrorCode } from '../engine/errors';
-import type { InspectReport } from '../engine/idp/report';
 import type { FimChoice } from '../engine/fim';
+import type { InspectOptions, InspectResult } from '../engine/index';
 import type {
-  BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply, StudyParams, StudyProgressValue, StudyReply,
-  TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
+  BankEvalParams, BankEvalProgressValue, BankEvalReply, BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply,
+  StudyParams, StudyProgressValue, StudyReply, TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
 } from './workflow-protocol';
 
 export * from './workflow-protocol';
 
-/** 2: `idp/initialize` takes the client's folders (InitializeParams). */
-export const PROTOCOL_VERSION = 2;
+/** 2: `idp/initialize` takes the client's folders (InitializeParams). 3: the workflow params and results are
+ *  the engine jobs' options and results (engine/jobs), and `idp/bankEval`. */
+export const PROTOCOL_VERSION = 3;
 
 /** What this engine build can do (the extension greys out the rest). */
 export type Capability = 'generate' | 'info' | 'logits' | 'inspect' | WorkflowCapability;
 
 /** The long workflows (workflow-protocol.ts): one request and one capability each. */
-export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study';
+export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study' | 'bankEval';
 
 /**
  * `idp/initialize`'s parameters: the folders this client lets the engine use, declared once at
@@ -124,32 +125,13 @@ export interface HealthResult {
   model?: string;
 }
 
-/** `idp/inspect`: which prompt a bank's IDP selects for an input, with the attention maps (the IDP Inspector). */
-export interface InspectParams {
-  bank: string;                  // bank folder (idp bank train)
-  /** The model to run (the one the bank was trained on); default: the loaded model. Another model is
-   *  loaded for the inspection only (the loaded one stays). */
-  model?: string;
-  text?: string;                 // input text (BOS first, as generation does); or
-  ids?: number[];                // token ids as they are
-  /** Most input tokens to inspect (default 96): a longer input keeps its last ones (after BOS). */
-  maxTokens?: number;
-  heads?: boolean;               // per-head maps too (layers[].heads)
-  /** Also run the same input and bank on the uncompressed model: this path, or `true` for the source
-   *  named in the loaded model's idp-compress.json. */
-  compare?: string | true;
-  selectionLayer?: number;
-  score?: 'mass' | 'mean';
-}
-
-export interface InspectReply {
-  model: string;
-  bank: string;
-  report: InspectReport;
-  /** Input tokens dropped from the start to fit maxTokens / the context. */
-  dropped: number;
-  compare?: { model: string; report: InspectReport };
-}
+/**
+ * `idp/inspect`: which prompt a bank's IDP selects for an input, with the attention maps (the IDP Inspector);
+ * the inspect job's options (engine/jobs/inspect.ts). Without `model` it runs on the loaded model; another
+ * model is loaded for the inspection only (the loaded one stays).
+ */
+export type InspectParams = InspectOptions;
+export type InspectReply = InspectResult;
 
 export const Methods = {
   initialize: new RequestType<InitializeParams | null, InitializeResult, void>('idp/initialize'),
@@ -164,6 +146,7 @@ export const Methods = {
   trainBaseline: new RequestType<TrainBaselineParams, TrainBaselineReply, void>('idp/trainBaseline'),
   bench: new RequestType<BenchParams, BenchReply, void>('idp/bench'),
   study: new RequestType<StudyParams, StudyReply, void>('idp/study'),
+  bankEval: new RequestType<BankEvalParams, BankEvalReply, void>('idp/bankEval'),
 } as const;
 
 /** `$/progress` values of the workflow requests. */
@@ -173,6 +156,7 @@ export const WorkflowProgress = {
   trainBaseline: new ProgressType<TrainProgressValue>(),
   bench: new ProgressType<BenchProgressValue>(),
   study: new ProgressType<StudyProgressValue>(),
+  bankEval: new ProgressType<BankEvalProgressValue>(),
 } as const;
 
 export const GenerateProgressType = new ProgressType<GenerateProgress>();

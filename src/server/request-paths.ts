@@ -79,24 +79,24 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
       break;
     case Methods.inspect.method: {
       const inspected = str(p.model) ?? ctx.loadedModel;
-      reads.push(str(p.bank), model(p.model));
+      reads.push(str(p.bank), model(p.model), str(p.tokenizer));
       if (typeof p.compare === 'string') reads.push(model(p.compare));
       else if (p.compare === true && inspected) reads.push(model(compareSource(inspected)));
       break;
     }
     case Methods.compress.method:
-      reads.push(model(p.model), ...dataReads(p.calib));
+      reads.push(model(p.model), str(p.tokenizer), ...dataReads(p.calib));
       writes.push(str(p.out));
       break;
     case Methods.trainBank.method:
     case Methods.trainBaseline.method:
-      reads.push(model(p.model), ...dataReads(p.data), ...strs(p.eval));
+      reads.push(model(p.model), str(p.tokenizer), ...dataReads(p.data), ...strs(p.eval));
       // trainBank: each prompt's own data (null: the shared data)
       if (Array.isArray(p.promptData)) for (const d of p.promptData) reads.push(...dataReads(d));
       writes.push(str(p.out));
       break;
     case Methods.bench.method: {
-      reads.push(model(p.model), str(p.adapter), str(p.bank), ...strs(p.heldout), ...taskReads(p));
+      reads.push(model(p.model), str(p.tokenizer), str(p.adapter), str(p.bank), ...strs(p.heldout), ...taskReads(p));
       const out = str(p.out);
       if (out) {
         const r = reportPaths(out);
@@ -109,6 +109,9 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
       // prompt:<n>@<data> methods read their own data
       reads.push(...strs(p.methods).filter((x) => x.includes('@')).map((x) => x.slice(x.indexOf('@') + 1)));
       writes.push(str(p.out));
+      break;
+    case Methods.bankEval.method:
+      reads.push(str(p.model), str(p.tokenizer), str(p.bank), ...strs(p.data), ...strs(p.also));
       break;
     default:
       break; // initialize, info, health, shutdown: no paths

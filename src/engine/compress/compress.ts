@@ -25,7 +25,7 @@ import { loadModel } from '../models/load';
 import { dequantize, QuantBits, QuantizedLinear, whyNotQuantizable } from './gptq-format';
 import { DEFAULT_GPTQ, GptqConfig, gptqConfigFiles } from './gptq-config';
 import { gptqLoaders, LoaderVerdict } from './gptq-loaders';
-import { headModule, HEAD_MODULE, linearModules, LinearModule, weightOf } from './modules';
+import { autoGroupSize, headModule, HEAD_MODULE, linearModules, LinearModule, weightOf } from './modules';
 import { quantizeRtn } from './rtn';
 import { gptqQuantize, reconstructionError } from './gptq';
 import { checkSparsity, magnitudePrune, sparseGpt } from './sparsegpt';
@@ -43,7 +43,7 @@ export interface CompressOptions {
   out: string;
   /** Quantization bits (rtn, gptq; sparsegpt: joint quantization when given). */
   bits?: QuantBits;
-  groupSize?: number;          // default 128
+  groupSize?: number;          // default autoGroupSize(): the largest of 128, 64, 32 dividing every layer's input, else -1
   /** Default true: symmetric v1 is the one GPTQ checkpoint every loader reads (gptq-loaders.ts). */
   sym?: boolean;
   actOrder?: boolean;
@@ -102,6 +102,8 @@ export interface ModuleStat {
 export interface CompressResult {
   out: string;
   cancelled: boolean;
+  /** The quantization group size used (-1: one group per row). */
+  groupSize: number;
   modules: ModuleStat[];
   /** Modules left float because the GPTQ layout cannot store their shape (skipUnfit). */
   skipped: string[];
@@ -125,7 +127,7 @@ function validate(m: LoadedModel, o: CompressOptions, mods: LinearModule[]): { q
   if (!prune && (o.sparsity !== undefined || o.pattern)) throw inputError(`--method ${o.method} does not prune: --sparsity / --pattern need sparsegpt or magnitude`);
   const unfit: string[] = [];
   if (quantize) {
-    const gs = o.groupSize ?? DEFAULT_GPTQ.groupSize;
+    const gs = o.groupSize ?? autoGroupSize(m.config);
     for (const mod of mods) {
       const memory = whyNotQuantizable(mod.inFeatures, mod.outFeatures, o.bits!, gs, false);
       if (memory) throw inputError(`cannot quantize '${mod.name}' [out ${mod.outFeatures}, in ${mod.inFeatures}]: ${memory}`, m.source);
@@ -178,13 +180,13 @@ async function compressClaimed(model: string | LoadedModel, o: CompressOptions &
   o = { ...o, threads: threadsFor(m, o.threads) };
   const mods = linearModules(m.config);
   const { quantize, unfit } = validate(m, o, mods);
-  const gs = o.groupSize ?? DEFAULT_GPTQ.groupSize;
+  const gs = o.groupSize ?? autoGroupSize(m.config);
   const sym = o.sym ?? true;
   const format = o.format ?? 'gptq';
   const minZero = format === 'gptq' ? 1 : 0;
   const L = m.config.numLayers;
   const progress = (p: Omit<CompressProgress, 'layers'>) => o.onProgress?.({ ...p, layers: L });
-  const result: CompressResult = { out: path.resolve(o.out), cancelled: false, modules: [], skipped: o.skipUnfit ? unfit : [], layerSeconds: [], calibrationSeconds: 0, totalSeconds: 0 };
+  const result: CompressResult = { out: path.resolve(o.out), cancelled: false, groupSize: gs, modules: [], skipped: o.skipUnfit ? unfit : [], layerSeconds: [], calibrationSeconds: 0, totalSeconds: 0 };
   const cancelled = () => {
     if (!o.isCancelled?.()) return false;
     result.cancelled = true;

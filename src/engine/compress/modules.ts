@@ -60,6 +60,15 @@ export function linearModules(cfg: ModelConfig): LinearModule[] {
   return out;
 }
 
+/**
+ * The quantization group size when none is given: the largest of 128, 64, 32 that divides every linear
+ * layer's input width (GPTQ groups), else one group per row (-1). A model of 192-wide layers gets 64.
+ */
+export function autoGroupSize(cfg: ModelConfig): number {
+  const widths = linearModules(cfg).map((x) => x.inFeatures);
+  return [128, 64, 32].find((g) => widths.every((w) => w % g === 0)) ?? -1;
+}
+
 /** W [out, in] float32 of a module (a copy). NaN/Inf weights are a FORMAT error naming the file. */
 export function weightOf(m: LoadedModel, mod: LinearModule): Float32Array {
   const name = mod.weight ?? `${mod.name}.weight`;

@@ -136,6 +136,20 @@ export function parseCompress(spec: string): CompressSpec {
   };
 }
 
+/**
+ * The spec with a group size where it quantizes and names none ("gptq:3" → "gptq:3:g64"); `groupSize`
+ * is the model's automatic one (compress/modules.ts autoGroupSize). A spec with a group, or that does
+ * not quantize, is returned as it is; so is one whose group would be the default 128 anyway.
+ */
+export function withGroupSize(spec: string, groupSize: number): string {
+  const s = spec.trim();
+  if (groupSize === 128) return s;
+  const q = /^(gptq|rtn):(2|3|4|8)(:dense)?$/.exec(s);
+  if (q) return `${q[1]}:${q[2]}:g${groupSize}${q[3] ?? ''}`;
+  if (/^sparsegpt:(0?\.\d+|\d+:\d+):(2|3|4|8)$/.test(s)) return `${s}:g${groupSize}`;
+  return s;
+}
+
 /** The compressed row's short name in labels: "GPTQ-3bit", "SparseGPT-50%", "SparseGPT-2:4-4bit". */
 export function compressLabel(c: CompressSpec): string {
   return c.sparsity !== undefined

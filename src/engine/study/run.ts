@@ -9,6 +9,7 @@ import * as path from 'path';
 import { loadModel, describeModel } from '../models/load';
 import { parameterCount, threadsFor } from '../models/config';
 import { compressModel } from '../compress/compress';
+import { autoGroupSize } from '../compress/modules';
 import { DEFAULT_SETTINGS, TrainSettings } from '../train/trainer';
 import type { LoraTarget } from '../train/methods/lora';
 import { modelInfo } from '../idp/bank';
@@ -19,7 +20,7 @@ import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
 import { applyPreset, presetNote } from './preset';
 import { describeGiven, GivenCompression } from './given';
-import { bankLengths, bankPromptData, checkOptions, compressLabel, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions } from './options';
+import { bankLengths, bankPromptData, checkOptions, compressLabel, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions, withGroupSize } from './options';
 import { routingAnalysis } from './routing';
 import { PROMPT_INPUT } from '../train/methods/prompt';
 import { loadCorpus, TrainData } from '../train/data';
@@ -75,8 +76,9 @@ function studyPath(out: string, dir: string): string {
 
 async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: OutputClaim, presetNoted?: string): Promise<StudyReport> {
   const t0 = performance.now();
-  // a given compressed model: options.compress is not used (the preset's or the CLI's default may be there)
-  const compress = options.compressed === undefined ? parseCompress(options.compress) : undefined;
+  // a given compressed model: options.compress is not used (the preset's or the CLI's default may be there);
+  // parsed now so that a bad spec fails before the model is loaded, again with the model's group size below
+  let compress = options.compressed === undefined ? parseCompress(options.compress) : undefined;
   const methods = parseMethods(options.methods);
   const out = claim.target;
   const store = new StudyStore(out);
@@ -90,6 +92,8 @@ async function studyClaimed(options: StudyOptions, hooks: StudyHooks, claim: Out
   progress({ stage: 'load', message: `loading ${options.model}` });
   const base = await loadModel(options.model, { tokenizer: options.tokenizer });
   const c = base.config;
+  // "gptq:3" without a group: the largest group size the model's layers allow (as idp compress does)
+  if (compress) compress = parseCompress(withGroupSize(compress.spec, autoGroupSize(c)));
   const threads = threadsFor(base, options.threads);
   const session = { threads };
   const lengths = bankLengths(methods);

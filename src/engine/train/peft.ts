@@ -15,6 +15,12 @@ import type { LoadedModel } from '../models/config';
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
+/** A run folder of a prompt training (its adapter/ holds the PEFT files) or the adapter folder itself → the adapter folder. */
+export function adapterDir(dir: string): string {
+  const sub = path.join(dir, 'adapter');
+  return fs.existsSync(path.join(sub, ADAPTER_CONFIG)) ? sub : dir;
+}
+
 export type PeftType = 'PROMPT_TUNING' | 'PREFIX_TUNING' | 'LORA';
 
 /** Fields every adapter_config.json we write carries. */

@@ -11,14 +11,15 @@ import { IdpBank } from '../../engine/idp/bank';
 import { IdpLM } from '../../engine/idp/runner';
 import { bosFor, Tokenizer } from '../../engine/tokenizers/tokenizer';
 import { inputError } from '../../engine/errors';
-import { threadsFor } from '../../cli/options';
+import { threadsFor } from '../../engine/models/config';
+import type { ExecutionProvider } from '../../engine/runtime/session';
 import { completionIds, findFimTokens, FimTokens, maxPieceChars } from '../../engine/fim';
 import { IdpPick, pickOf } from '../bank-generate';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
 import { ApiError, badRequest } from './errors';
 import type { ChatRequest, CompletionRequest, GenerationRequest } from './params';
 
-export interface HostOptions { model: string; bank?: string; threads?: number }
+export interface HostOptions { model: string; tokenizer?: string; bank?: string; threads?: number; ep?: ExecutionProvider }
 
 export interface RunHooks {
   /** Polled between decode steps: true stops the run (finish 'cancelled'). */
@@ -52,11 +53,11 @@ export class ModelHost {
   ) {}
 
   static async load(o: HostOptions): Promise<ModelHost> {
-    const model = await loadModel(o.model);
+    const model = await loadModel(o.model, { tokenizer: o.tokenizer });
     if (!model.tokenizer) throw inputError('this model has no tokenizer: idp serve needs one to read text', model.source);
     const threads = threadsFor(model, o.threads);
-    const idp = o.bank ? new IdpLM(model, IdpBank.load(o.bank, model), { threads }) : undefined;
-    const lm = idp?.lm ?? new CausalLM(model, { threads });
+    const idp = o.bank ? new IdpLM(model, IdpBank.load(o.bank, model), { threads, ep: o.ep }) : undefined;
+    const lm = idp?.lm ?? new CausalLM(model, { threads, ep: o.ep });
     await lm.session(lm.kvInPlace() ? 'capacity' : 'last');   // build and open now: a broken model fails at start, not on the first request
     if (idp) await idp.session('last');
     const id = path.basename(path.resolve(o.model)).replace(/\.(gguf|bin)$/, '');

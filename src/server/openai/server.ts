@@ -8,15 +8,18 @@ import { inputError } from '../../engine/errors';
 import { ModelHost } from './model-host';
 import { GenerationQueue } from './queue';
 import { handler, RouteContext } from './routes';
+import type { ExecutionProvider } from '../../engine/runtime/session';
 
 export interface ServeOptions {
   model: string;
+  tokenizer?: string;
   bank?: string;
   host?: string;          // default 127.0.0.1
   port?: number;          // default 8080; 0 picks a free one
   apiKey?: string;
   maxQueue?: number;      // requests waiting behind the running one (default 8)
   threads?: number;
+  ep?: ExecutionProvider;
   log?: (line: string) => void;
   onCancelled?: RouteContext['onCancelled'];
 }
@@ -42,7 +45,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   checkBinding(bind, o.apiKey);
   const maxQueue = o.maxQueue ?? 8;
   if (!(Number.isInteger(maxQueue) && maxQueue >= 0)) throw inputError(`--max-queue must be a non-negative integer, got ${maxQueue}`);
-  const host = await ModelHost.load({ model: o.model, bank: o.bank, threads: o.threads });
+  const host = await ModelHost.load({ model: o.model, tokenizer: o.tokenizer, bank: o.bank, threads: o.threads, ep: o.ep });
   const queue = new GenerationQueue(maxQueue);
   const server = http.createServer(handler({ host, queue, apiKey: o.apiKey, log: o.log ?? (() => undefined), onCancelled: o.onCancelled }));
   await new Promise<void>((resolve, reject) => {

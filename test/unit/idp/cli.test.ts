@@ -89,7 +89,7 @@ describe('idp bank / inspect (CLI)', function () {
   it('bad input: missing bank (exit 3), bad prompt list (exit 2), text without a tokenizer (exit 2), unknown layer (exit 2)', () => {
     const missing = idp('inspect', '--model', model, '--bank', path.join(root, 'nope'), '--ids', '1,2');
     assert.equal(missing.status, 3);
-    assert.match(missing.stderr, /^idp: .*nope: no such file/m);
+    assert.match(missing.stderr, /^idp: .*nope\/bank\.json: no prompt bank here/m);
     const bad = idp('bank', 'train', '--model', model, '--prompts', '3,0', '--data', 'model', '--out', path.join(root, 'x'));
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--prompts must be comma-separated positive integers/);

@@ -12,7 +12,7 @@ import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 import { EngineClient } from '../../../src/extension/engine-client';
 import { IdpError } from '../../../src/engine/errors';
 import { checkReportShape } from '../../../src/extension/views/messages/inspector';
-import { fitInput, limitHeads } from '../../../src/server/inspect';
+import { fitInput, limitHeads } from '../../../src/engine/jobs/inspect';
 import type { InspectParams } from '../../../src/server/protocol';
 
 const OUT = path.resolve(__dirname, '..', '..', '..');

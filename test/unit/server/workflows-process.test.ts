@@ -110,7 +110,7 @@ describe('server: workflow requests in the engine process', function () {
     assert.equal(r.status, 'done');
     assert.ok(r.adapter && fs.existsSync(path.join(r.adapter, 'adapter_config.json')));
     assert.equal(r.trainable, 4 * 2 * ((192 + 192) + (192 + 64)), 'rank 2 on q [192→192] and v [192→64] in 4 layers')
-    assert.ok(r.trainable > 0 && r.params.trained === r.trainable, `${r.trainable} vs ${JSON.stringify(r.params)}`);
+    assert.ok(r.trainable > 0 && r.params?.trained === r.trainable, `${r.trainable} vs ${JSON.stringify(r.params)}`);
   });
 
   it('a cancelled bank stops and writes no bank.json; the engine serves the next request', async () => {
