@@ -11,7 +11,6 @@ await Promise.all([
   // the engine process the extension spawns (JSON-RPC over stdio)
   esbuild.build({ ...common, entryPoints: ['src/server/main.ts'], outfile: 'dist/server.js' }),
 ]);
-await esbuild.build({ ...common, entryPoints: ['src/engine/runtime/worker-main.ts'], outfile: 'dist/engine-worker.js' });
 // the study's chart renderer: vega has top-level await, so it is an ES module of its own, imported at run time
 await esbuild.build({ ...common, format: 'esm', sourcemap: false, entryPoints: ['src/engine/study/svg-render.ts'], outfile: 'dist/svg-render.mjs',
   // vega's CommonJS dependencies call require(): give the ES module one

@@ -16,7 +16,7 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (row: number, id: number, text: string) => void;
   /** Polled between steps; true cancels the run (rows finish with reason 'cancelled'). */
   isCancelled?: () => boolean;
-  /** Yield to the event loop between steps (lets a worker see cancel messages). */
+  /** Yield to the event loop between steps (lets the engine process see a cancel request arrive). */
   yieldEachStep?: boolean;
   /**
    * Runs the (left-padded) prompt rows instead of the plain prefill — a cached soft prompt, prefix or IDP
