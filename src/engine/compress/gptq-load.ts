@@ -3,7 +3,7 @@
 // "quantization_config". Each quantized module's tensors are checked against the config
 // (unpackGptq), converted once into MatMulNBits tensors (nbits.ts) and written to a cache file
 // beside the converted-model cache; the LoadedModel's `quant` points into that file, which ORT
-// memory-maps like every other weight (DESIGN decision 2). `weightsDir` becomes the deepest folder
+// memory-maps like every other weight (docs/design.md decision 2). `weightsDir` becomes the deepest folder
 // holding both the checkpoint and the cache, so every external-data location stays relative.
 //
 // Cache: <cacheDir>/<folder name>-gptq-<key>/nbits.safetensors, key = sha256 over (version, folder,

@@ -31,7 +31,7 @@ export const PROMPTS_FILE = 'prompts.safetensors';
 export const KV_FILE = 'kv.safetensors';
 const VERSION = 1;
 
-/** 'mass': attention mass on the prompt's slots (DESIGN); 'mean': mass / n_i (mean over the prompt's slots). */
+/** 'mass': attention mass on the prompt's slots (docs/design.md, "IDP, precisely"); 'mean': mass / n_i (mean over the prompt's slots). */
 export type SelectionScore = 'mass' | 'mean';
 
 export interface BankPromptInfo {

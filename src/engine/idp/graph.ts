@@ -1,5 +1,5 @@
 // The IDP prefill graph: the model's own graph over [KV(P_1) | … | KV(P_m) | input] (the prompts' cached
-// K/V are the past) with the prompt selection computed in the graph (paper §3.1.1, DESIGN "IDP, precisely"):
+// K/V are the past) with the prompt selection computed in the graph (paper §3.1.1, docs/design.md "IDP, precisely"):
 //
 //   layers < ℓ     attend to every prompt segment (and causally to the input);
 //   layer ℓ        (the selection layer, explicit attention) — its probabilities A [B, K, G, T, S] give

@@ -1,4 +1,4 @@
-// Per-layer K/V of soft prompts, computed once (DESIGN "IDP, precisely": each prompt's cache is stored
+// Per-layer K/V of soft prompts, computed once (docs/design.md "IDP, precisely": each prompt's cache is stored
 // with the bank). A prompt never sees another prompt or the input, so its keys and values depend only on
 // its own embeddings and positions: one forward of the prompt rows alone, at positions start … start+n−1,
 // gives exactly the cache the runtime would hold after those rows (present_key.i / present_value.i).

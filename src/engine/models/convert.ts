@@ -1,5 +1,5 @@
 // One-time conversion of GGUF and llama2.c checkpoints into a cached HF-layout folder (config.json +
-// model.safetensors, F32; GGUF matrices of a MatMulNBits type in nbits.safetensors), DESIGN decision 2.
+// model.safetensors, F32; GGUF matrices of a MatMulNBits type in nbits.safetensors), docs/design.md decision 2.
 // Which GGUF architectures convert, into which family, with which tensor names and metadata keys, is
 // each family's (models/arch/*-gguf.ts, arch/phi3.ts, registry.ts).
 //

@@ -1,8 +1,8 @@
 // Greedy decoding of many tokens in one session.run: the model's one-token graph becomes the body of an
 // ONNX Loop whose carried state is (token, position, attention bias, KV cache). On small models a
 // decode step costs less than passing two dozen tensors across the JS ↔ ORT boundary and back, so a
-// chunk of steps per run removes most of the per-token overhead (DESIGN: "per-token overhead must be
-// minimal"). Greedy only: ArgMax picks the first maximum, exactly as the JS sampler does.
+// chunk of steps per run removes most of the per-token overhead (docs/design.md, "IDP, precisely":
+// per-token overhead must stay minimal). Greedy only: ArgMax picks the first maximum, exactly as the JS sampler does.
 //
 //   outer inputs : steps (int64 scalar), input_ids [B, 1], position_ids [B, 1], attn_bias [B, 1, 1, S],
 //                  past_key.i / past_value.i [B, K, P, D]      (S = P + 1: the bias of the first step)

@@ -1,7 +1,7 @@
 // The graph of a quantized linear layer (LoadedModel.quant, filled in by compress/gptq-load.ts):
 //   x [.., in] → (act-order: Gather the input columns in kernel order) → MatMulNBits → (+ bias) → [.., out]
 // MatMulNBits (com.microsoft) takes A of any rank ≥ 2 with K last; accuracy_level 4 (int8 activations
-// per block) is the fast CPU path (DESIGN.md: 2/8-bit at level 0 hit a slow path), 0 is fp32-exact.
+// per block) is the fast CPU path (docs/design.md: 2/8-bit at level 0 hit a slow path), 0 is fp32-exact.
 // Modules the kernel cannot express run as MatMul against their cached fp32 dequantized weight.
 //
 // Rows of a quantized matrix (the token embedding when a quantized head stands for it): ORT's

@@ -1,4 +1,4 @@
-// Reverse-mode automatic differentiation over a GraphBuilder's nodes (DESIGN.md, engine decision 3).
+// Reverse-mode automatic differentiation over a GraphBuilder's nodes (docs/design.md, decision 3).
 //
 // appendBackward() walks the forward nodes in reverse and appends, to the same graph, the nodes of
 // each op's vector-Jacobian product (vjp/*.ts), giving one fused forward+backward graph. Only nodes

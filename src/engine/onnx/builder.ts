@@ -2,7 +2,7 @@
 //
 // Every node is named by the scope path it was created in, e.g. `/model/layers.3/attn/q_proj/Gemm`,
 // and its first output is `<node name>_output_0`, so any intermediate (attention probabilities,
-// hidden states) can later be made a graph output by name (DESIGN.md, engine decision 1).
+// hidden states) can later be made a graph output by name (docs/design.md, decision 1).
 // Weights are external-data initializers pointing into safetensors files (decision 2); only small
 // constants (shapes, scalars, rotary tables) are stored in the protobuf.
 

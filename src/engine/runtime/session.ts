@@ -16,7 +16,7 @@ export interface SessionOptions {
   threads?: number;
   /**
    * Leave weights unprepacked so several sessions over the same files share the memory-mapped pages
-   * (training + evaluation + inference sessions; DESIGN.md facts on prepacking).
+   * (training + evaluation + inference sessions; docs/design.md, facts on prepacking).
    */
   sharedWeights?: boolean;
   /** ORT's per-node profile: written to `<prefix>_<date>.json` when the session's endProfiling() runs (bench/profile-decode.ts). */

@@ -1,4 +1,4 @@
-// The fused forward+backward training graph of a model (DESIGN.md, engine decision 3).
+// The fused forward+backward training graph of a model (docs/design.md, decision 3).
 //
 // The architecture's own graph (explicit attention, every op with a VJP) gets a `labels` input and the
 // next-token cross-entropy; its inference outputs (logits, present K/V) are dropped; the gradients of
