@@ -3,8 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { runBankAssemble, runBankCalibrate } from '../engine/index';
-import type { SelectionScore } from '../engine/index';
-import type { CalibrateResult } from '../engine/idp/calibrate-bank';
+import type { CalibrateResult, SelectionScore } from '../engine/index';
 import { reportError } from './errors';
 import { runTraining } from './training';
 import { collect, int, modelOptions } from './options';

@@ -7,16 +7,11 @@
 
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { DEFAULT_INSPECT_TOKENS, roundLine, runBankCompare, runBankEval, runInspect, runTrainBank } from '../engine/index';
-import type { ProviderSetting, SelectionRule, SelectionScore, TrainBankResult, TrainProgressValue } from '../engine/index';
-import { inputError } from '../engine/errors';
-import { LORA_TARGETS } from '../engine/train/methods/lora';
-import type { PromptInit } from '../engine/train/methods/prompt';
-import { parseLengths } from '../engine/idp/train-bank';
-import { compareTable } from '../engine/idp/compare';
-import { formatCount } from '../engine/idp/params';
-import { inspectText } from '../engine/idp/report';
-import { bankEvalTable } from '../engine/idp/eval-bank';
+import {
+  bankEvalTable, compareTable, DEFAULT_INSPECT_TOKENS, formatCount, inputError, inspectText, LORA_TARGETS, parseLengths, roundLine, runBankCompare,
+  runBankEval, runInspect, runTrainBank,
+} from '../engine/index';
+import type { PromptInit, ProviderSetting, SelectionRule, SelectionScore, TrainBankResult, TrainProgressValue } from '../engine/index';
 import { reportError } from './errors';
 import { calibrationTable, registerBankBuildCommands } from './bank-build';
 import { collect, int, list, modelOptions, numAtLeast } from './options';

@@ -4,9 +4,8 @@
 
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { runBench } from '../engine/index';
+import { runBench, toMarkdown } from '../engine/index';
 import type { BenchProgress, ProviderSetting, SelectionScore } from '../engine/index';
-import { toMarkdown } from '../engine/eval/report';
 import { collect, int, list, modelOptions, runCancellable } from './options';
 
 interface BenchFlags {

@@ -6,9 +6,8 @@
 // ppl: perplexity with the GPTQ papers' convention (eval/perplexity.ts).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runCompress, runPpl } from '../engine/index';
+import { describeLoaders, runCompress, runPpl } from '../engine/index';
 import type { CompressMethodName } from '../engine/index';
-import { describeLoaders } from '../engine/compress/gptq-loaders';
 import { collect, dataSource, int, modelOptions, runCancellable } from './options';
 
 const CANCEL_MESSAGE = '\nidp: cancelling (nothing will be written)…\n';

@@ -1,6 +1,6 @@
 // How the CLI reports failures: one line on stderr naming the file and the problem, exit code by kind.
 
-import { isIdpError } from '../engine/errors';
+import { isIdpError } from '../engine/index';
 
 export const EXIT = { INPUT: 2, FILE: 3, RUNTIME: 4, INTERNAL: 70 } as const;
 

@@ -1,11 +1,7 @@
 // `idp generate`
 
-import { loadModel } from '../engine/models/load';
-import { threadsFor } from '../engine/models/config';
-import { CausalLM } from '../engine/runtime/lm';
-import { generate, promptIds } from '../engine/runtime/generate';
-import { defaultModelPath } from '../engine/defaults';
-import type { ProviderSetting } from '../engine/runtime/gpu/provider-choice';
+import { CausalLM, defaultModelPath, generate, loadModel, promptIds, threadsFor } from '../engine/index';
+import type { ProviderSetting } from '../engine/index';
 import { chosenEp } from './gpu';
 import { reportError } from './errors';
 

@@ -7,12 +7,11 @@
 //   idp gpu remove   take away the files `idp gpu setup` installed
 
 import { Command, Option } from 'commander';
-import { checkCudaMachine, CudaMachine } from '../engine/runtime/gpu/cuda-libs';
-import { cudaFilesStatus, CudaFilesStatus, removeCuda, setupCuda, SetupProgress } from '../engine/runtime/gpu/cuda-install';
-import { chooseAuto, resolveProvider } from '../engine/runtime/gpu/provider-choice';
-import { cudaGaps, describeChoice, PROVIDER_SETTINGS, ProviderChoice, ProviderSetting } from '../engine/runtime/gpu/provider-setting';
-import { cudaPlatformProblem } from '../engine/runtime/gpu/ort-package';
-import type { ExecutionProvider } from '../engine/runtime/session';
+import {
+  checkCudaMachine, chooseAuto, cudaFilesStatus, CudaFilesStatus, cudaGaps, CudaMachine, cudaPlatformProblem, describeChoice, PROVIDER_SETTINGS,
+  ProviderChoice, ProviderSetting, removeCuda, resolveProvider, setupCuda, SetupProgress,
+} from '../engine/index';
+import type { ExecutionProvider } from '../engine/index';
 import { reportError } from './errors';
 
 /** The --ep option of the model commands. */

@@ -1,9 +1,7 @@
 // `idp info`
 
-import { loadModel, describeModel } from '../engine/models/load';
-import { defaultModelPath } from '../engine/defaults';
+import { chooseAuto, defaultModelPath, describeChoice, describeModel, loadModel } from '../engine/index';
 import { reportError } from './errors';
-import { chooseAuto, describeChoice } from '../engine/runtime/gpu/provider-choice';
 
 export async function runInfo(f: { model?: string; tokenizer?: string; json?: boolean }): Promise<void> {
   try {

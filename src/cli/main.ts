@@ -15,8 +15,7 @@ import { registerStudyFigureCommand } from './study-figure';
 import { registerServeCommand } from './serve';
 import { registerGpuCommands } from './gpu';
 import { collect, int, modelOptions, num } from './options';
-import { packageRoot } from '../engine/defaults';
-import { relaunchWithHugePages } from '../engine/runtime/huge-pages';
+import { packageRoot, relaunchWithHugePages } from '../engine/index';
 
 
 /** The package's version (package.json beside dist/ or the repository root). */

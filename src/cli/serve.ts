@@ -1,10 +1,10 @@
 // `idp serve`: the model (and its IDP bank) behind an OpenAI-compatible HTTP API (src/server/openai/).
 
 import type { Command } from 'commander';
-import { defaultModelPath } from '../engine/defaults';
+import { defaultModelPath } from '../engine/index';
+import type { ProviderSetting } from '../engine/index';
 import { startServer } from '../server/openai/server';
 import { int, modelOptions } from './options';
-import type { ProviderSetting } from '../engine/runtime/gpu/provider-choice';
 import { chosenEp } from './gpu';
 import { reportError } from './errors';
 

@@ -4,7 +4,7 @@
 
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { writeSweepFigure } from '../engine/study/sweep-chart';
+import { writeSweepFigure } from '../engine/index';
 import { reportError } from './errors';
 
 async function run(studies: string[], f: { fig: string; out: string; json?: boolean }): Promise<void> {

@@ -6,12 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
-import { defaultModelPath } from '../engine/defaults';
-import { runStudyJob } from '../engine/index';
+import { defaultModelPath, inputError, PRESET_SETTINGS, runStudyJob } from '../engine/index';
 import type { StudyOptions, StudyProgressValue } from '../engine/index';
-import { PRESET_SETTINGS } from '../engine/study/preset';
 import { reportError } from './errors';
-import { inputError } from '../engine/errors';
 import { collect, int, list, modelOptions, numAtLeast } from './options';
 
 interface StudyFlags {

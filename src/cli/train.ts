@@ -3,10 +3,8 @@
 // checkpoint (exit 130); running again with the same --out resumes exactly where it stopped.
 
 import { Command, Option } from 'commander';
-import { runTrain, TRAIN_DEFAULTS } from '../engine/index';
-import type { TrainMethodName, TrainProgressValue } from '../engine/index';
-import type { PromptInit } from '../engine/train/methods/prompt';
-import { LORA_TARGETS } from '../engine/train/methods/lora';
+import { LORA_TARGETS, runTrain, TRAIN_DEFAULTS } from '../engine/index';
+import type { PromptInit, TrainMethodName, TrainProgressValue } from '../engine/index';
 import { fmtEta, int, list, num } from './options';
 import { trainingFlags, TrainingFlags, trainingOptions, runTraining } from './training';
 

@@ -3,8 +3,8 @@
 // current micro-batch.
 
 import { Command, Option } from 'commander';
+import { DEFAULT_SETTINGS, TrainSettings } from '../engine/index';
 import type { TrainingOptions, TrainProgressValue } from '../engine/index';
-import { DEFAULT_SETTINGS, TrainSettings } from '../engine/train/trainer';
 import { collect, dataSource, fmtEta, int, modelOptions, numAtLeast, runCancellable } from './options';
 
 /** The flags every training command takes (data, budget, optimizer). */

@@ -7,7 +7,7 @@ import { EngineClient } from './engine-client';
 import { Jobs } from './jobs';
 import { Lab } from './lab';
 import { modelLoadParams } from './settings';
-import type { ModelInfo } from '../server/protocol';
+import type { ModelInfo } from '../protocol/engine-rpc';
 import { sameFile } from './paths';
 import type { TrustState } from './trust';
 

@@ -12,14 +12,17 @@
 //   native call) is ended by restarting the engine, so no progress notification waits forever.
 
 import * as cp from 'child_process';
-import { CancellationTokenSource, createMessageConnection, MessageConnection, ProgressType, RequestType, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import {
+  CancellationTokenSource, createMessageConnection, MessageConnection, ProgressType, RequestType, ResponseError, StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node';
 import { IdpError, runtimeError } from '../engine/errors';
 import { withHugePages } from '../engine/runtime/huge-pages';
 import { withCudaLibraryPath } from '../engine/runtime/gpu/cuda-env';
 import {
   ENGINE_ERROR, GenerateParams, GenerateProgress, GenerateProgressType, GenerateReply, HealthResult, InitializeParams, InitializeResult, InspectParams, InspectReply,
   LoadParams, Methods, ModelInfo, PROTOCOL_VERSION, WireError,
-} from '../server/protocol';
+} from '../protocol/engine-rpc';
 import { accessProblem } from '../server/confinement';
 import { requestPaths } from '../server/request-paths';
 
@@ -259,7 +262,7 @@ export class EngineClient {
   }
 
   /**
-   * A long workflow (compress, trainBank, trainBaseline, bench, study; see workflow-protocol.ts) with
+   * A long workflow (compress, trainBank, trainBaseline, bench, study; see src/protocol/workflows.ts) with
    * streamed progress and cancellation. A workflow stops at its next step after a cancel (a training
    * micro-batch, a compressed module, a forward pass), so it gets a longer grace period than a
    * generation before the engine is restarted.

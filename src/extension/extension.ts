@@ -20,7 +20,7 @@ import { runStudyCmd } from './commands/study';
 import { activeBank, onActiveBankChanged } from './commands/active-bank';
 import { cancelJob, reportCrash, restartEngine, showLog } from './commands/engine';
 import { enableCuda } from './commands/gpu';
-import type { ModelInfo } from '../server/protocol';
+import type { ModelInfo } from '../protocol/engine-rpc';
 import { completionEnabled, IdpInlineCompletionProvider, toggleInlineCompletion } from './completion/provider';
 import type { Completer } from './completion/completer';
 import { registerViews, ViewsApi } from './views/register';

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { defaultModelPath } from '../engine/defaults';
 import type { ProviderSetting } from '../engine/runtime/gpu/provider-setting';
-import type { LoadParams } from '../server/protocol';
+import type { LoadParams } from '../protocol/engine-rpc';
 
 const cfg = () => vscode.workspace.getConfiguration('idp');
 

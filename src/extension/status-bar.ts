@@ -2,7 +2,7 @@
 // tokens/s and the prompt IDP picked. Click: Select Model.
 
 import * as vscode from 'vscode';
-import type { ModelInfo } from '../server/protocol';
+import type { ModelInfo } from '../protocol/engine-rpc';
 import { modelLabel } from './paths';
 import { choiceLabel } from '../engine/runtime/gpu/provider-setting';
 

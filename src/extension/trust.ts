@@ -15,7 +15,7 @@
 import { defaultModelPath, dataDir } from '../engine/defaults';
 import { accessProblem } from '../server/confinement';
 import { requestPaths, RequestContext } from '../server/request-paths';
-import type { InitializeParams } from '../server/protocol';
+import type { InitializeParams } from '../protocol/engine-rpc';
 
 export interface TrustState {
   trusted: boolean;

@@ -4,10 +4,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import type { LoadedModel } from '../engine/models/config';
-import { IdpBank } from '../engine/idp/bank';
-import { IdpLM } from '../engine/idp/runner';
-import { notFound } from '../engine/errors';
+import { IdpBank, IdpLM, notFound } from '../engine/index';
+import type { LoadedModel } from '../engine/index';
 
 export interface IdpPick {
   /** Index of the picked prompt in the bank, its length, and every prompt's score. */

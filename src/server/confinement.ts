@@ -17,8 +17,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { denied, inputError } from '../engine/errors';
 import { compareSource, requestPaths, RequestContext, RequestPaths } from './request-paths';
-import { Methods } from './protocol';
-import type { InitializeParams } from './protocol';
+import { Methods } from '../protocol/engine-rpc';
+import type { InitializeParams } from '../protocol/engine-rpc';
 
 /** Is there anything at `p` (a dangling symbolic link too: it is not ours to replace)? */
 function present(p: string): boolean {

@@ -4,18 +4,12 @@
 // seen at once even while the model is busy.
 
 import { performance } from 'perf_hooks';
-import { loadModel, describeModel } from '../engine/models/load';
-import { LoadedModel, threadsFor } from '../engine/models/config';
-import { CausalLM } from '../engine/runtime/lm';
-import { generate, GenerateOptions, promptIds } from '../engine/runtime/generate';
-import { inputError } from '../engine/errors';
-import { isProviderSetting, resolveProvider } from '../engine/runtime/gpu/provider-choice';
-import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from './protocol';
-import { findFimTokens, completionIds, FimChoice, FimTokens, isFimChoice } from '../engine/fim';
-import { TokenStreamer } from '../engine/tokenizers/sentencepiece';
-import { bosFor, Tokenizer } from '../engine/tokenizers/tokenizer';
-import type { InspectParams, InspectReply } from './protocol';
-import { Inspector } from '../engine/index';
+import {
+  bosFor, CausalLM, completionIds, describeModel, FimChoice, FimTokens, findFimTokens, generate, GenerateOptions, inputError, Inspector, isFimChoice,
+  isProviderSetting, LoadedModel, loadModel, promptIds, resolveProvider, threadsFor, Tokenizer, TokenStreamer,
+} from '../engine/index';
+import type { Capability, GenerateParams, GenerateProgress, GenerateReply, LoadParams, ModelInfo } from '../protocol/engine-rpc';
+import type { InspectParams, InspectReply } from '../protocol/engine-rpc';
 import { WORKFLOW_CAPABILITIES, Workflows } from './workflows';
 import { BankRunners, IdpPick, pickOf } from './bank-generate';
 

@@ -4,12 +4,11 @@
 // stderr, which the client shows in its log. The process exits when its client goes away (however it went).
 
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
-import { isIdpError } from '../engine/errors';
-import { dieWithCaller } from '../engine/runtime/caller';
+import { dieWithCaller, isIdpError } from '../engine/index';
 import { EngineService, CAPABILITIES } from './engine-service';
 import { registerWorkflows } from './workflows';
 import { Confinement } from './confinement';
-import { ENGINE_ERROR, GenerateProgressType, Methods, PROTOCOL_VERSION, WireError } from './protocol';
+import { ENGINE_ERROR, GenerateProgressType, Methods, PROTOCOL_VERSION, WireError } from '../protocol/engine-rpc';
 
 // nothing but protocol messages may reach stdout
 const toStderr = (...a: unknown[]) => process.stderr.write(a.map(String).join(' ') + '\n');

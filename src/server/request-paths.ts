@@ -17,7 +17,7 @@ import * as path from 'path';
 import { dataDir as defaultDataDir } from '../engine/defaults';
 import { hasGlob, splitGlob } from '../engine/eval/corpus';
 import { reportPaths } from '../engine/eval/report';
-import { Methods } from './protocol';
+import { Methods } from '../protocol/engine-rpc';
 import { modelReadPath } from '../engine/hub/resolve';
 
 export interface RequestPaths {

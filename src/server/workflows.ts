@@ -1,16 +1,16 @@
-// The engine process's long workflows (workflow-protocol.ts): each request runs one job of the engine
+// The engine process's long workflows (src/protocol/workflows.ts): each request runs one job of the engine
 // (engine/jobs/*) with the request's params as the job's options — absolute paths required, the
 // progress streamed under the request's progressToken, the request's cancellation as the job's
 // AbortSignal. Each job loads its own model from the path it is given, so it never disturbs the model
 // the editor generates with. Nothing here decides what a job does.
 
 import type { CancellationToken, MessageConnection, ProgressType } from 'vscode-jsonrpc';
-import type { JobHooks } from '../engine/index';
 import { runBankEval, runBench, runCompress, runStudyJob, runTrain, runTrainBank } from '../engine/index';
+import type { JobHooks } from '../engine/index';
 import type {
   BankEvalProgressValue, BenchProgressValue, CompressProgressValue, StudyProgressValue, TrainProgressValue, WorkflowCapability,
-} from './protocol';
-import { Methods, WorkflowProgress } from './protocol';
+} from '../protocol/engine-rpc';
+import { Methods, WorkflowProgress } from '../protocol/engine-rpc';
 import type { Cancellation } from './engine-service';
 
 export const WORKFLOW_CAPABILITIES: WorkflowCapability[] = ['compress', 'trainBank', 'trainBaseline', 'bench', 'study', 'bankEval'];

@@ -1,4 +1,4 @@
-// A study.json typed by the study schema (engine/study/schema.ts), for the Benchmarks view's tests:
+// A study.json typed by the study schema (src/protocol/study-schema.ts), for the Benchmarks view's tests:
 // rows base → compressed → prompt / IDP / LoRA with the paper's nine tasks, domain aggregates made by
 // the engine's own aggregate(), latency, selection counts and a layer-wise similarity analysis. The
 // numbers are deterministic (an offset per row and a seed), not measurements.
@@ -9,7 +9,7 @@ import { aggregate } from '../../src/engine/eval/aggregate';
 import { HEADLINE } from '../../src/engine/eval/aggregate';
 import { PAPER_TASKS, PaperTask } from '../../src/engine/eval/tasks';
 import type { MetricValue } from '../../src/engine/eval/metrics';
-import { STUDY_SCHEMA, StudyReport, StudyRow } from '../../src/engine/study/schema';
+import { STUDY_SCHEMA, StudyReport, StudyRow } from '../../src/protocol/study-schema';
 
 interface RowSpec { id: string; label: string; kind: StudyRow['kind']; offset: number; params: number; status?: StudyRow['status'] }
 

@@ -10,8 +10,8 @@ import './benchmarks.css';
 import { clear, h, select, valueOf } from '../common/dom';
 import { draw, redrawOnThemeChange, Spec } from '../common/charts';
 import { onMessage, post, reportCspViolations } from '../common/vscode-api';
-import { FromBenchmarks, toBenchmarks, ToBenchmarks } from '../../src/extension/views/messages/benchmarks';
-import { formatCell, formatParams, StudyTable } from '../../src/extension/views/study-table-model';
+import { FromBenchmarks, toBenchmarks, ToBenchmarks } from '../../src/protocol/webview/benchmarks';
+import { formatCell, formatParams, StudyTable } from '../../src/protocol/webview/study-table';
 import { benchmarkCharts } from './specs';
 
 const app = document.getElementById('app')!;

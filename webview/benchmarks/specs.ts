@@ -4,7 +4,7 @@
 
 import type { Spec } from '../common/charts';
 import { chartSpecs, sweepSpec, Sweep } from '../../src/engine/study/chart-specs';
-import type { StudyReport } from '../../src/engine/study/schema';
+import type { StudyReport } from '../../src/protocol/study-schema';
 
 interface Shown { id: string; report: StudyReport }
 export interface Chart { id: string; caption: string; spec: Spec; label: string }

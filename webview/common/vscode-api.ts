@@ -1,8 +1,8 @@
 // The webview's side of the channel to the extension: typed posting, and receiving through the same
-// validators the extension uses (src/extension/views/messages). A message that fails its check is
+// validators the extension uses (src/protocol/webview). A message that fails its check is
 // dropped and reported back as a `problem` (the extension logs it); the page keeps what it shows.
 
-import { Check, validate } from '../../src/extension/views/messages/validate';
+import { Check, validate } from '../../src/protocol/webview/validate';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

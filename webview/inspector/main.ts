@@ -10,8 +10,8 @@ import './inspector.css';
 import { clear, h, select, valueOf } from '../common/dom';
 import { draw, redrawOnThemeChange, Spec, themeColors } from '../common/charts';
 import { getState, onMessage, post, problem, reportCspViolations, setState } from '../common/vscode-api';
-import { checkReportShape, FromInspector, InspectorView, toInspector } from '../../src/extension/views/messages/inspector';
-import type { InspectReport } from '../../src/engine/idp/report';
+import { checkReportShape, FromInspector, InspectorView, toInspector } from '../../src/protocol/webview/inspector';
+import type { InspectReport } from '../../src/protocol/inspect-report';
 
 const app = document.getElementById('app')!;
 const send = (m: FromInspector) => post(m);

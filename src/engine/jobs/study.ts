@@ -4,7 +4,7 @@
 
 import * as path from 'path';
 import { runStudy, StudyOptions, StudyProgress, StudyStage } from '../study/run';
-import type { StudyReport } from '../study/schema';
+import type { StudyReport } from '../../protocol/study-schema';
 import { PRESETS } from '../study/preset';
 import { ParamChecker } from './check';
 import type { JobHooks } from './hooks';

@@ -2,7 +2,7 @@
 // the Benchmarks webview alike: the mean of a row's headline accuracies (acc, acc_norm, exact_match; percent)
 // over the tasks it ran. Pure (no Node modules): the webview bundles it.
 
-import type { StudyRow } from './schema';
+import type { StudyRow } from '../../protocol/study-schema';
 
 export const isAccuracy = (metric: string) => metric === 'acc' || metric === 'acc_norm' || metric === 'exact_match';
 

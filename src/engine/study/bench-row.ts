@@ -17,7 +17,7 @@ import { IdpScoringModel } from '../eval/idp-model';
 import { CausalLM } from '../runtime/lm';
 import { headlineMetric, isAccuracy } from './table';
 import type { RowRuntime } from './rows';
-import type { StudyRow } from './schema';
+import type { StudyRow } from '../../protocol/study-schema';
 
 export interface RowBench {
   /** Bench report, relative to the study folder. */

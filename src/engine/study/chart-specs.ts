@@ -16,7 +16,7 @@
 //                       setting, over several studies
 
 import { isAccuracy, meanAccuracy } from './accuracy';
-import type { StudyReport, StudyRow } from './schema';
+import type { StudyReport, StudyRow } from '../../protocol/study-schema';
 
 export type Spec = Record<string, unknown>;
 

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { writeFileAtomic, writeJsonAtomic } from './store';
 import { chartSpecs, Spec } from './chart-specs';
-import type { StudyChart, StudyReport } from './schema';
+import type { StudyChart, StudyReport } from '../../protocol/study-schema';
 
 export { meanAccuracy } from './accuracy';
 

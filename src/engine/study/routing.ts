@@ -12,7 +12,7 @@ import { evalBank } from '../idp/eval-bank';
 import { cachedPromptScorer } from '../idp/baselines';
 import { computePromptKVs } from '../idp/kv';
 import type { MethodSpec } from './options';
-import type { RoutingAnalysis } from './schema';
+import type { RoutingAnalysis } from '../../protocol/study-schema';
 
 export interface RoutingJob {
   model: LoadedModel;

@@ -23,7 +23,7 @@ import { pastPrefill, promptSlots } from '../idp/past';
 import { concatKv, concatPrompt, loraInferenceHooks, prefixKv } from '../idp/baselines';
 import { loraParams, noneParams, ParamCount, prefixParams, promptParams } from '../idp/params';
 import { inputError } from '../errors';
-import type { StudyRowKind } from './schema';
+import type { StudyRowKind } from '../../protocol/study-schema';
 import { dataLabel, MethodSpec } from './options';
 import type { TrainedMethods, TrainingRecord } from './train';
 

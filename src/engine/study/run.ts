@@ -1,5 +1,5 @@
 // `idp study` / runStudy: compress → train every method → benchmark every row → latency → analyses →
-// report folder (study.json per schema.ts, table.md, charts/). Every stage reports progress, checks the
+// report folder (study.json per src/protocol/study-schema.ts, table.md, charts/). Every stage reports progress, checks the
 // AbortSignal between units of work, and keeps what it finished under a settings key (store.ts), so a
 // study run again after an interruption reuses the compressed model, the trained methods and every
 // finished row part (bench / held-out NLL / latency) and only does what is left.
@@ -20,7 +20,9 @@ import { parseTaskList } from '../eval/tasks';
 import { dataDir as defaultDataDir } from '../defaults';
 import { applyPreset, presetNote } from './preset';
 import { describeGiven, GivenCompression } from './given';
-import { bankLengths, bankPromptData, checkOptions, compressLabel, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions, withGroupSize } from './options';
+import {
+  bankLengths, bankPromptData, checkOptions, compressLabel, DEFAULT_TARGETS, parseCompress, parseMethods, settingsKey, StudyOptions, withGroupSize,
+} from './options';
 import { routingAnalysis } from './routing';
 import { PROMPT_INPUT } from '../train/methods/prompt';
 import { loadCorpus, TrainData } from '../train/data';
@@ -36,7 +38,7 @@ import type { Blocks } from '../train/data';
 import { similarity } from './similarity';
 import { studyTable } from './table';
 import { meanAccuracy, writeCharts } from './charts';
-import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis, RoutingAnalysis, PromptLengthPoint } from './schema';
+import { STUDY_SCHEMA, StudyReport, StudyRow, SimilarityAnalysis, RoutingAnalysis, PromptLengthPoint } from '../../protocol/study-schema';
 import { OutputClaim, withClaim } from '../formats/output-folder';
 
 export type StudyStage = 'load' | 'data' | 'compress' | 'train' | 'bench' | 'heldout' | 'latency' | 'similarity' | 'routing' | 'report';

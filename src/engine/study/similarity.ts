@@ -19,7 +19,7 @@ import { batchFeeds } from '../train/batch';
 import { trainIo } from '../train/graph';
 import type { TrainMethod } from '../train/methods/method';
 import { formatError } from '../errors';
-import type { SimilarityAnalysis } from './schema';
+import type { SimilarityAnalysis } from '../../protocol/study-schema';
 import type { RowRuntime } from './rows';
 
 const ATTN = (i: number) => `probe_attn.${i}`;

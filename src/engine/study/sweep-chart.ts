@@ -14,7 +14,7 @@ import { sweepSpec, Sweep, SweepPoint } from './chart-specs';
 export type { Sweep, SweepPoint };
 import { parseCompress } from './options';
 import { writeFileAtomic, writeJsonAtomic } from './store';
-import { STUDY_SCHEMA, StudyReport } from './schema';
+import { STUDY_SCHEMA, StudyReport } from '../../protocol/study-schema';
 
 function readStudy(dir: string): StudyReport {
   const file = path.join(dir, 'study.json');

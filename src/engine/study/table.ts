@@ -10,7 +10,7 @@ import type { MetricValue } from '../eval/metrics';
 import type { MetricName } from '../eval/tasks/types';
 import { HIGHER_IS_BETTER } from '../eval/metrics';
 import { formatCount } from '../idp/params';
-import type { StudyReport, StudyRow } from './schema';
+import type { StudyReport, StudyRow } from '../../protocol/study-schema';
 
 /** Headline metric of a task: the paper's for its tasks; acc for text_* accuracy tasks, word perplexity for text_ppl. */
 export function headlineMetric(task: string, available: string[]): MetricName | undefined {

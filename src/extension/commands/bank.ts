@@ -10,10 +10,13 @@ import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel, modelArg } from '../paths';
-import { Methods, WorkflowProgress } from '../../server/protocol';
-import type { TrainBankReply } from '../../server/protocol';
-import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult, workspaceLanguages, WorkspaceLanguage } from './workflow';
-import type { DataSource } from '../../server/workflow-protocol';
+import { Methods, WorkflowProgress } from '../../protocol/engine-rpc';
+import type { TrainBankReply } from '../../protocol/engine-rpc';
+import {
+  commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult, workspaceLanguages,
+  WorkspaceLanguage,
+} from './workflow';
+import type { DataSource } from '../../protocol/workflows';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 import { setActiveBank } from './active-bank';
 

@@ -7,8 +7,8 @@ import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel, modelArg } from '../paths';
-import { Methods, WorkflowProgress } from '../../server/protocol';
-import type { BaselineMethod, TrainBaselineReply } from '../../server/protocol';
+import { Methods, WorkflowProgress } from '../../protocol/engine-rpc';
+import type { BaselineMethod, TrainBaselineReply } from '../../protocol/engine-rpc';
 import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 import { DEFAULT_TOKENS, TRAINING_ARG_KEYS, TrainingArgs, trainingParams, trainSample } from './training-args';
 

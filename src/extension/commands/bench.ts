@@ -10,10 +10,12 @@ import * as dialogs from '../dialogs';
 import { Ctx, lab, memory } from '../context';
 import { modelLabel, modelArg } from '../paths';
 import { dataDir } from '../../engine/defaults';
-import { Methods, WorkflowProgress } from '../../server/protocol';
-import type { BenchReply } from '../../server/protocol';
+import { Methods, WorkflowProgress } from '../../protocol/engine-rpc';
+import type { BenchReply } from '../../protocol/engine-rpc';
 import { activeBank } from './active-bank';
-import { commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
+import {
+  commandInputs, askInt, checkRequest, defaultWorkflowModel, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult,
+} from './workflow';
 
 export interface BenchArgs {
   model?: string;

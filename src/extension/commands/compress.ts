@@ -9,8 +9,8 @@ import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel, pushRecent, modelArg } from '../paths';
 import { modelLoadParams } from '../settings';
-import { Methods, WorkflowProgress } from '../../server/protocol';
-import type { CompressParams, CompressReply, DataSource } from '../../server/protocol';
+import { Methods, WorkflowProgress } from '../../protocol/engine-rpc';
+import type { CompressParams, CompressReply, DataSource } from '../../protocol/engine-rpc';
 import { describeLoaders } from '../../engine/compress/gptq-loaders';
 import { commandInputs, checkRequest, loggedProgress, pickData, pickModel, runStaged, WorkflowResult } from './workflow';
 

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import * as dialogs from '../dialogs';
 import { Ctx, ensureModel, lab, memory } from '../context';
 import { generateMaxTokens } from '../settings';
-import type { GenerateReply } from '../../server/protocol';
+import type { GenerateReply } from '../../protocol/engine-rpc';
 import { activeBank, notePicked } from './active-bank';
 import { sameFile } from '../paths';
 

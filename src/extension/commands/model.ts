@@ -14,7 +14,7 @@ import { defaultModelPath } from '../../engine/defaults';
 import { hubReferenceOf, resolveHub } from '../../engine/hub/resolve';
 import { parseHubReference } from '../../engine/hub/reference';
 import { cachedHubModels, downloadSample, formatBytes, SUGGESTED } from '../hub-models';
-import type { ModelInfo } from '../../server/protocol';
+import type { ModelInfo } from '../../protocol/engine-rpc';
 
 const RECENT = 'recentModels';
 

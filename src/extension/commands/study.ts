@@ -9,8 +9,8 @@ import * as dialogs from '../dialogs';
 import { Ctx, memory } from '../context';
 import { modelLabel, modelArg } from '../paths';
 import { modelLoadParams } from '../settings';
-import { Methods, WorkflowProgress } from '../../server/protocol';
-import type { StudyParams, StudyReply } from '../../server/protocol';
+import { Methods, WorkflowProgress } from '../../protocol/engine-rpc';
+import type { StudyParams, StudyReply } from '../../protocol/engine-rpc';
 import { commandInputs, askInt, checkRequest, loggedProgress, pickData, pickModel, runStaged, workspaceCorpus, WorkflowResult } from './workflow';
 import { DEFAULT_LIMIT, DEFAULT_TASKS } from './bench';
 

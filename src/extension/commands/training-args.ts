@@ -1,7 +1,7 @@
 // What Train Prompt Bank and Train Baseline share: the training arguments a command takes, their
 // defaults, and turning engine training progress into job progress.
 
-import type { DataSource, TrainProgressValue } from '../../server/protocol';
+import type { DataSource, TrainProgressValue } from '../../protocol/engine-rpc';
 import type { ProgressSample } from '../progress-format';
 
 export interface TrainingArgs {

@@ -12,7 +12,7 @@ import type { ProgressSample } from '../progress-format';
 import { modelLabel, sameFile } from '../paths';
 import { modelLoadParams } from '../settings';
 import { defaultModelPath } from '../../engine/defaults';
-import type { DataSource } from '../../server/protocol';
+import type { DataSource } from '../../protocol/engine-rpc';
 
 export interface WorkflowResult<T> { run: string; value: T }
 

@@ -8,7 +8,7 @@
 
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { CancelToken } from '../engine-client';
-import type { GenerateParams, GenerateReply } from '../../server/protocol';
+import type { GenerateParams, GenerateReply } from '../../protocol/engine-rpc';
 import type { FimChoice } from '../../engine/fim';
 import { AdaptiveDebounce, applyStopRules, cacheKey, LruCache } from './policy';
 

@@ -7,8 +7,8 @@ import * as vscode from 'vscode';
 import { Ctx, lab } from '../context';
 import { listStudies, readStudy, StudyRun } from './study-runs';
 import { deltaTable, studyTableOf, tableCsv, tableMarkdown } from './study-table';
-import { FromBenchmarks, fromBenchmarks, ToBenchmarks } from './messages/benchmarks';
-import { validate } from './messages/validate';
+import { FromBenchmarks, fromBenchmarks, ToBenchmarks } from '../../protocol/webview/benchmarks';
+import { validate } from '../../protocol/webview/validate';
 import { webviewHtml, webviewOptions } from './webview-html';
 import { labSweep } from './study-sweep';
 

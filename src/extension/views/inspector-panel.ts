@@ -11,13 +11,13 @@ import * as dialogs from '../dialogs';
 import { activeBank } from '../commands/active-bank';
 import { Ctx, ensureModel, lab, memory, trustState } from '../context';
 import { readAllowed, requestProblem } from '../trust';
-import { Methods } from '../../server/protocol';
+import { Methods } from '../../protocol/engine-rpc';
 import { findBanks } from './banks';
 import { inspectorInput } from './inspector-input';
-import { FromInspector, fromInspector, InspectorView, ToInspector } from './messages/inspector';
-import { validate } from './messages/validate';
+import { FromInspector, fromInspector, InspectorView, ToInspector } from '../../protocol/webview/inspector';
+import { validate } from '../../protocol/webview/validate';
 import { webviewHtml, webviewOptions } from './webview-html';
-import type { InspectParams } from '../../server/protocol';
+import type { InspectParams } from '../../protocol/engine-rpc';
 
 export interface InspectorArgs { bank?: string; text?: string; compare?: boolean | string }
 

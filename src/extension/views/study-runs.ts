@@ -4,8 +4,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { studyReport, StudyReport } from './study-file';
-import { validate } from './messages/validate';
+import { studyReport, StudyReport } from '../../protocol/webview/study-report';
+import { validate } from '../../protocol/webview/validate';
 import { foldersWith } from './lab-folders';
 
 export interface StudyRun {

@@ -5,7 +5,7 @@
 import { sweepOf, sweepProtocol, Sweep } from '../../engine/study/sweep-chart';
 import { parseCompress } from '../../engine/study/options';
 import { meanAccuracy } from '../../engine/study/accuracy';
-import type { StudyReport } from '../../engine/study/schema';
+import type { StudyReport } from '../../protocol/study-schema';
 import { readStudy, StudyRun } from './study-runs';
 
 /** Order of the bars: by method, then fewer bits / more sparsity to the right. */

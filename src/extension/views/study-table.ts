@@ -4,11 +4,11 @@
 // (per row id, run A − run B) and the Markdown / CSV exports. Imports no `vscode`.
 
 import { TABLE_COLUMNS } from '../../engine/eval/aggregate';
-import type { StudyReport, StudyRow } from '../../engine/study/schema';
-import { formatCell, formatParams, StudyTable, TableCell } from './study-table-model';
+import type { StudyReport, StudyRow } from '../../protocol/study-schema';
+import { formatCell, formatParams, StudyTable, TableCell } from '../../protocol/webview/study-table';
 
-export { formatCell, formatParams, studyTable } from './study-table-model';
-export type { StudyTable, TableCell } from './study-table-model';
+export { formatCell, formatParams, studyTable } from '../../protocol/webview/study-table';
+export type { StudyTable, TableCell } from '../../protocol/webview/study-table';
 
 const AGGREGATES = new Set(['World', 'Common', 'Language', 'Average']);
 

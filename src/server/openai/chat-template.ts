@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Template } from '@huggingface/jinja';
-import { formatError } from '../../engine/errors';
+import { formatError } from '../../engine/index';
 
 export interface ChatMessage { role: string; content: string }
 

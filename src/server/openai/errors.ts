@@ -2,7 +2,7 @@
 // {"error": {"message", "type", "param", "code"}} with the status clients branch on (the `openai`
 // client turns 400/401/404/429 into BadRequestError, AuthenticationError, NotFoundError, RateLimitError).
 
-import { isIdpError } from '../../engine/errors';
+import { isIdpError } from '../../engine/index';
 
 export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 

@@ -3,17 +3,11 @@
 // selection). The queue (queue.ts) makes sure only one run is in flight.
 
 import * as path from 'path';
-import { loadModel } from '../../engine/models/load';
-import { LoadedModel, localModelPath } from '../../engine/models/config';
-import { CausalLM } from '../../engine/runtime/lm';
-import { generate, FinishReason, GenerateOptions, promptIds } from '../../engine/runtime/generate';
-import { IdpBank } from '../../engine/idp/bank';
-import { IdpLM } from '../../engine/idp/runner';
-import { bosFor, Tokenizer } from '../../engine/tokenizers/tokenizer';
-import { inputError } from '../../engine/errors';
-import { threadsFor } from '../../engine/models/config';
-import type { ExecutionProvider } from '../../engine/runtime/session';
-import { completionIds, findFimTokens, FimTokens, maxPieceChars } from '../../engine/fim';
+import {
+  bosFor, CausalLM, completionIds, FimTokens, findFimTokens, FinishReason, generate, GenerateOptions, IdpBank, IdpLM, inputError, LoadedModel,
+  loadModel, localModelPath, maxPieceChars, promptIds, threadsFor, Tokenizer,
+} from '../../engine/index';
+import type { ExecutionProvider } from '../../engine/index';
 import { IdpPick, pickOf } from '../bank-generate';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
 import { ApiError, badRequest } from './errors';

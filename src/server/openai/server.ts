@@ -4,11 +4,11 @@
 
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { inputError } from '../../engine/errors';
+import { inputError } from '../../engine/index';
+import type { ExecutionProvider } from '../../engine/index';
 import { ModelHost } from './model-host';
 import { GenerationQueue } from './queue';
 import { handler, RouteContext } from './routes';
-import type { ExecutionProvider } from '../../engine/runtime/session';
 
 export interface ServeOptions {
   model: string;

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { api, resetSettings, waitFor } from './helpers';
 import { defaultModelPath } from '../../../src/engine/defaults';
 import { studyFixture, writeStudy } from '../../helpers/study-fixture';
-import type { InspectorView } from '../../../src/extension/views/messages/inspector';
+import type { InspectorView } from '../../../src/protocol/webview/inspector';
 
 const REPO = path.resolve(__dirname, '..', '..', '..', '..');
 

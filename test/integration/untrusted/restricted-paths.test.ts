@@ -12,8 +12,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { api, runDirs } from '../suite/helpers';
 import { defaultModelPath, embeddedModelPath } from '../../../src/engine/defaults';
-import { Methods, WorkflowProgress } from '../../../src/server/protocol';
-import type { InspectorView } from '../../../src/extension/views/messages/inspector';
+import { Methods, WorkflowProgress } from '../../../src/protocol/engine-rpc';
+import type { InspectorView } from '../../../src/protocol/webview/inspector';
 
 const REPO = path.resolve(__dirname, '..', '..', '..', '..');
 /** The extension's IdpError (its own bundled class, so by its fields): DENIED, naming `file`. */

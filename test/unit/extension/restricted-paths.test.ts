@@ -13,7 +13,7 @@ import { dataDir, defaultModelPath } from '../../../src/engine/defaults';
 import { engineAccess, readAllowed, requestProblem, TrustState } from '../../../src/extension/trust';
 import { requestPaths } from '../../../src/server/request-paths';
 import { EngineClient } from '../../../src/extension/engine-client';
-import { Methods, WorkflowProgress } from '../../../src/server/protocol';
+import { Methods, WorkflowProgress } from '../../../src/protocol/engine-rpc';
 
 const SERVER = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
 

@@ -12,11 +12,11 @@ import { inspectorInput, MAX_CHARS } from '../../../src/extension/views/inspecto
 import { studyFixture, writeStudy } from '../../helpers/study-fixture';
 import { labSweep } from '../../../src/extension/views/study-sweep';
 import { meanAccuracy } from '../../../src/engine/study/accuracy';
-import type { StudyReport } from '../../../src/engine/study/schema';
+import type { StudyReport } from '../../../src/protocol/study-schema';
 import { REPO_ROOT, tmpDir } from '../../helpers/data';
 import { spawnSync } from 'child_process';
-import { studyReport } from '../../../src/extension/views/study-file';
-import { validate } from '../../../src/extension/views/messages/validate';
+import { studyReport } from '../../../src/protocol/webview/study-report';
+import { validate } from '../../../src/protocol/webview/validate';
 
 describe('Benchmarks data: Table 1', () => {
   const rep = studyFixture();

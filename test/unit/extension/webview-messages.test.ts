@@ -3,12 +3,12 @@
 // NaN, inconsistent report sizes, a study of another schema — is rejected with the path that is wrong.
 
 import { strict as assert } from 'assert';
-import { arrayOf, int, literal, messageUnion, MessageError, num, object, optional, str, validate } from '../../../src/extension/views/messages/validate';
-import { checkReportShape, fromInspector, InspectorView, inspectReport, toInspector } from '../../../src/extension/views/messages/inspector';
-import { fromBenchmarks, toBenchmarks } from '../../../src/extension/views/messages/benchmarks';
-import { studyReport } from '../../../src/extension/views/study-file';
+import { arrayOf, int, literal, messageUnion, MessageError, num, object, optional, str, validate } from '../../../src/protocol/webview/validate';
+import { checkReportShape, fromInspector, InspectorView, inspectReport, toInspector } from '../../../src/protocol/webview/inspector';
+import { fromBenchmarks, toBenchmarks } from '../../../src/protocol/webview/benchmarks';
+import { studyReport } from '../../../src/protocol/webview/study-report';
 import { studyTableOf } from '../../../src/extension/views/study-table';
-import type { InspectReport } from '../../../src/engine/idp/report';
+import type { InspectReport } from '../../../src/protocol/inspect-report';
 import { studyFixture } from '../../helpers/study-fixture';
 
 function rejects(check: Parameters<typeof validate>[0], v: unknown, re: RegExp): void {

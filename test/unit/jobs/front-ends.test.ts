@@ -10,7 +10,7 @@ import * as path from 'path';
 import { dataPath, STORIES, tmpDir } from '../../helpers/data';
 import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 import { EngineClient } from '../../../src/extension/engine-client';
-import { Methods, WorkflowProgress } from '../../../src/server/protocol';
+import { Methods, WorkflowProgress } from '../../../src/protocol/engine-rpc';
 
 const OUT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(OUT, 'src', 'cli', 'main.js');

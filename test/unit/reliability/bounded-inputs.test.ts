@@ -14,7 +14,7 @@ import { embeddedModelPath } from '../../../src/engine/defaults';
 import { loadModel } from '../../../src/engine/models/load';
 import { readSafetensorsHeader } from '../../../src/engine/formats/safetensors';
 import { loadTokenizerJson } from '../../../src/engine/tokenizers/hf';
-import { Methods, WorkflowProgress } from '../../../src/server/protocol';
+import { Methods, WorkflowProgress } from '../../../src/protocol/engine-rpc';
 
 const SERVER = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');

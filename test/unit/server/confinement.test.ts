@@ -12,7 +12,7 @@ import * as path from 'path';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { tmpDir } from '../../helpers/data';
 import { embeddedModelPath } from '../../../src/engine/defaults';
-import { InitializeParams, Methods, PROTOCOL_VERSION, WireError } from '../../../src/server/protocol';
+import { InitializeParams, Methods, PROTOCOL_VERSION, WireError } from '../../../src/protocol/engine-rpc';
 
 const SERVER = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');

@@ -12,7 +12,7 @@ import { IdpError } from '../../../src/engine/errors';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { generate, promptIds } from '../../../src/engine/runtime/generate';
-import type { GenerateProgress, ModelInfo } from '../../../src/server/protocol';
+import type { GenerateProgress, ModelInfo } from '../../../src/protocol/engine-rpc';
 
 const SERVER = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
 

@@ -11,9 +11,9 @@ import { tmpDir } from '../../helpers/data';
 import { DEFAULT_MODEL_DIR } from '../../helpers/default-model';
 import { EngineClient } from '../../../src/extension/engine-client';
 import { IdpError } from '../../../src/engine/errors';
-import { checkReportShape } from '../../../src/extension/views/messages/inspector';
+import { checkReportShape } from '../../../src/protocol/webview/inspector';
 import { fitInput, limitHeads } from '../../../src/engine/jobs/inspect';
-import type { InspectParams } from '../../../src/server/protocol';
+import type { InspectParams } from '../../../src/protocol/engine-rpc';
 
 const OUT = path.resolve(__dirname, '..', '..', '..');
 const SERVER = path.join(OUT, 'src', 'server', 'main.js');

@@ -12,8 +12,8 @@ import { tmpDir } from '../../helpers/data';
 import { EngineClient } from '../../../src/extension/engine-client';
 import { IdpError } from '../../../src/engine/errors';
 import { embeddedModelPath } from '../../../src/engine/defaults';
-import { Methods, WorkflowProgress } from '../../../src/server/protocol';
-import type { BenchProgressValue, CompressProgressValue, TrainProgressValue } from '../../../src/server/protocol';
+import { Methods, WorkflowProgress } from '../../../src/protocol/engine-rpc';
+import type { BenchProgressValue, CompressProgressValue, TrainProgressValue } from '../../../src/protocol/engine-rpc';
 
 const SERVER = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
 /** Held-out text for the default code model: this project's own sources (it was trained on npm packages). */

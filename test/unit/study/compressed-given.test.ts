@@ -15,7 +15,7 @@ import { runStudy, StudyProgress } from '../../../src/engine/study/run';
 import { describeGiven } from '../../../src/engine/study/given';
 import type { StudyOptions } from '../../../src/engine/study/options';
 import { requestPaths } from '../../../src/server/request-paths';
-import { Methods } from '../../../src/server/protocol';
+import { Methods } from '../../../src/protocol/engine-rpc';
 
 const root = tmpDir('idp-study-given-');
 

@@ -2,7 +2,7 @@
 // token perplexity, and the points say which.
 import { strict as assert } from 'assert';
 import { promptLengthPoints } from '../../../src/engine/study/run';
-import type { StudyRow } from '../../../src/engine/study/schema';
+import type { StudyRow } from '../../../src/protocol/study-schema';
 
 const row = (id: string, kind: StudyRow['kind'], acc: number, word?: number, tokenPpl = 9): StudyRow => ({
   id, label: id, kind, params: { paper: 0, trained: 0, stored: 0 } as StudyRow['params'], status: 'done',

@@ -11,7 +11,7 @@ import { tmpDir } from '../../helpers/data';
 import { writeHeldoutText, writeTextModel } from '../../helpers/study';
 import { runStudy } from '../../../src/engine/study/run';
 import { meanAccuracy } from '../../../src/engine/study/charts';
-import type { StudyReport } from '../../../src/engine/study/schema';
+import type { StudyReport } from '../../../src/protocol/study-schema';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
 const idp = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000 });

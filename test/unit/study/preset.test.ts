@@ -11,7 +11,7 @@ import { tmpDir } from '../../helpers/data';
 import { writeHeldoutText, writeTextModel } from '../../helpers/study';
 import { applyPreset } from '../../../src/engine/study/preset';
 import { registerStudyCommand, studyOptions } from '../../../src/cli/study';
-import type { StudyReport } from '../../../src/engine/study/schema';
+import type { StudyReport } from '../../../src/protocol/study-schema';
 
 const root = tmpDir('idp-study-preset-');
 const PAPER = {

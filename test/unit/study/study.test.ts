@@ -16,14 +16,14 @@ import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import { loadModel } from '../../../src/engine/models/load';
 import { runStudy, StudyProgress } from '../../../src/engine/study/run';
 import { parseCompress, parseMethods, StudyOptions } from '../../../src/engine/study/options';
-import { STUDY_SCHEMA, StudyReport } from '../../../src/engine/study/schema';
+import { STUDY_SCHEMA, StudyReport } from '../../../src/protocol/study-schema';
 import { plainRow, zero } from '../../../src/engine/study/rows';
 import { similarity } from '../../../src/engine/study/similarity';
 
 const root = tmpDir('idp-study-');
 const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
 
-/** Structural check of study.json against schema.ts (every field's type; relative paths exist). */
+/** Structural check of study.json against src/protocol/study-schema.ts (every field's type; relative paths exist). */
 function checkReport(r: StudyReport, dir: string): void {
   assert.equal(r.schema, STUDY_SCHEMA);
   assert.ok(['complete', 'partial', 'cancelled'].includes(r.status));

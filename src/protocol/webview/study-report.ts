@@ -1,10 +1,10 @@
-// Study reports on disk (study.json, schema idp-study/1 in engine/study/schema.ts): the validator the
+// Study reports on disk (study.json, schema idp-study/1 in src/protocol/study-schema.ts): the validator the
 // Benchmarks view reads them through (unknown fields are ignored, as the schema asks of readers), and
 // the search of the lab folder for study folders. The validator imports nothing with side effects
 // (the webview bundles it too); the search uses `fs` and lives in study-runs.ts.
 
-import type { StudyReport, StudyRow } from '../../engine/study/schema';
-import { arrayOf, bool, Check, int, literal, nullable, num, object, optional, recordOf, str } from './messages/validate';
+import type { StudyReport, StudyRow } from '../study-schema';
+import { arrayOf, bool, Check, int, literal, nullable, num, object, optional, recordOf, str } from './validate';
 
 export const STUDY_SCHEMA_ID = 'idp-study/1';
 

@@ -1,7 +1,7 @@
 // Messages of the IDP Inspector webview, both directions, with their validators. The report is the
 // engine's InspectReport (engine/idp/report.ts) as `idp/inspect` returns it.
 
-import type { InspectReport } from '../../../engine/idp/report';
+import type { InspectReport } from '../inspect-report';
 import { arrayOf, bool, Check, int, literal, messageUnion, num, object, optional, str } from './validate';
 
 const numRows = arrayOf(arrayOf(num));

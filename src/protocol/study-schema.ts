@@ -6,9 +6,9 @@
 // Readers must check `schema` and treat unknown fields as absent; writers only add fields within a
 // schema version.
 
-import type { MetricValue } from '../eval/metrics';
-import type { Aggregates } from '../eval/aggregate';
-import type { MethodName, ParamCount } from '../idp/params';
+import type { MetricValue } from '../engine/eval/metrics';
+import type { Aggregates } from '../engine/eval/aggregate';
+import type { MethodName, ParamCount } from '../engine/idp/params';
 
 export const STUDY_SCHEMA = 'idp-study/1';
 

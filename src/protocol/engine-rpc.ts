@@ -22,9 +22,9 @@ import type { InspectOptions, InspectResult } from '../engine/index';
 import type {
   BankEvalParams, BankEvalProgressValue, BankEvalReply, BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply,
   StudyParams, StudyProgressValue, StudyReply, TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
-} from './workflow-protocol';
+} from './workflows';
 
-export * from './workflow-protocol';
+export * from './workflows';
 
 /** 2: `idp/initialize` takes the client's folders (InitializeParams). 3: the workflow params and results are
  *  the engine jobs' options and results (engine/jobs), and `idp/bankEval`. */
@@ -33,7 +33,7 @@ export const PROTOCOL_VERSION = 3;
 /** What this engine build can do (the extension greys out the rest). */
 export type Capability = 'generate' | 'info' | 'logits' | 'inspect' | WorkflowCapability;
 
-/** The long workflows (workflow-protocol.ts): one request and one capability each. */
+/** The long workflows (workflows.ts): one request and one capability each. */
 export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study' | 'bankEval';
 
 /**

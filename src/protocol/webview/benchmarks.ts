@@ -1,8 +1,8 @@
 // Messages of the Benchmarks webview view, both directions, with their validators.
 
 import { arrayOf, int, literal, messageUnion, nullable, num, object, optional, str } from './validate';
-import { studyReport } from '../study-file';
-import { studyTable } from '../study-table-model';
+import { studyReport } from './study-report';
+import { studyTable } from './study-table';
 
 export const studyRun = object({ id: str, dir: str, label: str, created: str, status: str, error: optional(str) });
 

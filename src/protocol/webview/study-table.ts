@@ -1,7 +1,7 @@
 // The shape of the Benchmarks table (study-table.ts builds it) with its validator and the number
 // formats: shared by the extension and the webview (imports nothing with side effects).
 
-import { arrayOf, bool, Check, literal, nullable, num, object, optional, str } from './messages/validate';
+import { arrayOf, bool, Check, literal, nullable, num, object, optional, str } from './validate';
 
 export interface TableCell { value: number; stderr: number | null }
 

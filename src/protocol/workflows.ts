@@ -3,7 +3,7 @@
 // Each is one typed request whose params are the job's options (engine/jobs/*: the same the CLI's flags
 // map to) plus a `progressToken`, whose result is the job's result, and whose progress values are the
 // job's, streamed as `$/progress` under the token; cancelled with `$/cancelRequest`. Re-exported by
-// protocol.ts, which names the methods.
+// engine-rpc.ts, which names the methods.
 //
 // Paths are absolute (the server's working directory is not the workspace). Outputs go exactly
 // where `out` says; the extension points `out` into a staging folder of its lab and renames it
