@@ -24,12 +24,12 @@ import * as path from 'path';
 import { compressModel, CompressResult } from '../src/engine/compress/compress';
 import { Linalg } from '../src/engine/compress/linalg';
 import { gptqQuantize, reconstructionError } from '../src/engine/compress/gptq';
-import { dequantize } from '../src/engine/compress/gptq-format';
+import { dequantize } from '../src/engine/models/quant/gptq-format';
 import { loadModel } from '../src/engine/models/load';
 import { parameterCount } from '../src/engine/models/config';
 import { CausalLM } from '../src/engine/runtime/lm';
 import { generate } from '../src/engine/runtime/generate';
-import { Rng } from '../src/engine/runtime/sampling';
+import { SamplingRng } from '../src/engine/rng';
 import { dataDir } from '../src/engine/defaults';
 import { benchCacheDir, DEFAULT_SPEC, ensureRandomLlama } from './write-random-llama';
 import { cpuModel, pages } from './machine';
@@ -60,7 +60,7 @@ const summary = (r: CompressResult) => ({
 });
 
 function randomWindows(n: number, T: number, vocab: number, seed: number): number[][] {
-  const rng = new Rng(seed);
+  const rng = new SamplingRng(seed);
   return Array.from({ length: n }, () => Array.from({ length: T }, () => Math.floor(rng.next() * vocab)));
 }
 
@@ -119,7 +119,7 @@ async function torchComparison(a: Args, tmp: string): Promise<Record<string, unk
   const script = path.join(tmp, 'gptq_ref.py');
   fs.writeFileSync(script, TORCH_GPTQ);
   const la = await Linalg.create(threads);
-  const rng = new Rng(7);
+  const rng = new SamplingRng(7);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   for (const [name, N, K] of [['768x768 (q_proj)', 768, 768], ['768x2048 (down_proj)', 768, 2048], ['2048x768 (up_proj)', 2048, 768]] as Array<[string, number, number]>) {
     const W = Float32Array.from({ length: N * K }, () => gauss() * 0.04);

@@ -12,7 +12,7 @@
 //
 // 4-bit rows (--models … q4): the same random Llama as a Q4_0 GGUF (every matrix Q4_0, written by
 // write-random-llama.ts) for llama.cpp, and two IDP Lab runs: (a) that GGUF loaded directly (its Q4_0
-// blocks converted into MatMulNBits, compress/gguf-nbits-load.ts) and (b) its own 4-bit folder,
+// blocks converted into MatMulNBits, models/quant/gguf-nbits-load.ts) and (b) its own 4-bit folder,
 // `idp compress --method rtn --bits 4 --group-size 32 --sym --quantize-head` of the F32 model (written
 // once into the bench cache). Goal: IDP ≥ 1.0× llama.cpp and peak RSS ≤ llama.cpp's + 64 MiB.
 // K-quant row (--models … q4k): the same model as a Q4_K_M-like GGUF (llama.cpp's Q4_K_M mix of Q4_K

@@ -31,7 +31,7 @@ import { loadModel } from '../src/engine/models/load';
 import { LoadedModel, parameterCount } from '../src/engine/models/config';
 import { CausalLM } from '../src/engine/runtime/lm';
 import { generate, GenerateOptions, GenerateResult } from '../src/engine/runtime/generate';
-import { Rng } from '../src/engine/train/rng';
+import { Rng } from '../src/engine/rng';
 import { tokenEmbedding } from '../src/engine/train/methods/prompt';
 import { Prefix } from '../src/engine/train/methods/prefix';
 import { Lora } from '../src/engine/train/methods/lora';
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < a.rounds; round++) {
     for (const x of methods) {
       const sm = samples.get(x.name)!;
-      let c0 = cpu();
+      const c0 = cpu();
       const p = await x.run(rows, { maxTokens: 1, stopIds: [] });              // prefill (+ first token) only
       sm.prefillCpu.push(cpu() - c0);
       sm.prefill.push(p.timings.prefill_ms);

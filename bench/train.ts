@@ -68,7 +68,7 @@ async function child(t: Task): Promise<RunResult> {
   const { Lora } = await import('../src/engine/train/methods/lora');
   const { Blocks } = await import('../src/engine/train/data');
   const { DEFAULT_SETTINGS, runTraining } = await import('../src/engine/train/trainer');
-  const { Rng } = await import('../src/engine/train/rng');
+  const { Rng } = await import('../src/engine/rng');
   const { saveTensors, countParams } = await import('../src/engine/train/tensors');
   const m = await loadModel(t.model);
   const method = t.method === 'prompt'

@@ -148,7 +148,7 @@ function generate(s: RandomLlamaSpec, t: TensorSpec): Float32Array {
   const [center, half] = t.kind === 'norm' ? [1, 0.1] : [0, (t.kind === 'embed' ? s.embedStd : s.std) * Math.sqrt(3)];
   const scale = (2 * half) / 4294967296;
   for (let i = 0; i < n; i++) {
-    let x = a ^ (a << 11);
+    const x = a ^ (a << 11);
     a = b; b = c; c = d;
     d = (d ^ (d >>> 19) ^ (x ^ (x >>> 8))) >>> 0;
     out[i] = center - half + d * scale;

@@ -7,7 +7,7 @@
 
 import type { CausalLM } from '../../src/engine/runtime/lm';
 import type { Tokenizer } from '../../src/engine/tokenizers/tokenizer';
-import { Rng } from '../../src/engine/train/rng';
+import { Rng } from '../../src/engine/rng';
 import { splitLines, CorpusPart } from './corpus';
 import { fimSplit } from './fim';
 

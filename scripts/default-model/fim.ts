@@ -13,7 +13,7 @@
 // that line or of one or two lines after it (newline excluded): the rest of a line, or a few lines —
 // what a cursor in an editor asks for.
 
-import { Rng } from '../../src/engine/train/rng';
+import { Rng } from '../../src/engine/rng';
 import { splitLines, CorpusPart } from './corpus';
 
 export const FIM_PREFIX = '<|fim_prefix|>';

@@ -13,7 +13,7 @@ import type { ModelConfig } from '../../src/engine/models/config';
 import { llamaConfigJson } from '../../src/engine/models/hf-config';
 import { expectedWeights } from '../../src/engine/models/weights';
 import { writeSafetensors, TensorToWrite } from '../../src/engine/formats/safetensors';
-import { Rng } from '../../src/engine/train/rng';
+import { Rng } from '../../src/engine/rng';
 
 export interface DefaultModelShape {
   hidden: number;

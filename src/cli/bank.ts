@@ -5,7 +5,6 @@
 // micro-batch with a checkpoint (exit 130) and the same command resumes; prompts already trained with the
 // same settings are reused.
 
-import * as path from 'path';
 import { Command, Option } from 'commander';
 import {
   bankEvalTable, compareTable, DEFAULT_INSPECT_TOKENS, formatCount, inputError, inspectText, LORA_TARGETS, parseLengths, roundLine, runBankCompare,

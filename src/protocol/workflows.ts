@@ -10,9 +10,8 @@
 // when the request succeeds, so a cancelled or failed request leaves nothing behind.
 
 import type {
-  BankEvalOptions, BankEvalProgress, BankEvalResult, BenchOptions, BenchProgress, BenchResult, CompressJobOptions, CompressJobResult,
-  CompressProgressValue, StudyOptions, StudyProgressValue, StudyResult, TrainBankOptions, TrainBankResult, TrainJobResult, TrainMethodName,
-  TrainOptions, TrainProgressValue,
+  BankEvalOptions, BankEvalProgress, BankEvalResult, BenchOptions, BenchProgress, BenchResult, CompressJobOptions, CompressJobResult, StudyOptions,
+  StudyResult, TrainBankOptions, TrainBankResult, TrainJobResult, TrainMethodName, TrainOptions,
 } from '../engine/index';
 
 export type { CompressMethodName, DataSource, TrainingOptions, CompressProgressValue, TrainProgressValue, StudyProgressValue } from '../engine/index';

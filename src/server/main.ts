@@ -65,7 +65,7 @@ function main(): void {
   // the client is gone: nothing left to serve
   conn.onClose(() => process.exit(0));
   // stdin is the pipe from the client: its end (or our re-parenting, if the client was killed) means the
-  // client is gone, and a job it started must neither go on nor write its output (runtime/caller.ts)
+  // client is gone, and a job it started must neither go on nor write its output (process/caller.ts)
   dieWithCaller(process.stdin, 0);
   conn.listen();
 }

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import type { LoadedModel } from '../../src/engine/models/config';
 import { tokenEmbedding } from '../../src/engine/train/methods/prompt';
 import { readTensorF32 } from '../../src/engine/formats/safetensors';
-import { Rng } from '../../src/engine/train/rng';
+import { Rng } from '../../src/engine/rng';
 
 /** A random prompt [n, e] with the embedding table's standard deviation × `scale`. */
 export function randomPrompt(m: LoadedModel, n: number, seed: number, scale = 1): { embeddings: Float32Array; n: number } {

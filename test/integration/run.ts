@@ -33,7 +33,7 @@ async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; co
   const workspace = makeWorkspace(WORKSPACE_FILES);
   const cs = await startCodeServer({ workspaceTrust: suite === 'untrusted' });
   const browser = await launchBrowser();
-  let code = 1;
+  let code: number;
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const exit = new Promise<number>((resolve) => {

@@ -8,7 +8,7 @@ import '../common/elements';
 import '../common/base.css';
 import './benchmarks.css';
 import { clear, h, select, valueOf } from '../common/dom';
-import { draw, redrawOnThemeChange, Spec } from '../common/charts';
+import { draw, redrawOnThemeChange } from '../common/charts';
 import { onMessage, post, reportCspViolations } from '../common/vscode-api';
 import { FromBenchmarks, toBenchmarks, ToBenchmarks } from '../../src/protocol/webview/benchmarks';
 import { formatCell, formatParams, StudyTable } from '../../src/protocol/webview/study-table';

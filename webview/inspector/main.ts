@@ -17,7 +17,7 @@ const app = document.getElementById('app')!;
 const send = (m: FromInspector) => post(m);
 
 interface UiState { layer?: number; head: number }
-let ui: UiState = getState<UiState>() ?? { head: -1 };
+const ui: UiState = getState<UiState>() ?? { head: -1 };
 let view: InspectorView | undefined;
 let compareOn = false;
 

@@ -13,8 +13,8 @@ import { readCorpus } from '../eval/corpus';
 import { isJsonl } from '../formats/json-lines';
 import { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
-import { Rng } from '../runtime/sampling';
-import { startTokenFor } from '../tokenizers/tokenizer';
+import { SamplingRng } from '../rng';
+import { startTokenFor } from '../models/bos';
 
 export interface CalibrationSpec {
   /** Files / globs, or 'model' to sample from the model. */
@@ -29,7 +29,7 @@ export async function calibrationSet(m: LoadedModel, spec: CalibrationSpec, thre
   if (!(Number.isInteger(samples) && samples >= 1)) throw inputError(`calibration samples must be a positive integer, got ${samples}`);
   if (!(Number.isInteger(seqlen) && seqlen >= 2)) throw inputError(`calibration sequence length must be an integer ≥ 2, got ${seqlen}`);
   if (seqlen > m.config.maxPositions) throw inputError(`calibration sequence length ${seqlen} exceeds the model's context of ${m.config.maxPositions}`);
-  const rng = new Rng(spec.seed);
+  const rng = new SamplingRng(spec.seed);
   const randInt = (n: number) => Math.min(n - 1, Math.floor(rng.next() * n));
   if (spec.sources === 'model') return sampleFromModel(m, samples, seqlen, spec.seed, threads);
   const tok = m.tokenizer;

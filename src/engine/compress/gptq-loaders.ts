@@ -21,7 +21,7 @@
 // AutoGPTQ and transformers/optimum replace the linear layers inside the blocks only: the head keeps an
 // nn.Linear whose `weight` the folder does not hold.
 
-import { QUANT_BITS, QuantBits } from './gptq-format';
+import { QUANT_BITS, QuantBits } from '../models/quant/gptq-format';
 
 export type GptqLoader = 'AutoGPTQ' | 'GPTQModel' | 'transformers';
 

@@ -16,10 +16,11 @@
 // the block size and the group starts a block, as with the default 128/128).
 
 import { inputError } from '../errors';
-import { checkQuantizable, numGroups, QuantBits, QuantizedLinear } from './gptq-format';
+import { checkQuantizable, numGroups, QuantBits, QuantizedLinear } from '../models/quant/gptq-format';
 import { findParams, findParamsT, GridSpec, roundEven } from './quant-grid';
 import { LINALG_BLOCK, Linalg } from './linalg';
-import { obsSweep, transposeInto } from './obs-sweep';
+import { obsSweep } from './obs-sweep';
+import { transposeInto } from '../formats/transpose';
 
 export interface GptqOptions {
   bits: QuantBits;

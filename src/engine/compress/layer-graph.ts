@@ -23,7 +23,7 @@ import type { LoadedModel } from '../models/config';
 import { readTensorF32 } from '../formats/safetensors';
 import { unsupported } from '../errors';
 import { createSession } from '../runtime/session';
-import { LinearModule, linearModules } from './modules';
+import { LinearModule, linearModules } from '../models/quant/modules';
 import { family, layerPrefixOf } from '../models/arch/registry';
 
 export interface ModuleGroup {

@@ -10,7 +10,7 @@
 
 import { f16ToF32, f32ToF16 } from '../formats/dtypes';
 import { inputError } from '../errors';
-import type { QuantBits } from './gptq-format';
+import type { QuantBits } from '../models/quant/gptq-format';
 
 export interface GridSpec {
   bits: QuantBits;

@@ -2,7 +2,7 @@
 // columns (or one per row with group size −1), chosen from that group's min/max (quant-grid.ts), and
 // every weight is rounded to it independently. Produces the representation the GPTQ writer takes.
 
-import { checkQuantizable, defaultGIdx, numGroups, QuantBits, QuantizedLinear } from './gptq-format';
+import { checkQuantizable, defaultGIdx, numGroups, QuantBits, QuantizedLinear } from '../models/quant/gptq-format';
 import { findParams, quantCode } from './quant-grid';
 
 export interface RtnOptions {

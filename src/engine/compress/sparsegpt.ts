@@ -11,11 +11,12 @@
 // Magnitude pruning: the same counts / patterns by |w|, no update.
 
 import { inputError } from '../errors';
-import { checkQuantizable, numGroups, QuantBits, QuantizedLinear, defaultGIdx } from './gptq-format';
+import { checkQuantizable, numGroups, QuantBits, QuantizedLinear, defaultGIdx } from '../models/quant/gptq-format';
 import { findParamsT, GridSpec, quantCode } from './quant-grid';
 import { LINALG_BLOCK, Linalg } from './linalg';
 import { prepareHessian } from './gptq';
-import { obsSweep, transposeInto } from './obs-sweep';
+import { obsSweep } from './obs-sweep';
+import { transposeInto } from '../formats/transpose';
 
 export interface SparsityTarget {
   /** Unstructured: fraction of weights set to zero, in [0, 1). */

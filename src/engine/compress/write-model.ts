@@ -27,9 +27,9 @@ import { isGguf, readGguf, ggufStringArray, ggufNumberArray, ggufString } from '
 import { LoadedModel, modelFolder } from '../models/config';
 import { expectedWeights } from '../models/weights';
 import { hfConfigJson } from '../models/hf-config';
-import { checkQuantizable, packGptq, QuantizedLinear } from './gptq-format';
-import { GptqConfig, gptqConfigFiles } from './gptq-config';
-import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
+import { checkQuantizable, packGptq, QuantizedLinear } from '../models/quant/gptq-format';
+import { GptqConfig, gptqConfigFiles } from '../models/quant/gptq-config';
+import { headModule, HEAD_MODULE, linearModules, LinearModule } from '../models/quant/modules';
 
 export const PRODUCER = 'idp-lab:0.1.0';
 

@@ -2,7 +2,7 @@
 // per-document metrics, per-sample logs and the per-task aggregates. Cancellation is checked between
 // forward passes; a cancelled task is dropped and the tasks finished before it are returned.
 
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { inputError } from '../errors';
 import { Encoding, encodePair, LoglikelihoodResult, TokenPair } from './requests';

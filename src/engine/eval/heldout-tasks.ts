@@ -16,7 +16,7 @@
 // Every random choice is keyed by (seed, task, item), so a task is the same for the same text and seed.
 
 import { inputError } from '../errors';
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 import { readCorpus } from './corpus';
 import { pyRstrip } from './pystr';
 import { Doc, mc, MetricName, OutputType, Task } from './tasks/types';

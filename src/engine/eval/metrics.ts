@@ -16,7 +16,7 @@
 // and Python's RNG, so the last digit of its stderr differs); weighted perplexities have none (nor
 // does lm-eval give one).
 
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 import { pyLen, pyLstrip, pyWordCount, utf8Len, PY_PUNCTUATION } from './pystr';
 import type { LoglikelihoodResult, RollingResult } from './requests';
 import type { GenerateDoc, McDoc, MetricName } from './tasks/types';

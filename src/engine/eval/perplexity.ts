@@ -10,7 +10,8 @@
 // Anything with logits(seqs) works as the scorer — a CausalLM, or a model wrapped with adapters.
 
 import { inputError } from '../errors';
-import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
+import { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor } from '../models/bos';
 import { readCorpus } from './corpus';
 import { isJsonl } from '../formats/json-lines';
 

@@ -9,7 +9,7 @@ import type { HarnessResult, SampleLog, TaskResult } from './harness';
 import type { MetricValue } from './metrics';
 import { HIGHER_IS_BETTER } from './metrics';
 import { isPaperTask, PaperTask } from './tasks';
-import { assertCallerAlive } from '../runtime/caller';
+import { assertCallerAlive } from '../process/caller';
 import { bosNote } from './requests';
 
 export interface ModelInfo {

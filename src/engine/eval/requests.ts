@@ -19,7 +19,8 @@
 // v0.4.9.2+ defaults add_bos_token to the tokenizer's own setting instead (BOS for Llama): --add-bos.
 
 import { inputError } from '../errors';
-import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
+import { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor } from '../models/bos';
 import { pyRstrip } from './pystr';
 
 export interface LoglikelihoodRequest { type: 'loglikelihood'; context: string; continuation: string }

@@ -1,7 +1,7 @@
 // Writing a folder (or file) atomically: fill a staging entry beside it, then rename it into place.
 //
 // Staging names carry their owner: `.NAME.PID-START-HHHHRRRR.tmp` (PID and START from
-// runtime/process-identity, HHHH the first hex digits of a hash of the host name, RRRR random). A sweep
+// process/process-identity, HHHH the first hex digits of a hash of the host name, RRRR random). A sweep
 // removes only staging entries whose owner is gone (same host, pid dead or started at another time), so
 // a second process — another `idp`, another VS Code window — never removes a write still in progress.
 // Names from before this scheme (`.tmp-NAME-XXXXXX`) are removed when older than an hour, as they were.
@@ -10,8 +10,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { currentOwner, ownerGone } from '../runtime/process-identity';
-import { assertCallerAlive } from '../runtime/caller';
+import { currentOwner, ownerGone } from '../process/process-identity';
+import { assertCallerAlive } from '../process/caller';
 
 /** This machine in staging names (4 hex of the host name's SHA-1), worked out once. */
 const HOST_TAG = crypto.createHash('sha1').update(os.hostname()).digest('hex').slice(0, 4);
@@ -94,7 +94,7 @@ export function tempFolderBeside(folder: string): string {
  * aside under a staging name of its own (so a crash between the renames leaves something a sweep
  * removes, never a half-replaced folder), then removed. Callers decide beforehand whether `target`
  * may be replaced (output-folder.ts). Refused when the process that started this job has gone
- * (runtime/caller.ts): a killed caller's job never puts its output in place.
+ * (process/caller.ts): a killed caller's job never puts its output in place.
  */
 export function renameIntoPlace(staging: string, target: string): void {
   assertCallerAlive(target);

@@ -2,7 +2,7 @@
 // published block layouts of ggml-common.h / ggml-quants.c; facts, not code).
 //
 // A GGUF matrix with ne = [K, N] is N rows of K values, each row a run of blocks. MatMulNBits
-// (compress/nbits.ts has the layout) computes W[n, k] = scale[n, b] · (code[n, k] − zero[n, b]) per
+// (models/quant/nbits.ts has the layout) computes W[n, k] = scale[n, b] · (code[n, k] − zero[n, b]) per
 // block b of `blockSize` columns. Per type (d, dmin, m: f16; sc, m6: the 6-bit sub-block scale and min):
 //
 //   type   block  ggml value                     MatMulNBits                      exact?

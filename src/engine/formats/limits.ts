@@ -6,7 +6,6 @@
 // check against these and fail with a typed error naming the file and the limit.
 
 import { configError, formatError, IdpError } from '../errors';
-import type { ModelConfig } from '../models/config';
 
 /** Model dimensions, whichever file states them (config.json, GGUF metadata, a llama2.c header). */
 export const MODEL_LIMITS = {
@@ -20,7 +19,7 @@ export const MODEL_LIMITS = {
   // Positions are never materialised (RoPE is computed from the position ids), but they travel as float32
   // in the graph, exact only up to 2^24; Llama 4 Scout declares 10M.
   maxPositions: 1 << 24,
-} as const satisfies Partial<Record<keyof ModelConfig, number>>;
+} as const;
 
 /** Sizes stated by file headers. */
 export const FILE_LIMITS = {
@@ -46,7 +45,7 @@ export function within(file: string, what: string, value: number, limit: number,
 }
 
 /** Every model dimension of `c` within MODEL_LIMITS (CONFIG errors naming `file`); returns `c`. */
-export function checkModelLimits(c: ModelConfig, file: string): ModelConfig {
+export function checkModelLimits<C extends Record<keyof typeof MODEL_LIMITS, number>>(c: C, file: string): C {
   for (const [k, limit] of Object.entries(MODEL_LIMITS) as Array<[keyof typeof MODEL_LIMITS, number]>) {
     within(file, FIELD_NAMES[k], c[k], limit, { make: configError });
   }

@@ -1,5 +1,5 @@
 // An advisory lock per output: `.NAME.idp-lock` beside the folder (or file) NAME, holding the owner
-// (pid, process start time, host; runtime/process-identity). Every IDP Lab writer takes it before any
+// (pid, process start time, host; process/process-identity). Every IDP Lab writer takes it before any
 // compute and holds it until its output is in place, so two jobs aimed at one folder cannot both run:
 // the second is refused at once with a typed error instead of racing the first.
 //
@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { inputError } from '../errors';
-import { currentOwner, ownerGone, ProcessOwner } from '../runtime/process-identity';
+import { currentOwner, ownerGone, ProcessOwner } from '../process/process-identity';
 
 interface LockRecord extends ProcessOwner {
   /** Distinguishes this lock from an earlier one of the same process on the same target. */

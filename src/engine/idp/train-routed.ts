@@ -34,7 +34,7 @@ import { windowNll } from '../eval/perplexity';
 import { Blocks, joinDocs, TrainData } from '../train/data';
 import type { TrainProgress } from '../train/trainer';
 import { writeTextAtomic } from '../train/trainer';
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 import { PROMPT_INPUT, SoftPrompt, tokenEmbedding } from '../train/methods/prompt';
 import { IdpBank } from './bank';
 import { cachedPromptScorer } from './baselines';

@@ -20,7 +20,7 @@ import { runTasks } from '../eval/harness';
 import { buildReport, BenchReport, ModelInfo, reportPaths, writeReport } from '../eval/report';
 import { claimReportFiles } from '../formats/output-folder';
 import type { ScoringModel } from '../eval/scoring';
-import { IdpScoringModel } from '../eval/idp-model';
+import { IdpScoringModel } from '../idp/scoring-model';
 import { IdpBank, SelectionScore } from '../idp/bank';
 import { IdpLM } from '../idp/runner';
 import { promptParams } from '../idp/params';

@@ -1,11 +1,11 @@
 // The compress job (`idp compress`, idp/compress): the compression pipeline (engine/compress) with its
 // options checked in one place, the group size chosen automatically when none is given (the largest of
-// 128, 64, 32 dividing every layer's input, else one group per row: compress/modules.ts autoGroupSize),
+// 128, 64, 32 dividing every layer's input, else one group per row: models/quant/modules.ts autoGroupSize),
 // progress per layer and an abort between modules. The output folder appears only when complete.
 
 import { performance } from 'perf_hooks';
 import { compressModel, CompressResult, ModuleStat } from '../compress/compress';
-import type { QuantBits } from '../compress/gptq-format';
+import type { QuantBits } from '../models/quant/gptq-format';
 import type { LoaderVerdict } from '../compress/gptq-loaders';
 import { inputError } from '../errors';
 import { withClaim } from '../formats/output-folder';

@@ -15,7 +15,7 @@ import type { SelectionRule } from '../idp/calibration';
 import { inspectReport } from '../idp/report';
 import type { InspectReport } from '../../protocol/inspect-report';
 import { promptIds } from '../runtime/generate';
-import { bosFor } from '../tokenizers/tokenizer';
+import { bosFor } from '../models/bos';
 import { inputError, notFound } from '../errors';
 import { ParamChecker } from './check';
 import type { JobHooks } from './hooks';

@@ -8,7 +8,7 @@ import { GraphBuilder, Value } from '../onnx/builder';
 import { LoadedModel, parameterCount, QuantizedModuleRef } from './config';
 import { formatError } from '../errors';
 import { fusedQuantizedLinears, quantizedLinear, quantizedRows, quantizedTable, quantizedTableOf } from './quant-linear';
-import { HEAD_MODULE } from '../compress/modules';
+import { HEAD_MODULE } from './quant/modules';
 import { cacheIo, capacityAttention, declareCacheInputs, declareNewKv } from './cache-attention';
 import type { RopeScaling } from './config';
 

@@ -103,11 +103,11 @@ export interface LoadedModel {
 }
 
 /**
- * A GPTQ checkpoint's quantized layers as the runtime uses them (compress/gptq-load.ts fills this in):
+ * A GPTQ checkpoint's quantized layers as the runtime uses them (models/quant/gptq-load.ts fills this in):
  * converted once into MatMulNBits tensors in a cache file (memory-mapped like every weight).
  */
 export interface QuantizedWeights {
-  /** 'gptq': a GPTQ checkpoint; 'gguf': a GGUF file's quantized tensors (compress/gguf-nbits-load.ts). */
+  /** 'gptq': a GPTQ checkpoint; 'gguf': a GGUF file's quantized tensors (models/quant/gguf-nbits-load.ts). */
   method: 'gptq' | 'gguf';
   bits: number;
   groupSize: number;

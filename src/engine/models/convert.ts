@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { configError, formatError } from '../errors';
-import { assertCallerAlive } from '../runtime/caller';
+import { assertCallerAlive } from '../process/caller';
 import type { ModelConfig } from './config';
 import { hfConfigJson } from './hf-config';
 import { expectedWeights } from './weights';
@@ -29,10 +29,10 @@ import { GgufFile, ggufString, readGgufTensorF32 } from '../formats/gguf';
 import { Llama2cHeader, llama2cTensors, readLlama2cTensor } from '../formats/llama2c';
 import { asBytes, writeSafetensorsStreamed } from '../formats/st-stream';
 import { tempFolderBeside } from '../formats/atomic-folder';
-import { GgufNBitsTensor, GGUF_NBITS_FILE, isNBitsTensor, nbitsModuleFor, writeGgufNBits } from '../compress/gguf-nbits-load';
+import { GgufNBitsTensor, GGUF_NBITS_FILE, isNBitsTensor, nbitsModuleFor, writeGgufNBits } from './quant/gguf-nbits-load';
 
 /** Bump when the converted layout changes: old cache entries are then ignored. */
-export const CONVERTER_VERSION = 2;   // 2: GGUF quantized matrices kept quantized (compress/gguf-nbits-load.ts)
+export const CONVERTER_VERSION = 2;   // 2: GGUF quantized matrices kept quantized (models/quant/gguf-nbits-load.ts)
 
 export interface ConvertTensor {
   name: string;                 // HF name
@@ -179,7 +179,7 @@ function ggufNameOf(spec: GgufArch, layers: string, hf: string): string {
  * Conversion source for a GGUF file of any architecture a family converts (models/arch/registry.ts): HF
  * names and config; q/k rows (and biases) permuted to rotate_half where llama.cpp stores them
  * interleaved; matrices of a type MatMulNBits runs (Q4_0, Q8_0, K-quants …) stay quantized
- * (compress/gguf-nbits-load.ts), the rest is dequantized.
+ * (models/quant/gguf-nbits-load.ts), the rest is dequantized.
  */
 export function ggufSource(g: GgufFile): ConvertSource {
   const arch = ggufString(g, 'general.architecture');

@@ -4,7 +4,7 @@ import type { GraphBuilder } from '../onnx/builder';
 import type { LoadedModel } from './config';
 import type { BuildOptions } from './blocks';
 import { family } from './arch/registry';
-import { runtimeModel } from '../compress/gptq-load';
+import { runtimeModel } from './quant/gptq-load';
 
 export function buildGraph(model: LoadedModel, opts: BuildOptions): GraphBuilder {
   const m = runtimeModel(model, opts);   // GPTQ: dequantized fallback / accuracy level

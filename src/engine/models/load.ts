@@ -29,9 +29,9 @@ import { ensureConverted, ggufSource, llama2cSource } from './convert';
 import { parseHfConfig } from './hf-config';
 import { family } from './arch/registry';
 import { checkWeights, expectedWeights, normalizeWeightName } from './weights';
-import { readGptqConfig } from '../compress/gptq-config';
-import { attachGptq, commonFolder } from '../compress/gptq-load';
-import { attachGgufNBits } from '../compress/gguf-nbits-load';
+import { readGptqConfig } from './quant/gptq-config';
+import { attachGptq, commonFolder } from './quant/gptq-load';
+import { attachGgufNBits } from './quant/gguf-nbits-load';
 import { HubOptions, resolveModel } from '../hub/resolve';
 import { progressLines } from '../hub/progress';
 

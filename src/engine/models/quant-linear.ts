@@ -1,4 +1,4 @@
-// The graph of a quantized linear layer (LoadedModel.quant, filled in by compress/gptq-load.ts):
+// The graph of a quantized linear layer (LoadedModel.quant, filled in by models/quant/gptq-load.ts):
 //   x [.., in] → (act-order: Gather the input columns in kernel order) → MatMulNBits → (+ bias) → [.., out]
 // MatMulNBits (com.microsoft) takes A of any rank ≥ 2 with K last; accuracy_level 4 (int8 activations
 // per block) is the fast CPU path (docs/design.md: 2/8-bit at level 0 hit a slow path), 0 is fp32-exact.

@@ -30,8 +30,8 @@ import { formatError } from '../errors';
 import type { LoadedModel } from './config';
 import { family, parseLayerWeight } from './arch/registry';
 import { defaultCacheDir } from './convert';
-import { commonFolder } from '../compress/gptq-load';
-import { transposeInto } from '../compress/obs-sweep';
+import { commonFolder } from './quant/gptq-load';
+import { transposeInto } from '../formats/transpose';
 
 export const TRANSPOSED_CACHE_VERSION = 3;
 const HEAD_BLOCK = 4096;   // output columns per block of the transposed head

@@ -3,9 +3,11 @@
 
 import type { CausalLM } from './lm';
 import { leftPad } from './lm';
-import { Rng, sample, SamplingOptions } from './sampling';
+import { sample, SamplingOptions } from './sampling';
+import { SamplingRng } from '../rng';
 import { inputError } from '../errors';
-import { bosFor, Tokenizer } from '../tokenizers/tokenizer';
+import { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor } from '../models/bos';
 import type { KvState } from './kv-cache';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -82,7 +84,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const maxTokens = o.maxTokens ?? 256;
   if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw inputError(`max tokens must be a non-negative integer, got ${maxTokens}`);
   const stopIds = new Set(o.stopIds ?? [c.eosTokenId, c.bosTokenId, tok?.eosId].filter((x): x is number => x !== undefined));
-  const rng = new Rng(o.seed ?? 42);
+  const rng = new SamplingRng(o.seed ?? 42);
   const B = prompts.length;
   const V = c.vocabSize;
   const rows: GenerateRow[] = prompts.map(() => ({ ids: [], text: '', finish: 'length' as FinishReason }));

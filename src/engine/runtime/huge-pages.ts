@@ -12,7 +12,7 @@
 // at start.
 
 import * as cp from 'child_process';
-import { CALLER_FD_ENV, dieWithCallerFromEnv } from './caller';
+import { CALLER_FD_ENV, dieWithCallerFromEnv } from '../process/caller';
 import { withCudaLibraryPath } from './gpu/cuda-env';
 
 export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';

@@ -12,7 +12,8 @@ import { KvState } from './kv-cache';
 import { cacheIo } from '../models/cache-attention';
 import { droppedOutputs } from './reclaim';
 import { deviceKvOutputs, disposeReplaced, hostBytes } from './device-kv';
-import { Rng, sample, SamplingOptions } from './sampling';
+import { sample, SamplingOptions } from './sampling';
+import { SamplingRng } from '../rng';
 import { inputError } from '../errors';
 
 export interface StepResult {
@@ -305,4 +306,4 @@ export function leftPad(seqs: number[][], T: number, padId = 0): { ids: number[]
 }
 
 export type { SamplingOptions };
-export { Rng, sample };
+export { SamplingRng, sample };

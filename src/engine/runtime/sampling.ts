@@ -1,25 +1,13 @@
-// Token sampling: greedy, temperature, top-k, top-p (nucleus), with a seeded generator so runs repeat.
+// Token sampling: greedy, temperature, top-k, top-p (nucleus), with a seeded generator (rng.ts SamplingRng)
+// so runs repeat.
+
+import type { SamplingRng } from '../rng';
 
 export interface SamplingOptions {
   temperature?: number;   // 0 (default) = greedy
   topK?: number;          // 0 = off
   topP?: number;          // 1 = off
   seed?: number;
-}
-
-/** xorshift64* — small, fast, seeded. */
-export class Rng {
-  private s: bigint;
-  constructor(seed = 42) {
-    this.s = BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + 1n) || 1n;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let x = this.s;
-    x ^= x >> 12n; x ^= BigInt.asUintN(64, x << 25n); x ^= x >> 27n;
-    this.s = x;
-    return Number(BigInt.asUintN(64, x * 0x2545f4914f6cdd1dn) >> 11n) / 2 ** 53;
-  }
 }
 
 export function argmax(logits: Float32Array, offset = 0, n = logits.length - offset): number {
@@ -33,7 +21,7 @@ export function argmax(logits: Float32Array, offset = 0, n = logits.length - off
 }
 
 /** Sample one id from the row logits[offset .. offset + n). */
-export function sample(logits: Float32Array, offset: number, n: number, o: SamplingOptions, rng: Rng): number {
+export function sample(logits: Float32Array, offset: number, n: number, o: SamplingOptions, rng: SamplingRng): number {
   const t = o.temperature ?? 0;
   if (!(t > 0)) return argmax(logits, offset, n);
   const topP = o.topP ?? 1;

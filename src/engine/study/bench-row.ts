@@ -13,7 +13,7 @@ import type { Aggregates } from '../eval/aggregate';
 import type { MetricValue } from '../eval/metrics';
 import type { Task } from '../eval/tasks/types';
 import type { Blocks } from '../train/data';
-import { IdpScoringModel } from '../eval/idp-model';
+import { IdpScoringModel } from '../idp/scoring-model';
 import { CausalLM } from '../runtime/lm';
 import { headlineMetric, isAccuracy } from './table';
 import type { RowRuntime } from './rows';

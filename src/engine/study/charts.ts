@@ -12,8 +12,7 @@ import type { StudyChart, StudyReport } from '../../protocol/study-schema';
 
 export { meanAccuracy } from './accuracy';
 
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const esmImport = new Function('s', 'return import(s)') as (s: string) => Promise<any>;   // eslint-disable-line @typescript-eslint/no-explicit-any
+const esmImport = new Function('s', 'return import(s)') as (s: string) => Promise<any>;
 
 /** SVG of a Vega-Lite spec (headless: no canvas, no DOM). */
 export async function renderSvg(spec: Spec): Promise<string> {

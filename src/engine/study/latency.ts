@@ -4,7 +4,7 @@
 // greedy steps (whole batch). Each row runs once to warm up (sessions, caches), then `repeats` times;
 // the fastest repeat is reported (the least disturbed by other load on the machine).
 
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 import { inputError } from '../errors';
 import type { RowRuntime } from './rows';
 

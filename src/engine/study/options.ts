@@ -138,7 +138,7 @@ export function parseCompress(spec: string): CompressSpec {
 
 /**
  * The spec with a group size where it quantizes and names none ("gptq:3" → "gptq:3:g64"); `groupSize`
- * is the model's automatic one (compress/modules.ts autoGroupSize). A spec with a group, or that does
+ * is the model's automatic one (models/quant/modules.ts autoGroupSize). A spec with a group, or that does
  * not quantize, is returned as it is; so is one whose group would be the default 128 anyway.
  */
 export function withGroupSize(spec: string, groupSize: number): string {

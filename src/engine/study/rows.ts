@@ -16,7 +16,7 @@ import { PROMPT_INPUT, SoftPrompt } from '../train/methods/prompt';
 import type { TrainMethod } from '../train/methods/method';
 import type { LogitsScorer } from '../eval/perplexity';
 import type { ScoringModel } from '../eval/scoring';
-import { IdpScoringModel } from '../eval/idp-model';
+import { IdpScoringModel } from '../idp/scoring-model';
 import { IdpLM } from '../idp/runner';
 import { computePromptKVs } from '../idp/kv';
 import { pastPrefill, promptSlots } from '../idp/past';

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { loadModel, describeModel } from '../models/load';
 import { parameterCount, threadsFor } from '../models/config';
 import { compressModel } from '../compress/compress';
-import { autoGroupSize } from '../compress/modules';
+import { autoGroupSize } from '../models/quant/modules';
 import { DEFAULT_SETTINGS, TrainSettings } from '../train/trainer';
 import type { LoraTarget } from '../train/methods/lora';
 import { modelInfo } from '../idp/bank';

@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatError } from '../errors';
-import { assertCallerAlive } from '../runtime/caller';
+import { assertCallerAlive } from '../process/caller';
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });

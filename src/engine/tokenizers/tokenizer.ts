@@ -2,7 +2,6 @@
 
 import * as fs from 'fs';
 import { formatError, notFound } from '../errors';
-import { bosTokenFor, documentEndFor } from '../models/arch/registry';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -25,23 +24,6 @@ export interface Tokenizer {
    * decoding (TokenStreamer does this).
    */
   tokenBytes?(prev: number, id: number): Uint8Array;
-}
-
-/** What the BOS rule reads from a model config. */
-interface BosConfig { arch: string; bosTokenId?: number; eosTokenId?: number }
-
-/**
- * The one rule for BOS: the token put before a document or prompt where the family uses one (Llama, OPT,
- * Mistral …: the config's bos_token_id, else the tokenizer's); families whose documents are separated by
- * an end-of-text token after them (GPT-2) put none. The family decides (models/arch/registry.ts).
- */
-export function bosFor(cfg: BosConfig, tok: { bosId?: number } | undefined): number | undefined {
-  return bosTokenFor(cfg, tok);
-}
-
-/** The token a sample from the model starts at: BOS, or where documents end with EOS (GPT-2) that token (what precedes a document). */
-export function startTokenFor(cfg: BosConfig, tok: { bosId?: number; eosId?: number } | undefined): number | undefined {
-  return documentEndFor(cfg, tok) ?? bosFor(cfg, tok);
 }
 
 /** Reads a tokenizer file; a missing path or a folder is an IdpError naming the file. */

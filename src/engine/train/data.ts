@@ -13,7 +13,8 @@ import { expandPaths, readDocuments } from '../eval/corpus';
 import { formatError, inputError } from '../errors';
 import type { ModelConfig } from '../models/config';
 import { documentEndFor } from '../models/arch/registry';
-import { bosFor, startTokenFor, Tokenizer } from '../tokenizers/tokenizer';
+import { Tokenizer } from '../tokenizers/tokenizer';
+import { bosFor, startTokenFor } from '../models/bos';
 import type { CausalLM } from '../runtime/lm';
 import { generate } from '../runtime/generate';
 

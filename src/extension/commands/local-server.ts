@@ -11,7 +11,7 @@ import { Ctx, trustState } from '../context';
 import { readAllowed } from '../trust';
 import { defaultModelPath } from '../../engine/defaults';
 import { activeBank } from './active-bank';
-import { CALLER_FD_ENV } from '../../engine/runtime/caller';
+import { CALLER_FD_ENV } from '../../engine/process/caller';
 import { modelArg } from '../paths';
 
 export interface LocalServerArgs { model?: string; bank?: string | null; port?: number }

@@ -11,7 +11,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec, RefWeights } from '../../helpers/oracle-models';
+import { TINY_SPECS, TinySpecName, writeTinyModel, TinyModelSpec } from '../../helpers/oracle-models';
 import { referenceLoss } from '../../helpers/gradcheck';
 import { tmpDir } from '../../helpers/data';
 import { prng } from '../../helpers/tiny-hf';

@@ -16,10 +16,10 @@ import { compressModel } from '../../../src/engine/compress/compress';
 import { CalibChunk, LayerRunner } from '../../../src/engine/compress/layer-graph';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import type { LoadedModel } from '../../../src/engine/models/config';
-import { linearModules } from '../../../src/engine/compress/modules';
+import { linearModules } from '../../../src/engine/models/quant/modules';
 import { loadModel } from '../../../src/engine/models/load';
 import { readTensorF32 } from '../../../src/engine/formats/safetensors';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 
 const root = tmpDir('idp-compress-families-');
 

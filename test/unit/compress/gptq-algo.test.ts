@@ -8,7 +8,7 @@ import { Linalg } from '../../../src/engine/compress/linalg';
 import { gptqQuantize, reconstructionError } from '../../../src/engine/compress/gptq';
 import { kthSmallest, magnitudePrune, smallest, sparseGpt } from '../../../src/engine/compress/sparsegpt';
 import { quantizeRtn } from '../../../src/engine/compress/rtn';
-import { dequantize, QuantBits } from '../../../src/engine/compress/gptq-format';
+import { dequantize, QuantBits } from '../../../src/engine/models/quant/gptq-format';
 import { findParams } from '../../../src/engine/compress/quant-grid';
 import { expectIdpError } from '../../helpers/tiny-hf';
 

@@ -10,8 +10,8 @@ import { tmpDir } from '../../helpers/data';
 import { randomTestQuant, refDequant, refPackQweight, refPackQzeros, TestQuant } from '../../helpers/gptq-packer';
 import {
   checkQuantizable, dequantize, packGptq, QuantBits, QuantizedLinear, unpackGptq, whyNotQuantizable,
-} from '../../../src/engine/compress/gptq-format';
-import { parseGptqConfig, quantizeConfigJson, hfQuantizationConfig, DEFAULT_GPTQ } from '../../../src/engine/compress/gptq-config';
+} from '../../../src/engine/models/quant/gptq-format';
+import { parseGptqConfig, quantizeConfigJson, hfQuantizationConfig, DEFAULT_GPTQ } from '../../../src/engine/models/quant/gptq-config';
 import { f32ToF16 } from '../../../src/engine/formats/dtypes';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors } from '../../../src/engine/formats/safetensors';
 

@@ -19,8 +19,8 @@ import * as path from 'path';
 import { tmpDir } from '../../helpers/data';
 import { writeTinyModel } from '../../helpers/oracle-models';
 import { expectIdpError } from '../../helpers/tiny-hf';
-import { dequantize, packGptq, QuantizedLinear, unpackGptq, QuantBits, defaultGIdx } from '../../../src/engine/compress/gptq-format';
-import { DEFAULT_GPTQ, gptqConfigFiles } from '../../../src/engine/compress/gptq-config';
+import { dequantize, packGptq, QuantizedLinear, unpackGptq, QuantBits, defaultGIdx } from '../../../src/engine/models/quant/gptq-format';
+import { DEFAULT_GPTQ, gptqConfigFiles } from '../../../src/engine/models/quant/gptq-config';
 import { gptqLoaders, quantizedByGptqModelV2 } from '../../../src/engine/compress/gptq-loaders';
 import { skipBecause } from '../../helpers/skip';
 

@@ -16,11 +16,11 @@ import { referenceForward } from '../../helpers/reference-forward';
 import { writeTinyGptq } from '../../helpers/tiny-gptq';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
-import { readQuantizedModule } from '../../../src/engine/compress/gptq-load';
-import { linearModules, weightOf } from '../../../src/engine/compress/modules';
+import { readQuantizedModule } from '../../../src/engine/models/quant/gptq-load';
+import { linearModules, weightOf } from '../../../src/engine/models/quant/modules';
 import { quantizeRtn } from '../../../src/engine/compress/rtn';
-import { dequantize, QuantBits, QuantizedLinear } from '../../../src/engine/compress/gptq-format';
-import { DEFAULT_GPTQ } from '../../../src/engine/compress/gptq-config';
+import { dequantize, QuantBits, QuantizedLinear } from '../../../src/engine/models/quant/gptq-format';
+import { DEFAULT_GPTQ } from '../../../src/engine/models/quant/gptq-config';
 import { writeQuantizedModel } from '../../../src/engine/compress/write-model';
 
 const SPECS: Record<string, TinyModelSpec> = {

@@ -16,9 +16,9 @@ import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { evalCorpus, perplexity } from '../../../src/engine/eval/perplexity';
 import { readSafetensorsHeader, readTensorF32 } from '../../../src/engine/formats/safetensors';
-import { linearModules } from '../../../src/engine/compress/modules';
-import { readQuantizedModule } from '../../../src/engine/compress/gptq-load';
-import { dequantize } from '../../../src/engine/compress/gptq-format';
+import { linearModules } from '../../../src/engine/models/quant/modules';
+import { readQuantizedModule } from '../../../src/engine/models/quant/gptq-load';
+import { dequantize } from '../../../src/engine/models/quant/gptq-format';
 
 const root = tmpDir('idp-pipeline-');
 

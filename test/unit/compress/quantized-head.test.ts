@@ -19,10 +19,10 @@ import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { buildGraph } from '../../../src/engine/models/graph';
 import { compressModel } from '../../../src/engine/compress/compress';
-import { readQuantizedModule } from '../../../src/engine/compress/gptq-load';
-import { headModule, weightOf } from '../../../src/engine/compress/modules';
+import { readQuantizedModule } from '../../../src/engine/models/quant/gptq-load';
+import { headModule, weightOf } from '../../../src/engine/models/quant/modules';
 import { quantizeRtn } from '../../../src/engine/compress/rtn';
-import { dequantize } from '../../../src/engine/compress/gptq-format';
+import { dequantize } from '../../../src/engine/models/quant/gptq-format';
 
 const SPECS: Record<string, TinyModelSpec> = {
   llamaTied: { modelType: 'llama', vocabSize: 96, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, tieWordEmbeddings: true, seed: 31 },

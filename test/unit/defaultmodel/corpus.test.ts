@@ -7,7 +7,7 @@ import * as path from 'path';
 import { buildCorpus, CORPUS_RECIPE, fnv1a, HELD_OUT_MOD, installedVersion, splitLines, whyLeftOut } from '../../../scripts/default-model/corpus';
 import { FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, fimSplit, SPECIAL_TOKENS, trainingDocuments } from '../../../scripts/default-model/fim';
 import { isIdpError } from '../../../src/engine/errors';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 import { REPO_ROOT, tmpDir } from '../../helpers/data';
 
 const NODE_MODULES = path.join(REPO_ROOT, 'node_modules');

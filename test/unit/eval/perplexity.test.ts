@@ -23,7 +23,10 @@ function scorer(kind: 'uniform' | 'oracle', stream: number[], seen: number[][] =
         if (kind === 'oracle') {
           // find the window in the stream and put all mass on the true next token
           const at = stream.findIndex((_, i) => s.every((x, j) => stream[i + j] === x));
-          for (let t = 0; t < s.length; t++) l.fill(-1e4, t * V, (t + 1) * V), l[t * V + (stream[at + t + 1] ?? 0)] = 1e4;
+          for (let t = 0; t < s.length; t++) {
+            l.fill(-1e4, t * V, (t + 1) * V);
+            l[t * V + (stream[at + t + 1] ?? 0)] = 1e4;
+          }
         }
         return l;
       });

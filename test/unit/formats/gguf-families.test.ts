@@ -14,7 +14,7 @@ import { TINY_SPECS, writeTinyModel } from '../../helpers/oracle-models';
 import type { RefWeights } from '../../helpers/reference-forward';
 import { writeHfFolder, writePhi3, phi3Forward } from '../../helpers/reference-phi3';
 import { gv, GgufMeta, GgufTensorSpec, TensorType, writeGguf } from '../../helpers/gguf-writer';
-import { dequantizeNBits } from '../../../src/engine/compress/gptq-load';
+import { dequantizeNBits } from '../../../src/engine/models/quant/gptq-load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';

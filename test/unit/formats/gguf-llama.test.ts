@@ -9,7 +9,7 @@ import { readGguf } from '../../../src/engine/formats/gguf';
 import { readTensorF32 } from '../../../src/engine/formats/safetensors';
 import { loadModel } from '../../../src/engine/models/load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
-import { dequantizeNBits } from '../../../src/engine/compress/gptq-load';
+import { dequantizeNBits } from '../../../src/engine/models/quant/gptq-load';
 import { tmpDir } from '../../helpers/data';
 import { gv, GgufMeta, toGgufRotaryRows, LlamaGgufSpec, TensorType, writeGguf, writeLlamaGguf } from '../../helpers/gguf-writer';
 import { expectIdpError, prng, randomF32 } from '../../helpers/tiny-hf';

@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 import { chooseLayer, fitCalibration, paperAccuracy, paperWeights, SelectionCalibration } from '../../../src/engine/idp/calibration';
 import { IdpBank, BANK_FILE } from '../../../src/engine/idp/bank';
 import { loadModel } from '../../../src/engine/models/load';

@@ -70,7 +70,7 @@ describe('idp bank / inspect (CLI)', function () {
     const text = idp('inspect', '--model', model, '--bank', bankDir, '--ids', ids.join(','), '--selection-layer', '1');
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /^selected prompt \d \(\d tokens\) at layer 1/);
-    assert.match(text.stdout, /layer  1\* /);
+    assert.match(text.stdout, /layer {2}1\* /);
   });
 
   it('bank compare: every method on the same held-out blocks, with parameter counts', () => {

@@ -26,7 +26,7 @@ import { IdpBank, SelectionScore } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
 import { buildIdpGraph, idpIo } from '../../../src/engine/idp/graph';
 import { paperWeights } from '../../../src/engine/idp/calibration';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 import { promptSlots, stateWithSlots } from '../../../src/engine/idp/past';
 
 const root = tmpDir('idp-prefill-');

@@ -14,7 +14,7 @@ import { loadModel } from '../../../src/engine/models/load';
 import type { LoadedModel } from '../../../src/engine/models/config';
 import { Blocks } from '../../../src/engine/train/data';
 import { DEFAULT_SETTINGS, TrainSettings } from '../../../src/engine/train/trainer';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 import { trainBank, BankProgress } from '../../../src/engine/idp/train-bank';
 import { IdpBank, BANK_FILE } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';

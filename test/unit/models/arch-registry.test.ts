@@ -10,7 +10,7 @@ import { FAMILIES, familyForModelType, ggufArchitectures, layerPrefixOf, parseLa
 import { LORA_TARGETS } from '../../../src/engine/models/arch/types';
 import { parseHfConfig } from '../../../src/engine/models/hf-config';
 import { expectedWeights } from '../../../src/engine/models/weights';
-import { linearModules } from '../../../src/engine/compress/modules';
+import { linearModules } from '../../../src/engine/models/quant/modules';
 import { tinyConfig, TinyKind } from '../../helpers/tiny-hf';
 import { phi3Config } from '../../helpers/reference-phi3';
 import { gemma2Config } from '../../helpers/reference-gemma2';

@@ -12,7 +12,7 @@ import { tmpDir } from '../../helpers/data';
 import { claimOutput } from '../../../src/engine/formats/output-folder';
 import { lockOutput, lockPathFor } from '../../../src/engine/formats/output-lock';
 import { stagingPath, sweepStaging, tempFolderBeside } from '../../../src/engine/formats/atomic-folder';
-import { currentOwner, startToken } from '../../../src/engine/runtime/process-identity';
+import { currentOwner, startToken } from '../../../src/engine/process/process-identity';
 import { isIdpError } from '../../../src/engine/errors';
 import { Lab } from '../../../src/extension/lab';
 

@@ -16,7 +16,7 @@ import { loadModel } from '../../../src/engine/models/load';
 import type { LoadedModel } from '../../../src/engine/models/config';
 import { IdpBank, BANK_FILE } from '../../../src/engine/idp/bank';
 import { IdpLM } from '../../../src/engine/idp/runner';
-import { IdpScoringModel } from '../../../src/engine/eval/idp-model';
+import { IdpScoringModel } from '../../../src/engine/idp/scoring-model';
 import { scoreLoglikelihood } from '../../../src/engine/eval/scoring';
 
 const root = tmpDir('idp-study-bank-');

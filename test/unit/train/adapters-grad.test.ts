@@ -24,7 +24,7 @@ import { Lora } from '../../../src/engine/train/methods/lora';
 import { SoftPrompt, PROMPT_INPUT } from '../../../src/engine/train/methods/prompt';
 import { Prefix } from '../../../src/engine/train/methods/prefix';
 import type { TrainMethod } from '../../../src/engine/train/methods/method';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 
 const root = tmpDir('idp-adapter-grad-');
 
@@ -154,7 +154,7 @@ describe('adapter gradients through whole models vs float64 references', () => {
     }
     const prefix = new Prefix(m, params, u.length, 'vocab');
     const rows = randomRows(V, 2, 6, 10);
-    const { out, runWith } = await graphRun(prefix, rows);
+    const { out } = await graphRun(prefix, rows);
     const ref = referenceLoss(tiny.config, tiny.weights, rows.map((r) => [...u, ...r]), V, u.length);
     assert.ok(Math.abs(Number(out[trainIo.lossSum].data[0]) - ref) < 1e-4 * ref, `loss ${out[trainIo.lossSum].data[0]} vs reference ${ref}`);
     // the graph's gradient along a random direction per tensor against central differences of the float64

@@ -20,7 +20,7 @@ import { Lora } from '../../../src/engine/train/methods/lora';
 import { SoftPrompt } from '../../../src/engine/train/methods/prompt';
 import { Blocks } from '../../../src/engine/train/data';
 import { DEFAULT_SETTINGS, runTraining } from '../../../src/engine/train/trainer';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 
 const root = tmpDir('idp-train-families-');
 

@@ -14,7 +14,7 @@ import { SoftPrompt } from '../../../src/engine/train/methods/prompt';
 import { Prefix } from '../../../src/engine/train/methods/prefix';
 import { Lora } from '../../../src/engine/train/methods/lora';
 import { saveTensors, TensorSet } from '../../../src/engine/train/tensors';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 
 const root = tmpDir('idp-peft-');
 

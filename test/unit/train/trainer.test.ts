@@ -19,7 +19,7 @@ import { Prefix } from '../../../src/engine/train/methods/prefix';
 import { Lora } from '../../../src/engine/train/methods/lora';
 import { FullWeights } from '../../../src/engine/train/methods/full';
 import type { TrainMethod } from '../../../src/engine/train/methods/method';
-import { Rng } from '../../../src/engine/train/rng';
+import { Rng } from '../../../src/engine/rng';
 
 const root = tmpDir('idp-trainer-');
 const T = 16;

@@ -1,6 +1,6 @@
 // GPT-2 (model_type gpt2): learned positions, pre-LN LayerNorm, fused c_attn, gelu_new, head tied to wte;
 // graph in models/gpt2.ts. Linear layers are Conv1D: weights stored [in, out] (c_attn: [d, 3d]), so
-// nothing is transposed for the 'gemm' kernel and compressors see them transposed (compress/modules.ts).
+// nothing is transposed for the 'gemm' kernel and compressors see them transposed (models/quant/modules.ts).
 // No BOS: documents are separated by <|endoftext|> after them, and samples start at it.
 //
 // HF names: transformer.{wte, wpe, ln_f}, transformer.h.{i}.{ln_1, attn.c_attn, attn.c_proj, ln_2,

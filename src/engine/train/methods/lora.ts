@@ -14,7 +14,7 @@ import type { LoadedModel } from '../../models/config';
 import { family, layerPrefixOf } from '../../models/arch/registry';
 import type { LoraTarget } from '../../models/arch/types';
 import { formatError, inputError, unsupported } from '../../errors';
-import { Rng } from '../rng';
+import { Rng } from '../../rng';
 import type { TensorSet } from '../tensors';
 import { baseConfig, readAdapter, writeAdapter } from '../peft';
 import { addInto, MicroBatch, RowLayout, TrainMethod } from './method';

@@ -15,7 +15,7 @@ import type { LoadedModel } from '../../models/config';
 import { io } from '../../models/blocks';
 import { CausalLM } from '../../runtime/lm';
 import { formatError, inputError } from '../../errors';
-import { Rng } from '../rng';
+import { Rng } from '../../rng';
 import type { TensorSet } from '../tensors';
 import { baseConfig, intField, readAdapter, writeAdapter } from '../peft';
 import { MicroBatch, RowLayout, TrainMethod } from './method';

@@ -12,12 +12,12 @@ import { family } from '../../models/arch/registry';
 import { readTensorF32 } from '../../formats/safetensors';
 import type { Tokenizer } from '../../tokenizers/tokenizer';
 import { formatError, inputError } from '../../errors';
-import { Rng } from '../rng';
+import { Rng } from '../../rng';
 import type { TensorSet } from '../tensors';
 import { baseConfig, intField, readAdapter, writeAdapter } from '../peft';
 import { addInto, MicroBatch, RowLayout, TrainMethod } from './method';
 import type { TrainGraphOptions } from '../graph';
-import { dequantizedModel } from '../../compress/gptq-load';
+import { dequantizedModel } from '../../models/quant/gptq-load';
 
 export const PROMPT_INPUT = 'soft_prompt';
 

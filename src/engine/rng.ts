@@ -1,6 +1,11 @@
-// Seeded random numbers for training. Every random choice is a pure function of (seed, purpose,
-// step, …) — a fresh stream per use — so a resumed run draws exactly what an uninterrupted one would
-// without saving generator state: data order per epoch, dropout masks per step, initial values.
+// The engine's seeded random numbers, two generators in one module:
+//   Rng          keyed streams (mulberry32) for training and evaluation: every random choice is a pure
+//                function of (seed, purpose, step, …) — a fresh stream per use — so a resumed run draws
+//                exactly what an uninterrupted one would without saving generator state: data order per
+//                epoch, dropout masks per step, initial values, subsamples, distractors, bootstrap.
+//   SamplingRng  one stream per generation (xorshift64*) for token sampling (runtime/sampling.ts), and so
+//                for everything sampled from a model (data-free corpora, calibration windows): kept as it
+//                is so that seeded generations and model-sampled data repeat across versions.
 
 /** 32-bit FNV-1a of a string. */
 function fnv1a(s: string): number {
@@ -51,5 +56,20 @@ export class Rng {
       const t = p[i]; p[i] = p[j]; p[j] = t;
     }
     return p;
+  }
+}
+
+/** xorshift64* — small, fast, seeded: the token sampler's stream (see above). */
+export class SamplingRng {
+  private s: bigint;
+  constructor(seed = 42) {
+    this.s = BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + 1n) || 1n;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    let x = this.s;
+    x ^= x >> 12n; x ^= BigInt.asUintN(64, x << 25n); x ^= x >> 27n;
+    this.s = x;
+    return Number(BigInt.asUintN(64, x * 0x2545f4914f6cdd1dn) >> 11n) / 2 ** 53;
   }
 }

@@ -19,15 +19,15 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatError, unsupported } from '../errors';
-import { readSafetensorsHeader, readTensorBytes, TensorRef } from '../formats/safetensors';
-import type { LoadedModel, QuantizedModuleRef } from '../models/config';
-import { defaultCacheDir } from '../models/convert';
+import { formatError, unsupported } from '../../errors';
+import { readSafetensorsHeader, readTensorBytes, TensorRef } from '../../formats/safetensors';
+import type { LoadedModel, QuantizedModuleRef } from '../config';
+import { defaultCacheDir } from '../convert';
 import { GptqConfig, moduleGptqConfig } from './gptq-config';
 import { dequantize, QuantizedLinear, unpackGptq } from './gptq-format';
 import { headModule, HEAD_MODULE, linearModules, LinearModule } from './modules';
 import { planNBits, toNBits } from './nbits';
-import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../formats/st-stream';
+import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../../formats/st-stream';
 
 export const NBITS_CACHE_VERSION = 1;
 

@@ -15,12 +15,12 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatError } from '../errors';
-import { GgufFile, GgufTensorInfo, readGgufTensorBytes } from '../formats/gguf';
-import { ggmlToNBits, NBitsGgmlType, NBITS_GGML_TYPES, nbitsSpecOf, NBitsMatrix, permuteNBitsRows } from '../formats/ggml-nbits';
-import { readSafetensorsHeader, TensorRef } from '../formats/safetensors';
-import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../formats/st-stream';
-import type { LoadedModel, ModelConfig, QuantizedModuleRef } from '../models/config';
+import { formatError } from '../../errors';
+import { GgufFile, GgufTensorInfo, readGgufTensorBytes } from '../../formats/gguf';
+import { ggmlToNBits, NBitsGgmlType, NBITS_GGML_TYPES, nbitsSpecOf, NBitsMatrix, permuteNBitsRows } from '../../formats/ggml-nbits';
+import { readSafetensorsHeader, TensorRef } from '../../formats/safetensors';
+import { asBytes, StreamEntry, writeSafetensorsStreamed } from '../../formats/st-stream';
+import type { LoadedModel, ModelConfig, QuantizedModuleRef } from '../config';
 import { HEAD_MODULE } from './modules';
 import { commonFolder } from './gptq-load';
 

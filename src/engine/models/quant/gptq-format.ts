@@ -23,8 +23,8 @@
 // (1 for group_size −1). Shapes must make the packing integral: in·bits and out·bits multiples of 32,
 // and a group size that divides in (all groups full, as the runtime's block kernels need).
 
-import { formatError, inputError, internalError } from '../errors';
-import { f16ToF32, f32ToF16 } from '../formats/dtypes';
+import { formatError, inputError, internalError } from '../../errors';
+import { f16ToF32, f32ToF16 } from '../../formats/dtypes';
 
 export type QuantBits = 2 | 3 | 4 | 8;
 export const QUANT_BITS: readonly QuantBits[] = [2, 3, 4, 8];

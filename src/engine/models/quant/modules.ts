@@ -9,11 +9,11 @@
 // GPT-2's Conv1D weights are stored [in, out]; weightOf() returns them transposed so every
 // compressor sees W [out, in] (as AutoGPTQ transposes Conv1D before quantizing).
 
-import { readTensorF32 } from '../formats/safetensors';
-import type { LoadedModel, ModelConfig } from '../models/config';
-import { expectedWeights } from '../models/weights';
-import { family, parseLayerWeight } from '../models/arch/registry';
-import { formatError, inputError } from '../errors';
+import { readTensorF32 } from '../../formats/safetensors';
+import type { LoadedModel, ModelConfig } from '../config';
+import { expectedWeights } from '../weights';
+import { family, parseLayerWeight } from '../arch/registry';
+import { formatError, inputError } from '../../errors';
 
 export interface LinearModule {
   /** HF module path, e.g. model.layers.0.self_attn.q_proj */

@@ -8,7 +8,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { configError, unsupported } from '../errors';
+import { configError, unsupported } from '../../errors';
 import { CheckpointFormat, QUANT_BITS, QuantBits } from './gptq-format';
 
 export interface GptqConfig {

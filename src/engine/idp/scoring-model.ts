@@ -4,9 +4,9 @@
 // Generation runs through IdpLM.generate (prefill with selection, then the plain cached decode).
 // Each result carries its selection; the harness counts them per task.
 
-import type { IdpLM } from '../idp/runner';
+import type { IdpLM } from './runner';
 import type { Tokenizer } from '../tokenizers/tokenizer';
-import type { ScoringModel } from './scoring';
+import type { ScoringModel } from '../eval/scoring';
 
 export class IdpScoringModel implements ScoringModel {
   constructor(readonly idp: IdpLM, readonly tokenizer?: Tokenizer) {}
