@@ -31,6 +31,10 @@ interface Counts { passed: number; failed: number; skipped: number }
 async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; counts: Counts }> {
   const countsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'idp-counts-')), 'counts.json');
   const workspace = makeWorkspace(WORKSPACE_FILES);
+  // a Hugging Face cache of this session's own (never the user's), and an endpoint nobody listens on:
+  // no host test reaches huggingface.co; suite/hub-model.test.ts points HF_ENDPOINT at its local server
+  const hfCache = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-hf-cache-'));
+  const hf = { HF_HUB_CACHE: hfCache, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: '' };
   const cs = await startCodeServer({ workspaceTrust: suite === 'untrusted' });
   const browser = await launchBrowser();
   let code: number;
@@ -49,7 +53,7 @@ async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; co
     const url = workbenchUrl(cs, workspace, {
       extensionPath: REPO,
       testsPath: path.join(REPO, 'out', 'test', 'integration', 'index'),
-      env: extensionEnv({ IDP_TEST_COUNTS: countsFile, IDP_TEST_GREP: process.env.IDP_TEST_GREP ?? '', IDP_TEST_WORKSPACE: workspace, IDP_TEST_SUITE: suite }),
+      env: extensionEnv({ IDP_TEST_COUNTS: countsFile, IDP_TEST_GREP: process.env.IDP_TEST_GREP ?? '', IDP_TEST_WORKSPACE: workspace, IDP_TEST_SUITE: suite, ...hf }),
     });
     await page.goto(url);
     let timer: NodeJS.Timeout | undefined;
@@ -65,6 +69,7 @@ async function session(suite: 'suite' | 'untrusted'): Promise<{ code: number; co
     await browser.close().catch(() => undefined);
     await cs.stop();
     fs.rmSync(workspace, { recursive: true, force: true });
+    fs.rmSync(hfCache, { recursive: true, force: true });
   }
   let counts: Counts = { passed: 0, failed: code === 0 ? 0 : 1, skipped: 0 };
   try {

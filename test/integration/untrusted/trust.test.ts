@@ -49,6 +49,27 @@ describe('extension host: an untrusted workspace', function () {
     assert.ok(!fs.existsSync(path.join(ws(), '.idp')), 'nothing in the workspace');
   });
 
+  it('Select Model refuses a Hugging Face Hub id, saying why; nothing is downloaded', async () => {
+    const a = await api();
+    // the warning the user sees, as the extension shows it (the real call still runs)
+    const shown: string[] = [];
+    const real = vscode.window.showWarningMessage;
+    (vscode.window as { showWarningMessage: unknown }).showWarningMessage = (m: string, ...rest: unknown[]) => {
+      shown.push(m);
+      return (real as (...x: unknown[]) => Thenable<unknown>)(m, ...rest);
+    };
+    try {
+      assert.equal(await vscode.commands.executeCommand('idp.selectModel', 'idp-test/default-model'), undefined);
+    } finally {
+      (vscode.window as { showWarningMessage: unknown }).showWarningMessage = real;
+    }
+    assert.deepEqual(shown, ['IDP: this workspace is not trusted, so models from the Hugging Face Hub (downloads and the Hugging Face cache) are off: ' +
+      'only the default model can be loaded. Trust the workspace to use them.']);
+    assert.equal(a.jobs.lastFailure, undefined, 'refused before any job started');
+    assert.notEqual(a.engine.model?.path, 'idp-test/default-model');
+    assert.deepEqual(fs.readdirSync(process.env.HF_HUB_CACHE!), [], 'nothing in the HF cache');
+  });
+
   it('the default model can still be compressed, into global storage', async () => {
     const a = await api();
     const r = await vscode.commands.executeCommand<any>('idp.compress', { model: defaultModelPath(), method: 'rtn', bits: 4 });

@@ -40,8 +40,14 @@ export function ortRoot(): string {
   return path.dirname(require.resolve('onnxruntime-node/package.json'));
 }
 
-/** Where onnxruntime-node keeps its native binaries for this platform (the binding folder). */
+/**
+ * Where onnxruntime-node keeps its native binaries for this platform (the binding folder). IDP_ORT_BIN_DIR
+ * names another folder for the CUDA setup, its checks and the engines' library path (docs/gpu.md): the tests
+ * point *IDP: Enable CUDA* at a temporary copy of the binding folder with it, never the real one.
+ */
 export function ortBinDir(): string {
+  const over = process.env.IDP_ORT_BIN_DIR?.trim();
+  if (over) return path.resolve(over);
   return path.join(ortRoot(), 'bin', 'napi-v6', process.platform, process.arch);
 }
 
