@@ -46,6 +46,8 @@ describe('extension host: IDP: Enable CUDA from a local NuGet feed into a copy o
     for (const k of ['IDP_NUGET_INDEX', 'IDP_ORT_BIN_DIR']) saved[k] = process.env[k];
     process.env.IDP_NUGET_INDEX = feed.index;
     process.env.IDP_ORT_BIN_DIR = dir;
+    // never the real folder: stop here unless the override is honoured
+    assert.equal(ortBinDir(), dir, 'IDP_ORT_BIN_DIR names the folder the setup installs into');
   });
 
   after(async () => {
