@@ -17,7 +17,7 @@ export function calibrationTable(r: CalibrateResult): string {
   return lines.join('\n');
 }
 
-interface AssembleFlags { model?: string; tokenizer?: string; out: string; positions?: number; selectionLayer: number; score: SelectionScore; threads?: number; overwrite?: boolean }
+interface AssembleFlags { model?: string; tokenizer?: string; out: string; positions?: number; selectionLayer: number; score: SelectionScore; threads?: number; overwrite?: boolean; json?: boolean }
 
 async function assemble(adapters: string[], f: AssembleFlags): Promise<void> {
   try {
@@ -25,7 +25,8 @@ async function assemble(adapters: string[], f: AssembleFlags): Promise<void> {
       model: f.model, tokenizer: f.tokenizer, threads: f.threads, adapters, out: f.out, positions: f.positions, selectionLayer: f.selectionLayer,
       score: f.score, overwrite: !!f.overwrite,
     });
-    process.stdout.write(`IDP bank of ${r.prompts.length} prompts (${r.prompts.join(', ')} tokens, right-aligned to position ${r.positions}); wrote ${r.dir}\n`);
+    if (f.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write(`IDP bank of ${r.prompts.length} prompts (${r.prompts.join(', ')} tokens, right-aligned to position ${r.positions}); wrote ${r.dir}\n`);
   } catch (e) {
     process.exitCode = reportError(e);
   }
@@ -59,6 +60,7 @@ export function registerBankBuildCommands(bank: Command): void {
     .option('--selection-layer <l>', 'layer whose attention selects the prompt', int('--selection-layer', 0), 0)
     .addOption(new Option('--score <s>', 'prompt score: attention mass on the prompt, or its mean per prompt token').choices(['mass', 'mean']).default('mass'))
     .option('--overwrite', 'replace a bank already in --out')
+    .option('--json', 'print the result as JSON {dir, prompts, positions}')
     .action(assemble);
   modelOptions(bank.command('calibrate')
     .description('fit the selection from each prompt\'s own text (per-head attention masses, linear discriminant), choose its layer, and store it in the bank'),

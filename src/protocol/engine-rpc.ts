@@ -20,6 +20,8 @@ import type { IdpErrorCode } from '../engine/errors';
 import type { FimChoice } from '../engine/fim';
 import type { InspectOptions, InspectResult } from '../engine/index';
 import type {
+  BankAssembleParams, BankAssembleReply, BankCalibrateParams, BankCalibrateProgressValue, BankCalibrateReply, BankCompareParams, BankCompareReply,
+  PplParams, PplProgressValue, PplReply,
   BankEvalParams, BankEvalProgressValue, BankEvalReply, BenchParams, BenchProgressValue, BenchReply, CompressParams, CompressProgressValue, CompressReply,
   StudyParams, StudyProgressValue, StudyReply, TrainBankParams, TrainBankReply, TrainBaselineParams, TrainBaselineReply, TrainProgressValue,
 } from './workflows';
@@ -27,14 +29,15 @@ import type {
 export * from './workflows';
 
 /** 2: `idp/initialize` takes the client's folders (InitializeParams). 3: the workflow params and results are
- *  the engine jobs' options and results (engine/jobs), and `idp/bankEval`. */
-export const PROTOCOL_VERSION = 3;
+ *  the engine jobs' options and results (engine/jobs), and `idp/bankEval`. 4: `idp/ppl`, `idp/bankCompare`,
+ *  `idp/bankAssemble`, `idp/bankCalibrate`. */
+export const PROTOCOL_VERSION = 4;
 
 /** What this engine build can do (the extension greys out the rest). */
 export type Capability = 'generate' | 'info' | 'logits' | 'inspect' | WorkflowCapability;
 
 /** The long workflows (workflows.ts): one request and one capability each. */
-export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study' | 'bankEval';
+export type WorkflowCapability = 'compress' | 'trainBank' | 'trainBaseline' | 'bench' | 'study' | 'bankEval' | 'ppl' | 'bankCompare' | 'bankAssemble' | 'bankCalibrate';
 
 /**
  * `idp/initialize`'s parameters: the folders this client lets the engine use, declared once at
@@ -147,6 +150,10 @@ export const Methods = {
   bench: new RequestType<BenchParams, BenchReply, void>('idp/bench'),
   study: new RequestType<StudyParams, StudyReply, void>('idp/study'),
   bankEval: new RequestType<BankEvalParams, BankEvalReply, void>('idp/bankEval'),
+  ppl: new RequestType<PplParams, PplReply, void>('idp/ppl'),
+  bankCompare: new RequestType<BankCompareParams, BankCompareReply, void>('idp/bankCompare'),
+  bankAssemble: new RequestType<BankAssembleParams, BankAssembleReply, void>('idp/bankAssemble'),
+  bankCalibrate: new RequestType<BankCalibrateParams, BankCalibrateReply, void>('idp/bankCalibrate'),
 } as const;
 
 /** `$/progress` values of the workflow requests. */
@@ -157,6 +164,10 @@ export const WorkflowProgress = {
   bench: new ProgressType<BenchProgressValue>(),
   study: new ProgressType<StudyProgressValue>(),
   bankEval: new ProgressType<BankEvalProgressValue>(),
+  ppl: new ProgressType<PplProgressValue>(),
+  bankCompare: new ProgressType<TrainProgressValue>(),
+  bankAssemble: new ProgressType<never>(),
+  bankCalibrate: new ProgressType<BankCalibrateProgressValue>(),
 } as const;
 
 export const GenerateProgressType = new ProgressType<GenerateProgress>();

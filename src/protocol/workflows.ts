@@ -1,5 +1,6 @@
 // The long workflows of the engine process: compress a model, train an IDP prompt bank, train a
-// baseline (prompt / prefix / LoRA / full), run the benchmark, run a study, evaluate a bank's routing.
+// baseline (prompt / prefix / LoRA / full), run the benchmark, run a study, evaluate a bank's routing,
+// measure perplexity, compare a bank with the other methods, assemble a bank, calibrate a bank.
 // Each is one typed request whose params are the job's options (engine/jobs/*: the same the CLI's flags
 // map to) plus a `progressToken`, whose result is the job's result, and whose progress values are the
 // job's, streamed as `$/progress` under the token; cancelled with `$/cancelRequest`. Re-exported by
@@ -10,6 +11,8 @@
 // when the request succeeds, so a cancelled or failed request leaves nothing behind.
 
 import type {
+  BankAssembleOptions, BankAssembleResult, BankCalibrateOptions, BankCalibrateResult, BankCompareOptions, CalibrateProgress, CompareResult,
+  PplOptions, PplProgress, PplResult,
   BankEvalOptions, BankEvalProgress, BankEvalResult, BenchOptions, BenchProgress, BenchResult, CompressJobOptions, CompressJobResult, StudyOptions,
   StudyResult, TrainBankOptions, TrainBankResult, TrainJobResult, TrainMethodName, TrainOptions,
 } from '../engine/index';
@@ -45,3 +48,21 @@ export type StudyReply = Omit<StudyResult, 'report'>;
 export type BankEvalParams = WireParams<BankEvalOptions>;
 export type BankEvalProgressValue = BankEvalProgress;
 export type BankEvalReply = BankEvalResult;
+
+// ---- idp/ppl ----
+export type PplParams = WireParams<PplOptions>;
+export type PplProgressValue = PplProgress;
+export type PplReply = PplResult;
+
+// ---- idp/bankCompare ----
+export type BankCompareParams = WireParams<BankCompareOptions>;
+export type BankCompareReply = CompareResult;
+
+// ---- idp/bankAssemble (no progress values: one load, one K/V pass) ----
+export type BankAssembleParams = WireParams<BankAssembleOptions>;
+export type BankAssembleReply = BankAssembleResult;
+
+// ---- idp/bankCalibrate ----
+export type BankCalibrateParams = WireParams<BankCalibrateOptions>;
+export type BankCalibrateProgressValue = CalibrateProgress;
+export type BankCalibrateReply = BankCalibrateResult;

@@ -113,6 +113,21 @@ export function requestPaths(method: string, params: unknown, ctx: RequestContex
     case Methods.bankEval.method:
       reads.push(str(p.model), str(p.tokenizer), str(p.bank), ...strs(p.data), ...strs(p.also));
       break;
+    case Methods.ppl.method:
+      reads.push(model(p.model), str(p.tokenizer), str(p.adapter), ...strs(p.data));
+      break;
+    case Methods.bankCompare.method:
+      reads.push(model(p.model), str(p.tokenizer), str(p.bank), ...dataReads(p.data), ...strs(p.eval));
+      writes.push(str(p.out));
+      break;
+    case Methods.bankAssemble.method:
+      reads.push(model(p.model), str(p.tokenizer), ...strs(p.adapters));
+      writes.push(str(p.out));
+      break;
+    case Methods.bankCalibrate.method:
+      reads.push(model(p.model), str(p.tokenizer), ...strs(p.promptData));
+      writes.push(str(p.bank));   // bank.json is rewritten in place
+      break;
     default:
       break; // initialize, info, health, shutdown: no paths
   }

@@ -5,15 +5,17 @@
 // the editor generates with. Nothing here decides what a job does.
 
 import type { CancellationToken, MessageConnection, ProgressType } from 'vscode-jsonrpc';
-import { runBankEval, runBench, runCompress, runStudyJob, runTrain, runTrainBank } from '../engine/index';
+import { runBankAssemble, runBankCalibrate, runBankCompare, runBankEval, runBench, runCompress, runPpl, runStudyJob, runTrain, runTrainBank } from '../engine/index';
 import type { JobHooks } from '../engine/index';
 import type {
-  BankEvalProgressValue, BenchProgressValue, CompressProgressValue, StudyProgressValue, TrainProgressValue, WorkflowCapability,
+  BankCalibrateProgressValue, BankEvalProgressValue, BenchProgressValue, PplProgressValue, CompressProgressValue, StudyProgressValue, TrainProgressValue, WorkflowCapability,
 } from '../protocol/engine-rpc';
 import { Methods, WorkflowProgress } from '../protocol/engine-rpc';
 import type { Cancellation } from './engine-service';
 
-export const WORKFLOW_CAPABILITIES: WorkflowCapability[] = ['compress', 'trainBank', 'trainBaseline', 'bench', 'study', 'bankEval'];
+export const WORKFLOW_CAPABILITIES: WorkflowCapability[] = [
+  'compress', 'trainBank', 'trainBaseline', 'bench', 'study', 'bankEval', 'ppl', 'bankCompare', 'bankAssemble', 'bankCalibrate',
+];
 
 type Job<O, P, R> = (options: O, hooks: JobHooks<P>) => Promise<R>;
 
@@ -60,6 +62,10 @@ export class Workflows {
   bench = (p: unknown, token: Cancellation, onProgress?: Progress<BenchProgressValue>) => runRequest(runBench, p, token, onProgress).then(withoutReport);
   study = (p: unknown, token: Cancellation, onProgress?: Progress<StudyProgressValue>) => runRequest(runStudyJob, p, token, onProgress).then(withoutReport);
   bankEval = (p: unknown, token: Cancellation, onProgress?: Progress<BankEvalProgressValue>) => runRequest(runBankEval, p, token, onProgress);
+  ppl = (p: unknown, token: Cancellation, onProgress?: Progress<PplProgressValue>) => runRequest(runPpl, p, token, onProgress);
+  bankCompare = (p: unknown, token: Cancellation, onProgress?: Progress<TrainProgressValue>) => runRequest(runBankCompare, p, token, onProgress);
+  bankAssemble = (p: unknown, token: Cancellation) => runRequest(runBankAssemble, p, token);
+  bankCalibrate = (p: unknown, token: Cancellation, onProgress?: Progress<BankCalibrateProgressValue>) => runRequest(runBankCalibrate, p, token, onProgress);
 }
 
 /**
@@ -77,4 +83,8 @@ export function registerWorkflows(conn: MessageConnection, w: Workflows, guard: 
   conn.onRequest(m.bench, (p, ct) => guard(m.bench.method, p, () => w.bench(p, ct, progress(WorkflowProgress.bench, tok(p)))));
   conn.onRequest(m.study, (p, ct) => guard(m.study.method, p, () => w.study(p, ct, progress(WorkflowProgress.study, tok(p)))));
   conn.onRequest(m.bankEval, (p, ct) => guard(m.bankEval.method, p, () => w.bankEval(p, ct, progress(WorkflowProgress.bankEval, tok(p)))));
+  conn.onRequest(m.ppl, (p, ct) => guard(m.ppl.method, p, () => w.ppl(p, ct, progress(WorkflowProgress.ppl, tok(p)))));
+  conn.onRequest(m.bankCompare, (p, ct) => guard(m.bankCompare.method, p, () => w.bankCompare(p, ct, progress(WorkflowProgress.bankCompare, tok(p)))));
+  conn.onRequest(m.bankAssemble, (p, ct) => guard(m.bankAssemble.method, p, () => w.bankAssemble(p, ct)));
+  conn.onRequest(m.bankCalibrate, (p, ct) => guard(m.bankCalibrate.method, p, () => w.bankCalibrate(p, ct, progress(WorkflowProgress.bankCalibrate, tok(p)))));
 }

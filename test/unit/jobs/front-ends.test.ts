@@ -123,6 +123,47 @@ describe('jobs: the CLI and the engine process run the same job', function () {
     same(ins, insr.report, [], 'inspect report');
   });
 
+  it('ppl: the same windows and perplexity', async () => {
+    const data = [HELDOUT];
+    const cli = idp('ppl', '--model', model, '--data', ...data, '--seqlen', '32', '--max-windows', '3', '--batch', '2');
+    const rpc = await engine.workflow(Methods.ppl, WorkflowProgress.ppl, { model, data, seqlen: 32, maxWindows: 3, batch: 2 });
+    same(cli, rpc, [], 'ppl result');
+    assert.equal(rpc.windows, 3);
+  });
+
+  it('bank compare: the same methods, NLL and parameter counts', async () => {
+    const [a, b] = at('compare');
+    const cli = idp('bank', 'compare', '--model', model, '--bank', bank, '--data', 'model', '--sample-tokens', '512', '--tokens', '128',
+      '--seqlen', '16', '--batch', '4', '--lr', '0.03', '--out', a);
+    const rpc = await engine.workflow(Methods.bankCompare, WorkflowProgress.bankCompare, {
+      model, bank, data: 'model', sampleTokens: 512, tokens: 128, seqlen: 16, batch: 4, lr: 0.03, out: b,
+    });
+    same(cli, rpc, [a, b], 'bank compare result');
+  });
+
+  it('bank assemble: the same bank from the same prompt adapter', async () => {
+    const run = path.join(root, 'cli', 'prompt3');
+    idp('train', '--model', model, '--method', 'prompt', '--prompt-tokens', '3', '--data', 'model', '--sample-tokens', '512', '--tokens', '128',
+      '--seqlen', '16', '--batch', '4', '--lr', '0.03', '--out', run);
+    const [a, b] = at('assembled');
+    const cli = idp('bank', 'assemble', run, run, '--model', model, '--out', a);
+    const rpc = await engine.workflow(Methods.bankAssemble, WorkflowProgress.bankAssemble, { model, adapters: [run, run], out: b });
+    same(cli, rpc, [a, b], 'bank assemble result');
+    assert.deepEqual(rpc.prompts, [3, 3]);
+    for (const f of ['prompts.safetensors', 'kv.safetensors']) assert.ok(tensorData(path.join(a, f)).equals(tensorData(path.join(b, f))), f);
+  });
+
+  it('bank calibrate: the same layer choice and bank.json on copies of one bank', async () => {
+    const [a, b] = at('calibrated');
+    for (const d of [a, b]) fs.cpSync(bank, d, { recursive: true });
+    const promptData = [HELDOUT, path.join(SOURCES, 'extension', 'paths.ts')];
+    const cli = idp('bank', 'calibrate', '--model', model, '--bank', a, ...promptData.flatMap((d) => ['--prompt-data', d]), '--max-docs', '2', '--max-tokens', '32');
+    const rpc = await engine.workflow(Methods.bankCalibrate, WorkflowProgress.bankCalibrate, { model, bank: b, promptData, maxDocs: 2, maxTokens: 32 });
+    same(cli, rpc, [a, b], 'bank calibrate result');
+    const settings = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'bank.json'), 'utf8')) as Record<string, unknown>;
+    same(settings(a), settings(b), [a, b], 'bank.json');
+  });
+
   it('study: the same study.json rows, and the automatic group size in its spec', async () => {
     const [a, b] = at('study');
     const cli = idp('study', '--model', model, '--compress', 'rtn:4', '--methods', 'none,prompt:4', '--tokens', '256', '--tasks', 'text_ppl',
