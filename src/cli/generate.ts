@@ -1,38 +1,37 @@
-// `idp generate`
+// `idp generate`: flags → the generate job's options (engine/jobs/generate.ts); the continuation streamed to
+// stdout as it settles, or one JSON object.
 
-import { CausalLM, defaultModelPath, generate, loadModel, promptIds, threadsFor } from '../engine/index';
+import { runGenerate as generateJob } from '../engine/index';
 import type { ProviderSetting } from '../engine/index';
-import { chosenEp } from './gpu';
 import { reportError } from './errors';
 
 interface GenerateFlags {
-  model?: string; tokenizer?: string; prompt: string; maxTokens: number; temperature: number;
-  topK: number; topP: number; seed: number; stop: string[]; ep: ProviderSetting; threads?: number; json?: boolean;
+  model?: string; tokenizer?: string; prompt: string; maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number;
+  stop: string[]; bank?: string; ep: ProviderSetting; threads?: number; json?: boolean;
 }
 
 export async function runGenerate(f: GenerateFlags): Promise<void> {
   try {
-    const model = await loadModel(f.model ?? defaultModelPath(), { tokenizer: f.tokenizer });
-    const threads = threadsFor(model, f.threads);
-    const lm = new CausalLM(model, { ep: await chosenEp(f.ep), threads });
-    const ids = promptIds(lm, model.tokenizer, f.prompt);
     let printed = 0;
-    const r = await generate(lm, model.tokenizer, [ids], {
-      maxTokens: f.maxTokens, temperature: f.temperature, topK: f.topK, topP: f.topP, seed: f.seed, stop: f.stop,
-      onToken: f.json ? undefined : (_row, _id, text) => {
+    const r = await generateJob({
+      model: f.model, tokenizer: f.tokenizer, threads: f.threads, ep: f.ep, prompt: f.prompt, maxTokens: f.maxTokens, temperature: f.temperature,
+      topK: f.topK, topP: f.topP, seed: f.seed, stop: f.stop.length ? f.stop : undefined, bank: f.bank,
+    }, {
+      onWarning: (w) => process.stderr.write(`idp: ${w}\n`),
+      onProgress: f.json ? undefined : (p) => {
         // stream what is settled; hold back a trailing replacement char (an incomplete UTF-8 sequence)
-        const settled = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
+        const settled = p.text.endsWith('\uFFFD') ? p.text.slice(0, p.text.lastIndexOf('\uFFFD')) : p.text;
         if (settled.length > printed) { process.stdout.write(settled.slice(printed)); printed = settled.length; }
       },
     });
-    const row = r.rows[0];
     if (f.json) {
-      process.stdout.write(JSON.stringify({ text: row.text, ids: row.ids, finish: row.finish, timings: r.timings }) + '\n');
+      process.stdout.write(JSON.stringify(r) + '\n');
     } else {
-      if (row.text.length > printed) process.stdout.write(row.text.slice(printed));
+      if (r.text.length > printed) process.stdout.write(r.text.slice(printed));
       const t = r.timings;
       process.stdout.write('\n');
-      process.stderr.write(`[${row.ids.length} tokens, prefill ${t.prefill_ms.toFixed(1)} ms, decode ${t.decode_tokens_per_s.toFixed(0)} tok/s, ${row.finish}]\n`);
+      const pick = r.idp ? `, IDP picked prompt ${r.idp.selected} (${r.idp.n} tokens)` : '';
+      process.stderr.write(`[${r.ids.length} tokens, prefill ${t.prefill_ms.toFixed(1)} ms, decode ${t.decode_tokens_per_s.toFixed(0)} tok/s, ${r.finish}${pick}]\n`);
     }
   } catch (e) {
     process.exitCode = reportError(e);

@@ -15,7 +15,7 @@ import { registerStudyFigureCommand } from './study-figure';
 import { registerServeCommand } from './serve';
 import { registerGpuCommands } from './gpu';
 import { collect, int, modelOptions, num } from './options';
-import { packageRoot, relaunchWithHugePages } from '../engine/index';
+import { GENERATE_DEFAULTS, packageRoot, relaunchWithHugePages } from '../engine/index';
 
 
 /** The package's version (package.json beside dist/ or the repository root). */
@@ -42,13 +42,14 @@ export function cli(): Command {
   modelOptions(program.command('generate')
     .description('generate text from a prompt (BOS first, as llama2.c)'))
     .option('--prompt <text>', 'prompt text (default: none, generate from BOS)', '')
-    .option('--max-tokens <n>', 'tokens to generate', int('--max-tokens'), 256)
-    .option('--temperature <t>', '0 = greedy', num('--temperature', 0, 100), 0)
-    .option('--top-k <k>', 'sample among the k most likely (0 = off)', int('--top-k'), 0)
-    .option('--top-p <p>', 'nucleus sampling (1 = off)', num('--top-p', 0, 1), 1)
-    .option('--seed <s>', 'random seed', int('--seed'), 42)
+    .option('--max-tokens <n>', `tokens to generate (default ${GENERATE_DEFAULTS.maxTokens})`, int('--max-tokens'))
+    .option('--temperature <t>', `0 = greedy (default ${GENERATE_DEFAULTS.temperature})`, num('--temperature', 0, 100))
+    .option('--top-k <k>', `sample among the k most likely, 0 = off (default ${GENERATE_DEFAULTS.topK})`, int('--top-k'))
+    .option('--top-p <p>', `nucleus sampling, 1 = off (default ${GENERATE_DEFAULTS.topP})`, num('--top-p', 0, 1))
+    .option('--seed <s>', `random seed (default ${GENERATE_DEFAULTS.seed})`, int('--seed'))
     .option('--stop <text>', 'stop sequence (repeatable)', collect, [] as string[])
-    .option('--json', 'print one JSON object {text, ids, timings}')
+    .option('--bank <dir>', 'IDP prompt bank for the model: IDP picks one of its prompts for the prompt (--json: idp {selected, n, scores})')
+    .option('--json', 'print one JSON object {text, ids, finish, timings}')
     .action(runGenerate);
 
   program.command('info')

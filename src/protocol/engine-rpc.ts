@@ -14,11 +14,8 @@
 import { ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { ExecutionProvider } from '../engine/runtime/session';
 import type { ProviderSetting } from '../engine/runtime/gpu/provider-setting';
-import type { GenerateResult, FinishReason } from '../engine/runtime/generate';
-import type { ModelDescription } from '../engine/models/load';
 import type { IdpErrorCode } from '../engine/errors';
-import type { FimChoice } from '../engine/fim';
-import type { InspectOptions, InspectResult } from '../engine/index';
+import type { GenerateInput, GenerateJobResult, GenerateProgress as GenerateJobProgress, InspectOptions, InspectResult, ModelFacts } from '../engine/index';
 import type {
   BankAssembleParams, BankAssembleReply, BankCalibrateParams, BankCalibrateProgressValue, BankCalibrateReply, BankCompareParams, BankCompareReply,
   PplParams, PplProgressValue, PplReply,
@@ -64,7 +61,8 @@ export interface LoadParams {
   threads?: number;              // default: 1 below 10M parameters, else ORT's choice
 }
 
-export interface ModelInfo extends ModelDescription {
+/** The info job's description of the loaded model (engine/jobs/info.ts: with its FIM format), and how it runs. */
+export interface ModelInfo extends ModelFacts {
   path: string;
   ep: ExecutionProvider;         // the provider the model runs on
   /** The setting it was loaded with (absent from older engines: read as `ep`). */
@@ -73,53 +71,17 @@ export interface ModelInfo extends ModelDescription {
   epPassed?: { ep: ExecutionProvider; reason: string }[];
   threads?: number;
   loadMs: number;
-  /** Whether the tokenizer/model has fill-in-the-middle tokens (prefix/suffix/middle). */
-  fim: boolean;
-  /** The FIM format found in the vocabulary ('auto'), when there is one. */
-  fimTemplate?: string;
 }
 
-export interface GenerateParams {
-  prompt?: string;               // text (BOS first where the family uses one); or
-  ids?: number[];                // token ids as they are; or
-  /** a completion at a cursor: fill-in-the-middle when the model has FIM tokens, else the prefix;
-   *  cut to fit the context (start of the prefix, end of the suffix go first) */
-  fim?: {
-    prefix: string;
-    suffix: string;
-    /** FIM format: 'auto' (default: from the vocabulary), 'none', or a template (engine/fim/templates.ts) */
-    template?: FimChoice;
-    /** repository name and file path, for the formats with a repository-level form */
-    repo?: string;
-    path?: string;
-  };
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
-  progressToken?: string;        // stream GenerateProgress under this token
-  /** An IDP prompt bank folder for the loaded model: IDP picks one prompt for the input (reply.idp). */
-  bank?: string;
-}
+/**
+ * `idp/generate` on the loaded model: the generate job's input (engine/jobs/generate.ts: a prompt, ids or a
+ * completion at a cursor; sampling, stop texts, an IDP bank) plus `progressToken` (GenerateProgress values).
+ */
+export type GenerateParams = GenerateInput & { progressToken?: string };
 
-export interface GenerateProgress {
-  tokens: number;                // generated so far
-  maxTokens: number;
-  text: string;                  // continuation so far
-  elapsedMs: number;
-  tokensPerSecond: number;
-}
+export type GenerateProgress = GenerateJobProgress;
 
-export interface GenerateReply {
-  text: string;
-  ids: number[];
-  finish: FinishReason;
-  timings: GenerateResult['timings'];
-  /** With a bank: the prompt IDP picked (index, length) and every prompt's score. */
-  idp?: { selected: number; n: number; scores: number[] };
-}
+export type GenerateReply = GenerateJobResult;
 
 export interface HealthResult {
   pid: number;

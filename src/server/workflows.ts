@@ -20,7 +20,7 @@ export const WORKFLOW_CAPABILITIES: WorkflowCapability[] = [
 type Job<O, P, R> = (options: O, hooks: JobHooks<P>) => Promise<R>;
 
 /** The request's cancellation as an AbortSignal (the token's event where it has one, else polled). */
-function signalOf(token: Cancellation): { signal: AbortSignal; dispose: () => void } {
+export function signalOf(token: Cancellation): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   if (token.isCancellationRequested) ac.abort();
   const event = (token as Partial<CancellationToken>).onCancellationRequested;

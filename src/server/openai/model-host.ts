@@ -4,11 +4,11 @@
 
 import * as path from 'path';
 import {
-  bosFor, CausalLM, completionIds, FimTokens, findFimTokens, FinishReason, generate, GenerateOptions, IdpBank, IdpLM, inputError, LoadedModel,
+  bosFor, CausalLM, completionIds, FimTokens, findFimTokens, FinishReason, generate, GenerateOptions, IdpBank, IdpLM, IdpPick, inputError, LoadedModel,
+  pickOf,
   loadModel, localModelPath, maxPieceChars, promptIds, threadsFor, Tokenizer,
 } from '../../engine/index';
 import type { ExecutionProvider } from '../../engine/index';
-import { IdpPick, pickOf } from '../bank-generate';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
 import { ApiError, badRequest } from './errors';
 import type { ChatRequest, CompletionRequest, GenerationRequest } from './params';

@@ -28,7 +28,7 @@ function idp(...args: string[]): unknown {
 
 /** A result without what differs from run to run (timings) and with `dirs` (each front end's output) named alike. */
 function stable(x: unknown, dirs: string[]): unknown {
-  const VOLATILE = new Set(['seconds', 'tokensPerSecond', 'tokensPerSec', 'created', 'layerSeconds', 'calibrationSeconds', 'totalSeconds', 'requestsPerSecond']);
+  const VOLATILE = new Set(['timings', 'loadMs', 'seconds', 'tokensPerSecond', 'tokensPerSec', 'created', 'layerSeconds', 'calibrationSeconds', 'totalSeconds', 'requestsPerSecond']);
   if (typeof x === 'string') return dirs.reduce((s, d) => s.split(d).join('<out>'), x);
   if (Array.isArray(x)) return x.map((v) => stable(v, dirs));
   if (x && typeof x === 'object') {
@@ -100,6 +100,29 @@ describe('jobs: the CLI and the engine process run the same job', function () {
     same(ev, evr, [], 'bank eval result');
   });
 
+  it('info: the description idp info prints is the one idp/load reports', async () => {
+    const cli = idp('info', '--model', model) as Record<string, unknown>;
+    const loaded = await engine.load({ model }) as unknown as Record<string, unknown>;
+    const { executionProviderAuto: auto, ...facts } = cli;
+    assert.ok(auto && typeof auto === 'object' && 'ep' in auto, 'what --ep auto picks');
+    same(facts, Object.fromEntries(Object.keys(facts).map((k) => [k, loaded[k]])), [], 'model description');
+    assert.equal(typeof cli.fim, 'boolean');
+  });
+
+  it('generate: the same continuation greedy, sampled with a stop text, and with a bank', async () => {
+    const prompt = 'export function ';
+    await engine.load({ model });
+    const greedy = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '12');
+    same(greedy, await engine.generate({ prompt, maxTokens: 12 }), [], 'greedy');
+    const sampled = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '24', '--temperature', '0.8', '--top-k', '20', '--top-p', '0.9',
+      '--seed', '7', '--stop', '(') as { text: string };
+    same(sampled, await engine.generate({ prompt, maxTokens: 24, temperature: 0.8, topK: 20, topP: 0.9, seed: 7, stop: ['('] }), [], 'sampled');
+    assert.ok(!sampled.text.includes('('), 'cut at the stop text');
+    const banked = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '8', '--bank', bank) as { idp?: { selected: number } };
+    same(banked, await engine.generate({ prompt, maxTokens: 8, bank }), [], 'with a bank');
+    assert.ok(banked.idp && [0, 1].includes(banked.idp.selected), 'IDP picked one of the two prompts');
+  });
+
   it('bench with a bank: the same report, the bank recorded under model.bank by both', async () => {
     const a = bank;
     const [ja, jb] = [path.join(root, 'cli', 'bench.json'), path.join(root, 'engine', 'bench.json')];
@@ -156,7 +179,13 @@ describe('jobs: the CLI and the engine process run the same job', function () {
   it('bank calibrate: the same layer choice and bank.json on copies of one bank', async () => {
     const [a, b] = at('calibrated');
     for (const d of [a, b]) fs.cpSync(bank, d, { recursive: true });
-    const promptData = [HELDOUT, path.join(SOURCES, 'extension', 'paths.ts')];
+    // one JSONL per prompt, its documents a source file's paragraphs (a text file is one document: too few)
+    const promptData = [HELDOUT, path.join(SOURCES, 'extension', 'paths.ts')].map((src, i) => {
+      const docs = fs.readFileSync(src, 'utf8').split(/\n\s*\n/).filter((d) => d.trim().length > 40).slice(0, 4);
+      const f = path.join(root, `prompt${i}.jsonl`);
+      fs.writeFileSync(f, docs.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+      return f;
+    });
     const cli = idp('bank', 'calibrate', '--model', model, '--bank', a, ...promptData.flatMap((d) => ['--prompt-data', d]), '--max-docs', '2', '--max-tokens', '32');
     const rpc = await engine.workflow(Methods.bankCalibrate, WorkflowProgress.bankCalibrate, { model, bank: b, promptData, maxDocs: 2, maxTokens: 32 });
     same(cli, rpc, [a, b], 'bank calibrate result');

@@ -1,11 +1,13 @@
-// Generation with an IDP prompt bank (idp/generate's `bank`): the bank's IdpLM for the loaded model,
+// Generation with an IDP prompt bank (the generate job's `bank`): the bank's IdpLM for the loaded model,
 // kept between requests (its sessions and prompt K/V are the expensive part) until the model or the
 // bank on disk changes, and the prompt IDP picked for the input.
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { IdpBank, IdpLM, notFound } from '../engine/index';
-import type { LoadedModel } from '../engine/index';
+import { IdpBank } from '../idp/bank';
+import { IdpLM } from '../idp/runner';
+import { notFound } from '../errors';
+import type { LoadedModel } from '../models/config';
 
 export interface IdpPick {
   /** Index of the picked prompt in the bank, its length, and every prompt's score. */
