@@ -143,6 +143,18 @@ describe('extension: Restricted Mode checks every path of every request', () => 
     assert.deepEqual(engineAccess(untrusted, 'editor'), { writable: [], readable: [defaultModelPath(), lab, dataDir()] });
   });
 
+  it('ppl, bank compare, assemble and calibrate: what each reads and writes (calibrate rewrites its bank)', () => {
+    const m = '/w/model';
+    assert.deepEqual(requestPaths(Methods.ppl.method, { model: m, adapter: '/l/a', data: ['/w/wiki.txt', '/w/c4/*.jsonl'] }),
+      { reads: [m, '/l/a', '/w/wiki.txt', '/w/c4'], writes: [] });
+    assert.deepEqual(requestPaths(Methods.bankCompare.method, { model: m, bank: '/l/b', data: 'model', eval: ['/w/e.txt'], out: '/l/c' }),
+      { reads: [m, '/l/b', '/w/e.txt'], writes: ['/l/c'] });
+    assert.deepEqual(requestPaths(Methods.bankAssemble.method, { model: m, adapters: ['/l/p1', '/l/p2'], out: '/l/b2' }),
+      { reads: [m, '/l/p1', '/l/p2'], writes: ['/l/b2'] });
+    assert.deepEqual(requestPaths(Methods.bankCalibrate.method, { model: m, bank: '/l/b', promptData: ['/w/a.jsonl'] }),
+      { reads: [m, '/w/a.jsonl'], writes: ['/l/b'] });
+  });
+
   it('EngineClient refuses a request before sending it: no engine process is even started', async () => {
     const log: string[] = [];
     const client = new EngineClient({ serverScript: SERVER, log: (l) => log.push(l), access: () => engineAccess(untrusted, 'jobs') });
