@@ -8,12 +8,13 @@
 export type { JobHooks } from './jobs/hooks';
 export type { DataSource } from './jobs/check';
 export type { ModelOptions, RunOptions } from './jobs/model';
+export { openModel } from './jobs/model';
 export { run as runBench } from './jobs/bench';
 export type { BenchOptions, BenchProgress, BenchResult } from './jobs/bench';
 export { run as runCompress } from './jobs/compress';
 export type { CompressJobOptions, CompressJobResult, CompressMethodName, CompressProgressValue } from './jobs/compress';
-export { run as runGenerate, Generator, GENERATE_DEFAULTS, checkGenerateInput, continuationText } from './jobs/generate';
-export type { GenerateInput, GenerateJobOptions, GenerateJobResult, GenerateProgress } from './jobs/generate';
+export { run as runGenerate, Generator, GENERATE_DEFAULTS, checkGenerateInput, continuationText, ContextExceeded, isContextExceeded } from './jobs/generate';
+export type { GenerateHooks, GenerateInput, GenerateJobOptions, GenerateJobResult, GenerateProgress } from './jobs/generate';
 export { pickOf } from './jobs/generate-bank';
 export { run as runInfo, modelFacts } from './jobs/info';
 export type { InfoOptions, InfoResult, ModelFacts } from './jobs/info';

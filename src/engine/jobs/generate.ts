@@ -17,7 +17,8 @@ import { TokenStreamer } from '../tokenizers/sentencepiece';
 import type { Tokenizer } from '../tokenizers/tokenizer';
 import { describeChoice, resolveProvider } from '../runtime/gpu/provider-choice';
 import type { ProviderChoice } from '../runtime/gpu/provider-choice';
-import { inputError } from '../errors';
+import { IdpError, inputError } from '../errors';
+import type { IdpLM } from '../idp/runner';
 import { cancelledBy, JobHooks } from './hooks';
 import { checkModelOptions, openModel, RUN_KEYS, RunOptions } from './model';
 import { ParamChecker } from './check';
@@ -110,6 +111,21 @@ export function continuationText(tok: Tokenizer, prompt: number[], ids: number[]
   return text;
 }
 
+/** What the generate job takes besides its input: the job hooks, and the continuation after every token. */
+export interface GenerateHooks extends JobHooks<GenerateProgress> {
+  /** The continuation so far, after every token (unthrottled, unlike onProgress). */
+  onText?: (text: string) => void;
+}
+
+/** An input longer than the context it may use (after a bank's prompt positions): an INPUT error front ends may map (idp serve: 400). */
+export class ContextExceeded extends IdpError {
+  constructor(readonly tokens: number, readonly context: number) {
+    super('INPUT', `prompt of ${tokens} tokens is longer than the model's context of ${context}`);
+  }
+}
+
+export const isContextExceeded = (e: unknown): e is ContextExceeded => e instanceof ContextExceeded;
+
 /** Progress goes out at most this often (and once at the last token). */
 const PROGRESS_MS = 50;
 
@@ -118,8 +134,25 @@ export class Generator {
   private fim: Map<FimChoice, FimTokens | undefined>;
   private banks = new BankRunners();
 
-  constructor(readonly model: LoadedModel, readonly lm: CausalLM, readonly threads: number | undefined, readonly provider: ProviderChoice) {
+  /** bank: a runner every input goes through when it names no bank of its own (idp serve --bank); lm is then its lm. */
+  constructor(readonly model: LoadedModel, readonly lm: CausalLM, readonly threads: number | undefined, readonly provider: ProviderChoice, private readonly bank?: IdpLM) {
     this.fim = new Map([['auto', findFimTokens(model.tokenizer)]]);
+  }
+
+  /** The FIM tokens of a format ('auto': the vocabulary's own; undefined: none); a named format the vocabulary lacks is an INPUT error. */
+  fimTokens(choice: FimChoice = 'auto'): FimTokens | undefined {
+    if (!this.fim.has(choice)) this.fim.set(choice, findFimTokens(this.model.tokenizer, choice));
+    return this.fim.get(choice);
+  }
+
+  /** Tokens an input may use: the context, less the prompt positions of the bank it runs with. */
+  inputContext(bank?: string): number {
+    const idp = this.runnerFor(bank);
+    return this.lm.config.maxPositions - (idp?.bank.positions ?? 0);
+  }
+
+  private runnerFor(bank: string | undefined): IdpLM | undefined {
+    return bank ? this.banks.get(this.model, bank, this.threads) : this.bank;
   }
 
   /** The options' model on the options' provider, its session opened (errors belong to the load). */
@@ -131,39 +164,47 @@ export class Generator {
     return new Generator(m, lm, threads, provider);
   }
 
-  /** The input's token ids: as given, the prompt with BOS, or the completion cut to fit (after a bank's prompt positions). */
-  private inputIds(p: GenerateInput, maxTokens: number, bankPositions: number): number[] {
+  /**
+   * The input's token ids: as given, the prompt with BOS, or the completion cut to fit `context` (default: the
+   * input context of the input's bank) less room for `maxTokens` (at most half of it).
+   */
+  inputIds(p: GenerateInput, maxTokens: number, context = this.inputContext(p.bank)): number[] {
     const { lm, model } = this;
     const tok = model.tokenizer;
     if (p.ids) return p.ids;
     if (p.fim && tok) {
       const bos = bosFor(lm.config, tok);
-      const context = lm.config.maxPositions - bankPositions;
       const budget = Math.max(8, context - Math.min(maxTokens, context >> 1));   // room for the tokens asked for
-      const choice = p.fim.template ?? 'auto';
-      if (!this.fim.has(choice)) this.fim.set(choice, findFimTokens(tok, choice));   // a named format it lacks: INPUT error
-      return completionIds(tok, this.fim.get(choice), p.fim.prefix, p.fim.suffix, budget, bos, { repo: p.fim.repo, path: p.fim.path });
+      const fim = this.fimTokens(p.fim.template ?? 'auto');
+      return completionIds(tok, fim, p.fim.prefix, p.fim.suffix, budget, bos, { repo: p.fim.repo, path: p.fim.path });
     }
     return promptIds(lm, tok, p.fim ? p.fim.prefix : p.prompt ?? '');
   }
 
-  /** The input checked (GENERATE_KEYS only) and its continuation; an abort ends it after the current token ('cancelled'). */
-  async generate(p: GenerateInput, hooks: JobHooks<GenerateProgress> = {}): Promise<GenerateJobResult> {
+  /**
+   * The input checked (GENERATE_KEYS only) and its continuation; an abort ends it after the current token
+   * ('cancelled'). An input longer than its context: ContextExceeded.
+   */
+  async generate(p: GenerateInput, hooks: GenerateHooks = {}): Promise<GenerateJobResult> {
     checkGenerateInput(p);
     const tok = this.model.tokenizer;
     const maxTokens = p.maxTokens ?? GENERATE_DEFAULTS.maxTokens;
-    const idp = p.bank ? this.banks.get(this.model, p.bank, this.threads) : undefined;
-    const ids = this.inputIds(p, maxTokens, idp?.bank.positions ?? 0);
+    const idp = this.runnerFor(p.bank);
+    const context = this.lm.config.maxPositions - (idp?.bank.positions ?? 0);
+    const ids = this.inputIds(p, maxTokens, context);
+    if (ids.length > context) throw new ContextExceeded(ids.length, context);
     const t0 = performance.now();
     let lastSent = 0;
     let tokens = 0;
-    const onProgress = hooks.onProgress;
+    const { onProgress, onText } = hooks;
     const opts: GenerateOptions = {
       maxTokens, temperature: p.temperature ?? GENERATE_DEFAULTS.temperature, topK: p.topK ?? GENERATE_DEFAULTS.topK,
       topP: p.topP ?? GENERATE_DEFAULTS.topP, seed: p.seed ?? GENERATE_DEFAULTS.seed, stop: p.stop,
       isCancelled: cancelledBy(hooks.signal),
       yieldEachStep: hooks.signal !== undefined,   // a cancel arriving meanwhile is seen at the next token
-      onToken: onProgress ? (_row, _id, text) => {
+      onToken: onProgress || onText ? (_row, _id, text) => {
+        onText?.(text);
+        if (!onProgress) return;
         tokens++;
         const now = performance.now();
         if (now - lastSent < PROGRESS_MS && tokens < maxTokens) return;
@@ -188,7 +229,7 @@ export function checkGenerateOptions(o: GenerateJobOptions, absolutePaths = fals
 }
 
 /** One generation on the options' model (loaded for it); for auto, onWarning says which provider and why. */
-export async function run(o: GenerateJobOptions, hooks: JobHooks<GenerateProgress> = {}): Promise<GenerateJobResult> {
+export async function run(o: GenerateJobOptions, hooks: GenerateHooks = {}): Promise<GenerateJobResult> {
   checkGenerateOptions(o, hooks.absolutePaths);
   const { model: _m, tokenizer: _t, threads: _th, ep: _e, ...input } = o;
   const g = await Generator.open(o);

@@ -1,12 +1,11 @@
-// The model behind the API: loaded once, with its tokenizer, FIM tokens, chat template and optional IDP
-// bank, and one generation run for a checked request (prompt layout, the engine's generate, the bank's
-// selection). The queue (queue.ts) makes sure only one run is in flight.
+// The model behind the API: loaded once, with its tokenizer, chat template and optional IDP bank, as a
+// generate job's Generator (engine/jobs/generate.ts: prompt and FIM layout, the context budget, the bank's
+// selection, the generation). What is OpenAI's stays here: the chat template, the request's defaults, and
+// the job's errors as the API's 400s. The queue (queue.ts) makes sure only one run is in flight.
 
 import * as path from 'path';
 import {
-  bosFor, CausalLM, completionIds, FimTokens, findFimTokens, FinishReason, generate, GenerateOptions, IdpBank, IdpLM, IdpPick, inputError, LoadedModel,
-  pickOf,
-  loadModel, localModelPath, maxPieceChars, promptIds, threadsFor, Tokenizer,
+  bosFor, CausalLM, FinishReason, Generator, IdpBank, IdpLM, IdpPick, inputError, isContextExceeded, localModelPath, maxPieceChars, openModel, Tokenizer,
 } from '../../engine/index';
 import type { ExecutionProvider } from '../../engine/index';
 import { ChatTemplate, loadChatTemplate } from './chat-template';
@@ -16,8 +15,8 @@ import type { ChatRequest, CompletionRequest, GenerationRequest } from './params
 export interface HostOptions { model: string; tokenizer?: string; bank?: string; threads?: number; ep?: ExecutionProvider }
 
 export interface RunHooks {
-  /** Polled between decode steps: true stops the run (finish 'cancelled'). */
-  isCancelled: () => boolean;
+  /** Aborted: the run stops after the current token (finish 'cancelled'). */
+  signal: AbortSignal;
   /** The continuation so far, after every token. */
   onText?: (text: string) => void;
 }
@@ -38,39 +37,36 @@ export class ModelHost {
   private constructor(
     readonly id: string,
     readonly created: number,
-    private readonly model: LoadedModel,
+    private readonly gen: Generator,
     private readonly tok: Tokenizer,
-    private readonly lm: CausalLM,
-    private readonly fim: FimTokens | undefined,
     readonly template: ChatTemplate | undefined,
-    private readonly idp: IdpLM | undefined,
   ) {}
 
   static async load(o: HostOptions): Promise<ModelHost> {
-    const model = await loadModel(o.model, { tokenizer: o.tokenizer });
+    const { m: model, threads } = await openModel({ model: o.model, tokenizer: o.tokenizer, threads: o.threads });
     if (!model.tokenizer) throw inputError('this model has no tokenizer: idp serve needs one to read text', model.source);
-    const threads = threadsFor(model, o.threads);
     const idp = o.bank ? new IdpLM(model, IdpBank.load(o.bank, model), { threads, ep: o.ep }) : undefined;
     const lm = idp?.lm ?? new CausalLM(model, { threads, ep: o.ep });
     await lm.session(lm.kvInPlace() ? 'capacity' : 'last');   // build and open now: a broken model fails at start, not on the first request
     if (idp) await idp.session('last');
+    const ep = o.ep ?? 'cpu';
+    const gen = new Generator(model, lm, threads, { setting: ep, ep, passed: [] }, idp);
     const id = path.basename(path.resolve(o.model)).replace(/\.(gguf|bin)$/, '');
-    return new ModelHost(id, Math.floor(Date.now() / 1000), model, model.tokenizer, lm, findFimTokens(model.tokenizer), loadChatTemplate(localModelPath(model)), idp);
+    return new ModelHost(id, Math.floor(Date.now() / 1000), gen, model.tokenizer, loadChatTemplate(localModelPath(model)));
   }
 
   /** Tokens the input may use: the context, less a bank's prompt positions. */
   private get context(): number {
-    return this.idp?.maxInput ?? this.lm.config.maxPositions;
+    return this.gen.inputContext();
   }
 
   completionIds(r: CompletionRequest): number[] {
     if (r.suffix !== undefined) {
-      if (!this.fim) throw badRequest(`model ${this.id} has no fill-in-the-middle tokens: suffix is not supported`, 'suffix');
-      const budget = Math.max(8, this.context - Math.min(r.maxTokens ?? 0, this.context >> 1));
-      return completionIds(this.tok, this.fim, r.prompt, r.suffix, budget, bosFor(this.lm.config, this.tok));
+      if (!this.gen.fimTokens()) throw badRequest(`model ${this.id} has no fill-in-the-middle tokens: suffix is not supported`, 'suffix');
+      return this.gen.inputIds({ fim: { prefix: r.prompt, suffix: r.suffix } }, r.maxTokens ?? 0);
     }
     this.checkChars(r.prompt.length);
-    return promptIds(this.lm, this.tok, r.prompt);
+    return this.gen.inputIds({ prompt: r.prompt }, 0);
   }
 
   /**
@@ -97,26 +93,22 @@ export class ModelHost {
     }
     // a template that writes BOS itself (most do) must not get a second one
     const ids = this.tok.encode(text);
-    const bos = bosFor(this.lm.config, this.tok);
+    const bos = bosFor(this.gen.lm.config, this.tok);
     return bos !== undefined && ids[0] !== bos ? [bos, ...ids] : ids;
   }
 
   async run(ids: number[], r: GenerationRequest, hooks: RunHooks): Promise<RunResult> {
-    if (ids.length > this.context) {
-      throw badRequest(`the prompt is ${ids.length} tokens; this model reads at most ${this.context}`, null, 'context_length_exceeded');
+    // OpenAI's default: no max_tokens is up to the end of the context
+    const maxTokens = Math.max(0, Math.min(r.maxTokens ?? Infinity, this.context - ids.length));
+    try {
+      const g = await this.gen.generate({ ids, maxTokens, temperature: r.temperature, topP: r.topP, seed: r.seed, stop: r.stop }, {
+        signal: hooks.signal,   // the job yields between decode steps: the socket's close event gets in
+        onText: (text) => { this.tokensGenerated++; hooks.onText?.(text); },
+      });
+      return { text: g.text, finish: g.finish, promptTokens: ids.length, completionTokens: g.ids.length, ...(g.idp ? { idp: g.idp } : {}) };
+    } catch (e) {
+      if (isContextExceeded(e)) throw badRequest(`the prompt is ${e.tokens} tokens; this model reads at most ${e.context}`, null, 'context_length_exceeded');
+      throw e;
     }
-    const opts: GenerateOptions = {
-      maxTokens: Math.min(r.maxTokens ?? Infinity, this.context - ids.length),
-      temperature: r.temperature, topP: r.topP, seed: r.seed, stop: r.stop,
-      isCancelled: hooks.isCancelled,
-      yieldEachStep: true,   // lets the socket's close event in between decode steps
-      onToken: (_row, _id, text) => { this.tokensGenerated++; hooks.onText?.(text); },
-    };
-    let idp: IdpPick | undefined;
-    const g = this.idp
-      ? await this.idp.generate(this.tok, [ids], opts).then((x) => { idp = pickOf(this.idp!, x.selected, x.scores); return x; })
-      : await generate(this.lm, this.tok, [ids], opts);
-    const row = g.rows[0];
-    return { text: row.text, finish: row.finish, promptTokens: ids.length, completionTokens: row.ids.length, ...(idp ? { idp } : {}) };
   }
 }

@@ -97,8 +97,9 @@ async function route(ctx: RouteContext, req: http.IncomingMessage, res: http.Ser
   // the client is gone when the response closes before we ended it
   let closedAt = 0;
   let tokensAtClose = 0;
+  const closed = new AbortController();
   res.on('close', () => {
-    if (!res.writableFinished) { closedAt = performance.now(); tokensAtClose = ctx.host.tokensGenerated; }
+    if (!res.writableFinished) { closedAt = performance.now(); tokensAtClose = ctx.host.tokensGenerated; closed.abort(); }
   });
   const gone = () => closedAt > 0;
 
@@ -123,7 +124,7 @@ async function route(ctx: RouteContext, req: http.IncomingMessage, res: http.Ser
       if (kind === 'chat') chunk('', null);
     }
     return ctx.host.run(ids, r as GenerationRequest, {
-      isCancelled: gone,
+      signal: closed.signal,
       onText: sse ? (text) => { const d = deltas!.next(text); if (d) chunk(d, null); } : undefined,
     });
   }, gone);
