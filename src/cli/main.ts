@@ -14,8 +14,8 @@ import { registerStudyCommand } from './study';
 import { registerStudyFigureCommand } from './study-figure';
 import { registerServeCommand } from './serve';
 import { registerGpuCommands } from './gpu';
-import { collect, int, modelOptions, num } from './options';
-import { GENERATE_DEFAULTS, packageRoot, relaunchWithHugePages } from '../engine/index';
+import { collect, fimChoice, idList, int, modelOptions, num } from './options';
+import { FIM_TEMPLATE_NAMES, GENERATE_DEFAULTS, packageRoot, relaunchWithHugePages } from '../engine/index';
 
 
 /** The package's version (package.json beside dist/ or the repository root). */
@@ -41,7 +41,10 @@ export function cli(): Command {
 
   modelOptions(program.command('generate')
     .description('generate text from a prompt (BOS first, as llama2.c)'))
-    .option('--prompt <text>', 'prompt text (default: none, generate from BOS)', '')
+    .option('--prompt <text>', 'prompt text (default: none, generate from BOS); with --fim-suffix, the text before the cursor', '')
+    .option('--ids <list>', 'token ids as they are, comma-separated (instead of --prompt)', idList)
+    .option('--fim-suffix <text>', 'the text after the cursor: fill in the middle between --prompt and it (cut to fit the context)')
+    .option('--fim-template <name>', `with --fim-suffix: auto (the vocabulary's FIM tokens), none (the prefix alone) or ${FIM_TEMPLATE_NAMES.join(', ')} (default auto)`, fimChoice)
     .option('--max-tokens <n>', `tokens to generate (default ${GENERATE_DEFAULTS.maxTokens})`, int('--max-tokens'))
     .option('--temperature <t>', `0 = greedy (default ${GENERATE_DEFAULTS.temperature})`, num('--temperature', 0, 100))
     .option('--top-k <k>', `sample among the k most likely, 0 = off (default ${GENERATE_DEFAULTS.topK})`, int('--top-k'))
@@ -49,7 +52,7 @@ export function cli(): Command {
     .option('--seed <s>', `random seed (default ${GENERATE_DEFAULTS.seed})`, int('--seed'))
     .option('--stop <text>', 'stop sequence (repeatable)', collect, [] as string[])
     .option('--bank <dir>', 'IDP prompt bank for the model: IDP picks one of its prompts for the prompt (--json: idp {selected, n, scores})')
-    .option('--json', 'print one JSON object {text, ids, finish, timings}')
+    .option('--json', 'print one JSON object {text, ids, finish, timings, input} (input: the token ids the prompt was laid out as)')
     .action(runGenerate);
 
   program.command('info')

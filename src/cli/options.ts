@@ -3,7 +3,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { reportError } from './errors';
 import { epOption } from './gpu';
-import type { DataSource } from '../engine/index';
+import { FIM_TEMPLATE_NAMES, isFimChoice } from '../engine/index';
+import type { DataSource, FimChoice } from '../engine/index';
 
 /** An integer option ≥ min. */
 export const int = (name: string, min = 0) => (v: string) => {
@@ -24,6 +25,19 @@ export const numAtLeast = (name: string, min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
   return n;
+};
+
+/** A comma-separated list of token ids (non-negative integers). */
+export const idList = (v: string): number[] => {
+  const ids = v.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+  if (ids.length === 0 || !ids.every((n) => Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError('--ids must be comma-separated token ids (non-negative integers)');
+  return ids;
+};
+
+/** --fim-template: auto, none or a FIM format name. */
+export const fimChoice = (v: string): FimChoice => {
+  if (!isFimChoice(v)) throw new InvalidArgumentError(`--fim-template must be auto, none or one of ${FIM_TEMPLATE_NAMES.join(', ')}`);
+  return v;
 };
 
 /** A repeatable option collecting every value. */

@@ -49,6 +49,7 @@ export { defaultModelPath, packageRoot } from './defaults';
 export { formatError, inputError, isIdpError, notFound } from './errors';
 export { toMarkdown } from './eval/report';
 export { completionIds, findFimTokens, isFimChoice, maxPieceChars } from './fim';
+export { FIM_TEMPLATE_NAMES } from './fim/templates';
 export type { FimChoice, FimTokens } from './fim';
 export { IdpBank } from './idp/bank';
 export type { CalibrateResult } from './idp/calibrate-bank';

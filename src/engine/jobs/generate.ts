@@ -115,6 +115,8 @@ export function continuationText(tok: Tokenizer, prompt: number[], ids: number[]
 export interface GenerateHooks extends JobHooks<GenerateProgress> {
   /** The continuation so far, after every token (unthrottled, unlike onProgress). */
   onText?: (text: string) => void;
+  /** The token ids the input was laid out as (prompt with BOS, FIM cut to fit, or the ids given), before generating. */
+  onInput?: (ids: number[]) => void;
 }
 
 /** An input longer than the context it may use (after a bank's prompt positions): an INPUT error front ends may map (idp serve: 400). */
@@ -193,6 +195,7 @@ export class Generator {
     const context = this.lm.config.maxPositions - (idp?.bank.positions ?? 0);
     const ids = this.inputIds(p, maxTokens, context);
     if (ids.length > context) throw new ContextExceeded(ids.length, context);
+    hooks.onInput?.(ids);
     const t0 = performance.now();
     let lastSent = 0;
     let tokens = 0;
