@@ -121,8 +121,11 @@ export interface GenerateHooks extends JobHooks<GenerateProgress> {
 
 /** An input longer than the context it may use (after a bank's prompt positions): an INPUT error front ends may map (idp serve: 400). */
 export class ContextExceeded extends IdpError {
-  constructor(readonly tokens: number, readonly context: number) {
-    super('INPUT', `prompt of ${tokens} tokens is longer than the model's context of ${context}`);
+  /** context: what the input may use; bankPositions: a bank's prompt positions before it (the runtime's and IdpLM's wording). */
+  constructor(readonly tokens: number, readonly context: number, bankPositions = 0) {
+    super('INPUT', bankPositions
+      ? `${tokens} tokens do not fit after the bank's ${bankPositions} prompt positions (context ${context + bankPositions})`
+      : `prompt of ${tokens} tokens is longer than the model's context of ${context}`);
   }
 }
 
@@ -194,7 +197,7 @@ export class Generator {
     const idp = this.runnerFor(p.bank);
     const context = this.lm.config.maxPositions - (idp?.bank.positions ?? 0);
     const ids = this.inputIds(p, maxTokens, context);
-    if (ids.length > context) throw new ContextExceeded(ids.length, context);
+    if (ids.length > context) throw new ContextExceeded(ids.length, context, idp?.bank.positions);
     hooks.onInput?.(ids);
     const t0 = performance.now();
     let lastSent = 0;

@@ -166,6 +166,14 @@ describe('server: idp serve (OpenAI-compatible API) with the openai client', fun
     await assert.rejects(c.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: huge + huge }] }), (e: { status: number }) => e.status === 413);
   });
 
+  it('a prompt of more tokens than the context (but few enough characters to tokenise) is a 400 context_length_exceeded naming both', async () => {
+    const c = client(plain);
+    const prompt = ' a'.repeat(600);   // one token each: 600 + BOS > 512
+    await assert.rejects(c.completions.create({ model: 'default', prompt, max_tokens: 4 }),
+      (e: { status: number; error: { code: string; message: string } }) =>
+        e.status === 400 && e.error.code === 'context_length_exceeded' && /the prompt is 601 tokens; this model reads at most 512/.test(e.error.message));
+  });
+
   it('16 concurrent clients: every request answered or refused with 429, none lost, the server still serves', async () => {
     const s = await serve({ maxQueue: 8 });
     const c = client(s);
