@@ -109,16 +109,22 @@ describe('jobs: the CLI and the engine process run the same job', function () {
     assert.equal(typeof cli.fim, 'boolean');
   });
 
-  it('generate: the same continuation greedy, sampled with a stop text, and with a bank', async () => {
+  it('generate: the same continuation greedy, sampled with a stop text, with a bank, from ids, and filling in the middle', async () => {
     const prompt = 'export function ';
     await engine.load({ model });
-    const greedy = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '12');
+    // the CLI's --json also says which ids the input was laid out as (the engine process's reply does not carry them)
+    const cli = (...args: string[]) => { const { input, ...r } = idp('generate', '--model', model, ...args) as { input: number[] }; assert.ok(Array.isArray(input)); return r; };
+    const greedy = cli('--prompt', prompt, '--max-tokens', '12');
     same(greedy, await engine.generate({ prompt, maxTokens: 12 }), [], 'greedy');
-    const sampled = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '24', '--temperature', '0.8', '--top-k', '20', '--top-p', '0.9',
+    const sampled = cli('--prompt', prompt, '--max-tokens', '24', '--temperature', '0.8', '--top-k', '20', '--top-p', '0.9',
       '--seed', '7', '--stop', '(') as { text: string };
     same(sampled, await engine.generate({ prompt, maxTokens: 24, temperature: 0.8, topK: 20, topP: 0.9, seed: 7, stop: ['('] }), [], 'sampled');
     assert.ok(!sampled.text.includes('('), 'cut at the stop text');
-    const banked = idp('generate', '--model', model, '--prompt', prompt, '--max-tokens', '8', '--bank', bank) as { idp?: { selected: number } };
+    const ids = [1, 764, 462, 36];
+    same(cli('--ids', ids.join(','), '--max-tokens', '8'), await engine.generate({ ids, maxTokens: 8 }), [], 'ids');
+    const suffix = ') {\n  return a + b;\n}\n';
+    same(cli('--prompt', prompt, '--fim-suffix', suffix, '--max-tokens', '8'), await engine.generate({ fim: { prefix: prompt, suffix }, maxTokens: 8 }), [], 'fim');
+    const banked = cli('--prompt', prompt, '--max-tokens', '8', '--bank', bank) as { idp?: { selected: number } };
     same(banked, await engine.generate({ prompt, maxTokens: 8, bank }), [], 'with a bank');
     assert.ok(banked.idp && [0, 1].includes(banked.idp.selected), 'IDP picked one of the two prompts');
   });
