@@ -17,7 +17,7 @@
 // equal at decode (1000-token context, 100M model) and ~6 % slower at prefill than this single node.
 
 import type { GraphBuilder, Value } from '../onnx/builder';
-import type { AttentionSpec } from './blocks';
+import type { AttentionSpec } from './attention';
 
 export const cacheIo = {
   cacheKey: (i: number) => `cache_key.${i}`,       // float [B, K, C, D], slots ≥ P unused

@@ -3,11 +3,12 @@
 // normed before it joins the residual stream — GeGLU MLP (gelu(gate) · up, tanh approximation), scores
 // scaled by query_pre_attn_scalar^−½ and soft-capped (cap · tanh(s / cap)) before the mask, alternate
 // layers seeing a sliding window only, final norm, head tied to the embedding, final logits soft-capped.
-// Attention with a soft cap runs on the explicit path (blocks.ts: the fused kernel caps after the mask).
+// Attention with a soft cap runs on the explicit path (attention.ts: the fused kernel caps after the mask).
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryAngles, selectForLogits, weights } from './blocks';
+import { BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, selectForLogits, weights } from './blocks';
+import { attention, rotaryAngles } from './attention';
 
 export function buildGemma2(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;

@@ -4,7 +4,8 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel, ModelConfig } from './config';
-import { attention, residualNorm, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, rotaryAngles, selectForLogits, weights } from './blocks';
+import { residualNorm, BuildOptions, declareInputs, embedTokens, declareLogits, linearKernelFor, rmsNorm, selectForLogits, weights } from './blocks';
+import { attention, rotaryAngles } from './attention';
 
 type Weights = ReturnType<typeof weights>;
 

@@ -4,7 +4,8 @@
 
 import { GraphBuilder, Value } from '../onnx/builder';
 import type { LoadedModel } from './config';
-import { attention, BuildOptions, declareInputs, embed, embedTokens, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
+import { BuildOptions, declareInputs, embed, embedTokens, declareLogits, linearKernelFor, layerNorm, selectForLogits, weights } from './blocks';
+import { attention } from './attention';
 
 export function buildOpt(m: LoadedModel, opts: BuildOptions): GraphBuilder {
   const c = m.config;
