@@ -34,7 +34,6 @@ export interface SentencePieceVocab {
 
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
 const MERGE_FLOOR = Math.fround(-1e10); // run.c: best_score starts at -1e10 and needs ">"
-const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -52,8 +51,9 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly pairs = new Map<number, number>(); // canon(a) * V + canon(b) -> merged id
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly addDummyPrefix: boolean;
-  private readonly out: Uint8Array[];        // bytes each id decodes to
-  private readonly outAfterBos: Uint8Array[]; // same, one leading space stripped
+  private readonly outBytes: Uint8Array;     // the bytes every id decodes to, back to back
+  private readonly outStart: Int32Array;     // [n + 1]: id i's bytes are outBytes[outStart[i], outStart[i + 1])
+  private readonly stripAfterBos: Uint8Array; // 1 where the bytes start with a space that is dropped after BOS
 
   constructor(v: SentencePieceVocab) {
     const n = v.pieces.length;
@@ -104,18 +104,32 @@ export class SentencePieceTokenizer implements Tokenizer {
       this.byteIds[b] = Number.isInteger(id) && id >= 0 && id < n ? id : -1;
     }
 
-    this.out = new Array(n);
-    this.outAfterBos = new Array(n);
+    // one buffer for all ids' bytes (a Uint8Array per id cost ~0.5 KB of heap each: 16 MB for a 32K vocabulary)
+    const byteOf = (i: number): number => { const m = BYTE_PIECE.exec(this.strs[i]); return m ? parseInt(m[1], 16) : -1; };
+    this.outStart = new Int32Array(n + 1);
     for (let i = 0; i < n; i++) {
-      const s = this.strs[i];
-      const m = BYTE_PIECE.exec(s);
-      const bytes = control.has(i) ? EMPTY
-        : m ? Uint8Array.of(parseInt(m[1], 16))
-        : new Uint8Array(Buffer.from(s, 'latin1'));
-      this.out[i] = bytes;
-      // run.c strips the space before parsing "<0xNN>", so a byte token keeps its byte after BOS
-      this.outAfterBos[i] = !m && bytes.length > 0 && bytes[0] === 0x20 ? bytes.subarray(1) : bytes;
+      const len = control.has(i) ? 0 : byteOf(i) >= 0 ? 1 : this.strs[i].length;   // strs hold one char per byte
+      this.outStart[i + 1] = this.outStart[i] + len;
     }
+    this.outBytes = new Uint8Array(this.outStart[n]);
+    this.stripAfterBos = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = this.outStart[i];
+      if (this.outStart[i + 1] === at) continue;
+      const b = byteOf(i);
+      if (b >= 0) {
+        this.outBytes[at] = b;   // run.c strips the space before parsing "<0xNN>", so a byte token keeps its byte after BOS
+        continue;
+      }
+      const str = this.strs[i];
+      for (let k = 0; k < str.length; k++) this.outBytes[at + k] = str.charCodeAt(k);
+      if (this.outBytes[at] === 0x20) this.stripAfterBos[i] = 1;
+    }
+  }
+
+  /** The bytes id decodes to; after BOS (the start of a continuation) without a leading space. */
+  private bytesOf(id: number, afterBos: boolean): Uint8Array {
+    return this.outBytes.subarray(this.outStart[id] + (afterBos ? this.stripAfterBos[id] : 0), this.outStart[id + 1]);
   }
 
   encode(text: string): number[] {
@@ -150,7 +164,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     let afterBos = true; // a continuation starts right after BOS
     for (const id of ids) {
       this.check(id);
-      const b = afterBos ? this.outAfterBos[id] : this.out[id];
+      const b = this.bytesOf(id, afterBos);
       afterBos = id === this.bosId;
       if (b.length) { parts.push(b); total += b.length; }
     }
@@ -160,7 +174,7 @@ export class SentencePieceTokenizer implements Tokenizer {
   /** Bytes `id` adds after `prev`; prev = bosId (or -1) for the first token of a continuation. */
   tokenBytes(prev: number, id: number): Uint8Array {
     this.check(id);
-    return prev === this.bosId || prev < 0 ? this.outAfterBos[id] : this.out[id];
+    return this.bytesOf(id, prev === this.bosId || prev < 0);
   }
 
   /** Text of one step; a lone byte of a multi-byte character shows as U+FFFD (use TokenStreamer). */
