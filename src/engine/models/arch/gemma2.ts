@@ -13,7 +13,7 @@ import { configError } from '../../errors';
 import type { ModelConfig } from '../config';
 import { buildGemma2 } from '../gemma2';
 import { HfFields, ropeTheta } from './hf-fields';
-import { llamaHead, llamaNormalizeName } from './llama';
+import { LLAMA_LAYOUT } from './llama';
 import type { ArchFamily } from './types';
 import { attentionShapes } from './tensor-shapes';
 
@@ -103,14 +103,6 @@ export const gemma2: ArchFamily = {
   parseHfConfig: parse,
   weights,
   minTensorsPerLayer: 11,
-  normalizeWeightName: llamaNormalizeName,
-  layers: 'model.layers',
-  graphLayer: 'layers',
-  linearLayout: 'linear',
-  tokenEmbedding: (cfg) => ({ name: 'model.embed_tokens.weight', width: cfg.hiddenSize }),
-  headWeight: llamaHead,
-  loraTargets: { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' },
-  bos: 'bos',
-  vocabMergesTokenizer: false,
+  ...LLAMA_LAYOUT,
   build: buildGemma2,
 };

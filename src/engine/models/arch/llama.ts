@@ -122,6 +122,22 @@ export function llamaNormalizeName(name: string): string | null {
 export const llamaHead = (cfg: ModelConfig, has: (n: string) => boolean) =>
   (cfg.tieWordEmbeddings || !has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight');
 
+/**
+ * What every family with Llama's layout shares (model.layers.N, model.embed_tokens, lm_head or tied, the
+ * q/k/v/o and gate/up/down module names, BOS first); a family spreads it and overrides what differs.
+ */
+export const LLAMA_LAYOUT = {
+  normalizeWeightName: llamaNormalizeName,
+  layers: 'model.layers',
+  graphLayer: 'layers',
+  linearLayout: 'linear',
+  tokenEmbedding: (cfg: ModelConfig) => ({ name: 'model.embed_tokens.weight', width: cfg.hiddenSize }),
+  headWeight: llamaHead,
+  loraTargets: { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' },
+  bos: 'bos',
+  vocabMergesTokenizer: false,
+} satisfies Partial<ArchFamily>;
+
 export const llama: ArchFamily = {
   arch: 'llama',
   hfModelTypes: {
@@ -133,15 +149,7 @@ export const llama: ArchFamily = {
   hfConfigJson: llamaConfigJson,
   weights,
   minTensorsPerLayer: 9,
-  normalizeWeightName: llamaNormalizeName,
-  layers: 'model.layers',
-  graphLayer: 'layers',
-  linearLayout: 'linear',
-  tokenEmbedding: (cfg) => ({ name: 'model.embed_tokens.weight', width: cfg.hiddenSize }),
-  headWeight: llamaHead,
-  loraTargets: { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' },
-  bos: 'bos',
-  vocabMergesTokenizer: false,
+  ...LLAMA_LAYOUT,
   build: buildLlama,
   gguf: LLAMA_GGUF,
 };

@@ -18,7 +18,7 @@ import type { ModelConfig, RopeScaling } from '../config';
 import { buildLlama, FUSED_PROJECTIONS } from '../llama';
 import { ggufCore, ggufOptionalInt } from './gguf-fields';
 import { attentionShape, HfFields, ropeTheta } from './hf-fields';
-import { llamaHead, llamaNormalizeName } from './llama';
+import { LLAMA_LAYOUT } from './llama';
 import type { ArchFamily } from './types';
 
 const LONGROPE = ['longrope', 'su'];
@@ -175,16 +175,9 @@ export const phi3: ArchFamily = {
   hfConfigJson: configJson,
   weights,
   minTensorsPerLayer: 6,
-  normalizeWeightName: llamaNormalizeName,
-  layers: 'model.layers',
-  graphLayer: 'layers',
-  linearLayout: 'linear',
-  tokenEmbedding: (cfg) => ({ name: 'model.embed_tokens.weight', width: cfg.hiddenSize }),
-  headWeight: llamaHead,
+  ...LLAMA_LAYOUT,
   // q, k and v all name the fused qkv_proj, gate and up the fused gate_up_proj (PEFT's Phi-3 target_modules)
   loraTargets: { q: 'self_attn.qkv_proj', k: 'self_attn.qkv_proj', v: 'self_attn.qkv_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_up_proj', up: 'mlp.gate_up_proj', down: 'mlp.down_proj' },
-  bos: 'bos',
-  vocabMergesTokenizer: false,
   build: (m, opts) => buildLlama(m, opts, FUSED_PROJECTIONS),
   gguf: {
     phi3: {
