@@ -145,9 +145,12 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
       for (const stepTokens of out) for (let b = 0; b < B; b++) accept(b, stepTokens[b]);
       next = out[n - 1];
     } else {
-      r = await lm.step(state, next.map((x) => [x]), done.map((d) => [!d]), 'last');
+      const ids = next.map((x) => [x]);
+      const real = done.map((d) => [!d]);
+      const chosen = greedy ? await lm.stepGreedy(state, ids, real) : undefined;   // argmax taken in the graph
+      if (!chosen) r = await lm.step(state, ids, real, 'last');
       steps++;
-      for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : sample(r.logits, b * V, V, o, rng)));
+      for (let b = 0; b < B; b++) accept(b, (next[b] = done[b] ? 0 : chosen ? chosen[b] : sample(r!.logits, b * V, V, o, rng)));
     }
   }
   if (tok) rows.forEach((row, b) => { if (!o.stop || row.finish !== 'stop') row.text = continuation(tok, prompts[b], row.ids, heads[b]); });

@@ -60,19 +60,28 @@ export class KvCapacity {
     for (let bk = 0; bk < this.batch * this.kvHeads; bk++) dst.set(src.subarray(bk * cs * D, (bk * cs + n) * D), bk * cd * D);
   }
 
-  /** The new tokens' keys and values of layer l ([B, T, K·D] each) into slots length..length+T−1 (then advance(T)). */
-  write(l: number, key: Float32Array, value: Float32Array, T: number): void {
+  /**
+   * The new tokens' keys and values of every layer, as a capacity graph's new_kv returns them ([B, T, 2·L·K·D]:
+   * key 0, value 0, key 1, …, each K·D), into slots length..length+T−1 (then advance(T)).
+   */
+  writeAll(kv: Float32Array, T: number): void {
     const D = this.headDim;
     const K = this.kvHeads;
     const C = this.capacity;
     const P = this.length;
+    const row = 2 * this.layers * K * D;
     for (let b = 0; b < this.batch; b++) {
       for (let t = 0; t < T; t++) {
-        for (let k = 0; k < K; k++) {
-          const src = ((b * T + t) * K + k) * D;
-          const dst = ((b * K + k) * C + P + t) * D;
-          this.keys[l].set(key.subarray(src, src + D), dst);
-          this.values[l].set(value.subarray(src, src + D), dst);
+        const base = (b * T + t) * row;
+        for (let l = 0; l < this.layers; l++) {
+          const keys = this.keys[l];
+          const values = this.values[l];
+          for (let k = 0; k < K; k++) {
+            const src = base + 2 * l * K * D + k * D;
+            const dst = ((b * K + k) * C + P + t) * D;
+            keys.set(kv.subarray(src, src + D), dst);
+            values.set(kv.subarray(src + K * D, src + K * D + D), dst);
+          }
         }
       }
     }

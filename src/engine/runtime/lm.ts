@@ -9,7 +9,7 @@ import { io, BuildOptions, linearKernelFor } from '../models/blocks';
 import { withTransposedWeights } from '../models/transposed';
 import { attentionFor, createSession, releaseSessions, SessionOptions } from './session';
 import { KvState } from './kv-cache';
-import { cacheIo } from '../models/cache-attention';
+import { addCapacityOutputs, cacheIo } from '../models/cache-attention';
 import { droppedOutputs } from './reclaim';
 import { deviceKvOutputs, disposeReplaced, hostBytes } from './device-kv';
 import { sample, SamplingOptions } from './sampling';
@@ -103,7 +103,9 @@ export class CausalLM {
     if (!s) {
       const m = this.graphModel();
       const graph = { attention: attentionFor(this.options.ep), ...this.options.graph };
-      const bytes = (mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode })).toModelProto();
+      const g = mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode });
+      if (mode === 'capacity') addCapacityOutputs(g, m.config.numLayers, m.config.numKvHeads, m.config.headDim);
+      const bytes = g.toModelProto();
       const onDevice = mode === 'last' && this.deviceKv() ? { outputsOnDevice: deviceKvOutputs(this.config.numLayers) } : {};
       s = createSession(bytes, m.weightsDir, { ...this.options, ...onDevice });
       this.sessions.set(mode, s);
@@ -221,7 +223,7 @@ export class CausalLM {
     if (state.length + T > this.config.maxPositions) {
       throw inputError(`${state.length + T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
-    if (mode === 'last' && this.kvInPlace()) return this.stepInPlace(state, ids, real);
+    if (mode === 'last' && this.kvInPlace()) return { logits: (await this.stepInPlace(state, ids, real, io.logits)).data as Float32Array, rows: 1 };
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
     const out = await this.runWithCache(session, state, {
@@ -232,8 +234,26 @@ export class CausalLM {
     return { logits: out[io.logits].data as Float32Array, rows: mode === 'all' ? T : 1 };
   }
 
-  /** T new slots per row over the cache in place: only the new tokens' K/V come back, into slots P..P+T−1. */
-  private async stepInPlace(state: KvState, ids: number[][], real: boolean[][]): Promise<StepResult> {
+  /**
+   * One greedy decode step (ids [B][1], `real` marks rows still running): the argmax of each row's logits,
+   * taken in the graph, so the logits never cross into JS. Undefined where decode steps do not run over
+   * the cache in place (then step() and the JS sampler).
+   */
+  async stepGreedy(state: KvState, ids: number[][], real: boolean[][]): Promise<number[] | undefined> {
+    if (!this.kvInPlace()) return undefined;
+    this.checkIds(ids);
+    if (state.length + 1 > this.config.maxPositions) {
+      throw inputError(`${state.length + 1} positions exceed the model's context of ${this.config.maxPositions}`);
+    }
+    const next = (await this.stepInPlace(state, ids, real, cacheIo.nextToken)).data as BigInt64Array;   // [B, 1]
+    return Array.from(next, Number);
+  }
+
+  /**
+   * T new slots per row over the cache in place: only the new tokens' K/V come back (new_kv), into slots
+   * P..P+T−1, with `fetch`: the logits [B, 1, V] or the greedy next token [B, 1].
+   */
+  private async stepInPlace(state: KvState, ids: number[][], real: boolean[][], fetch: string): Promise<ort.Tensor> {
     const session = await this.session('capacity');
     const B = ids.length;
     const T = ids[0].length;
@@ -248,19 +268,14 @@ export class CausalLM {
       [io.attnBias]: new ort.Tensor('float32', bias, [B, 1, T, S]),
     };
     for (let l = 0; l < this.config.numLayers; l++) [feeds[cacheIo.cacheKey(l)], feeds[cacheIo.cacheValue(l)]] = cap.tensors(l);
-    const out = await session.run(feeds);
+    const out = await session.run(feeds, [cacheIo.newKv, fetch]);
     cap.ensure(P + T);
-    let dropped = 0;
-    for (let l = 0; l < this.config.numLayers; l++) {
-      const k = out[cacheIo.newKey(l)].data as Float32Array;
-      const v = out[cacheIo.newValue(l)].data as Float32Array;
-      cap.write(l, k, v, T);
-      dropped += k.byteLength + v.byteLength;
-    }
+    const kv = out[cacheIo.newKv].data as Float32Array;                                   // [B, T, 2·L·K·D]
+    cap.writeAll(kv, T);
     cap.advance(T);
-    const logits = out[io.logits].data as Float32Array;   // dropped by the caller soon after
-    droppedOutputs(dropped + logits.byteLength);          // runtime/reclaim.ts
-    return { logits, rows: 1 };
+    const result = out[fetch] as ort.Tensor;   // dropped by the caller soon after
+    droppedOutputs(kv.byteLength + (result.data as ArrayBufferView).byteLength);          // runtime/reclaim.ts
+    return result;
   }
 
   /**

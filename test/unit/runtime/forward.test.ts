@@ -129,6 +129,30 @@ for (const [name, spec] of cases) {
       assert.equal(a.capacity, undefined);
     });
 
+    it('greedy steps over the cache in place take the argmax in the graph: the same ids as the JS argmax of the logits, and as generate over the concatenated cache', async () => {
+      const inPlace = new CausalLM(lm.model, { threads: 1, kvCache: 'capacity', kvGrow: 4 });
+      const a = inPlace.newState(2);
+      const b = inPlace.newState(2);
+      const prompt = [seq(4, V, 21), seq(4, V, 22)];
+      const all = prompt.map(() => [true, true, true, true]);
+      await inPlace.prefill(a, prompt, all);
+      await inPlace.prefill(b, prompt, all);
+      let next = [[5], [9]];
+      for (let t = 0; t < 9; t++) {   // through two growths of the buffers
+        const r = [[true], [t !== 3]];
+        const ids = await inPlace.stepGreedy(a, next, r);
+        const { logits } = await inPlace.step(b, next, r, 'last');
+        const js = [0, 1].map((row) => argmaxRow(logits, row, V));
+        assert.deepEqual(ids, js, `step ${t}`);
+        next = js.map((x) => [x]);
+      }
+      assert.equal(await new CausalLM(lm.model, { threads: 1, kvCache: 'concat' }).stepGreedy(a, next, [[true], [true]]), undefined,
+        'no in-graph argmax without the in-place cache');
+      const greedy = async (kvCache: 'capacity' | 'concat') =>
+        (await generate(new CausalLM(lm.model, { threads: 1, kvCache }), undefined, prompt, { maxTokens: 20, stopIds: [] })).rows.map((r) => r.ids);
+      assert.deepEqual(await greedy('capacity'), await greedy('concat'));
+    });
+
     it('batched with left padding equals one by one', async () => {
       const seqs = [seq(7, V, 3), seq(3, V, 4), seq(5, V, 5)];
       const batched = await lm.logits(seqs);
