@@ -14,7 +14,9 @@
 // write-random-llama.ts) for llama.cpp, and two IDP Lab runs: (a) that GGUF loaded directly (its Q4_0
 // blocks converted into MatMulNBits, models/quant/gguf-nbits-load.ts) and (b) its own 4-bit folder,
 // `idp compress --method rtn --bits 4 --group-size 32 --sym --quantize-head` of the F32 model (written
-// once into the bench cache). Goal: IDP ≥ 1.0× llama.cpp and peak RSS ≤ llama.cpp's + 64 MiB.
+// once into the bench cache). Goal: IDP ≥ 1.0× llama.cpp and peak RSS ≤ llama.cpp's + 64 MiB. Beside them,
+// without a goal, (c) the same with group size 128 (`idp compress`'s default for these shapes: 4.25 bits
+// per weight against Q4_0's 4.5, so faster and coarser; its top-1 agreement with F32 says by how much).
 // K-quant row (--models … q4k): the same model as a Q4_K_M-like GGUF (llama.cpp's Q4_K_M mix of Q4_K
 // and Q6_K, written by the round-to-nearest writer formats/ggml-quantize.ts, not llama.cpp's scale
 // search) run by llama.cpp and by IDP Lab (loaded directly). Every 4-bit row of the 100M model also
@@ -51,8 +53,9 @@ interface ChildTask {
   warmup: number;
   /** idp-check: the token ids to teacher-force (llama.cpp's greedy continuation). */
   forced?: number[];
-  /** idp-compress: the folder to write (`model` is the F32 source). */
+  /** idp-compress: the folder to write (`model` is the F32 source) and its group size (default 32). */
   out?: string;
+  groupSize?: number;
 }
 
 interface CheckResult {
@@ -164,7 +167,7 @@ async function runCheck(t: ChildTask): Promise<CheckResult> {
 /** The 4-bit folder of the F32 model (RTN, group 32, symmetric, quantized head), written in a child. */
 async function runCompress(t: ChildTask): Promise<{ out: string; seconds: number }> {
   const { compressModel } = await import('../src/engine/compress/compress');
-  const r = await compressModel(t.model, { method: 'rtn', bits: 4, groupSize: 32, sym: true, quantizeHead: true, out: t.out!, threads: t.threads });
+  const r = await compressModel(t.model, { method: 'rtn', bits: 4, groupSize: t.groupSize ?? 32, sym: true, quantizeHead: true, out: t.out!, threads: t.threads });
   return { out: r.out, seconds: r.totalSeconds };
 }
 
@@ -269,7 +272,7 @@ function randomPrompt(n: number): number[] {
  * tokens/s ratio to llama.cpp the issue asks for.
  */
 interface BenchModel {
-  name: string; idp: Array<{ label: string; path: string }>; gguf: string; tokens: number; prompt: number[]; reference?: number[];
+  name: string; idp: Array<{ label: string; path: string; goal?: null }>; gguf: string; tokens: number; prompt: number[]; reference?: number[];
   quantized: boolean; f32?: string; goal: number;
 }
 
@@ -298,14 +301,19 @@ async function benchModels(a: Args): Promise<BenchModel[]> {
     const t0 = Date.now();
     const q = ensureRandomLlamaQ4_0(DEFAULT_SPEC);
     console.log(`random Llama, Q4_0 GGUF: ${q.written ? `written in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'cached'} at ${q.file}`);
-    const folder = path.join(r.dir, 'rtn4-g32-head');
-    if (!fs.existsSync(path.join(folder, 'model.safetensors'))) {
-      const c = await runChild<{ out: string; seconds: number }>({ engine: 'idp-compress', model: r.hfDir, out: folder, threads: 1, tokens: 0, prompt: [], runs: 0, warmup: 0 });
-      console.log(`random Llama, IDP Lab 4-bit folder (rtn, group 32, --quantize-head): written in ${c.seconds.toFixed(1)} s at ${c.out}`);
+    // g32: Q4_0's blocks (4.5 bits per weight with fp16 scales; IDP Lab stores fp32 scales: 5); g128: what
+    // `idp compress` picks by default for these shapes (4.25 bits per weight) — fewer bits than Q4_0, so a
+    // row beside the like-for-like one, with its own top-1 agreement, never in its place.
+    const folders = [32, 128].map((groupSize) => ({ groupSize, dir: path.join(r.dir, `rtn4-g${groupSize}-head`) }));
+    for (const { groupSize, dir } of folders) {
+      if (fs.existsSync(path.join(dir, 'model.safetensors'))) continue;
+      const c = await runChild<{ out: string; seconds: number }>({ engine: 'idp-compress', model: r.hfDir, out: dir, groupSize, threads: 1, tokens: 0, prompt: [], runs: 0, warmup: 0 });
+      console.log(`random Llama, IDP Lab 4-bit folder (rtn, group ${groupSize}, --quantize-head): written in ${c.seconds.toFixed(1)} s at ${c.out}`);
     }
     out.push({
       name: `random-${Math.round(r.parameters / 1e6)}M-q4`, gguf: q.file, tokens: a.randomTokens, prompt: randomPrompt(a.randomPrompt),
-      idp: [{ label: 'Q4_0 GGUF', path: q.file }, { label: 'rtn4+head', path: folder }], quantized: true, f32: r.hfDir, goal: 1,
+      idp: [{ label: 'Q4_0 GGUF', path: q.file }, { label: 'rtn4+head', path: folders[0].dir }, { label: 'rtn4-g128+head', path: folders[1].dir, goal: null }],
+      quantized: true, f32: r.hfDir, goal: 1,
     });
   }
   if (a.models.includes('q4k')) {
@@ -352,11 +360,13 @@ async function main(): Promise<void> {
   for (const m of models) {
     // Rounds alternate the engines (IDP, llama.cpp, IDP, …), each run in a fresh child after a
     // warm-up, so that load from other work on the machine hits both alike; best of `runs` rounds.
-    for (const variant of m.idp.filter((x) => x.path.endsWith('.gguf'))) {
+    // A GGUF, and a GPTQ folder's 4-bit matrices, are converted into IDP Lab's cache on their first load: once
+    // here, untimed, so that no round's time or peak RSS includes it.
+    for (const variant of m.idp.filter((x) => m.quantized || x.path.endsWith('.gguf'))) {
       const { cacheFolderFor } = await import('../src/engine/models/convert');
-      if (fs.existsSync(cacheFolderFor(variant.path))) continue;
+      if (variant.path.endsWith('.gguf') && fs.existsSync(cacheFolderFor(variant.path))) continue;
       const c = await runChild<{ seconds: number; peakRssBytes: number; baselineRssBytes: number }>({ engine: 'idp-convert', model: variant.path, threads: 1, tokens: 0, prompt: [], runs: 0, warmup: 0 });
-      console.log(`${m.name} ${variant.label}: converted into IDP Lab's cache once (untimed) in ${c.seconds.toFixed(1)} s, peak RSS ${MiB(c.peakRssBytes)} (${MiB(c.peakRssBytes - c.baselineRssBytes)} above the bare process)`);
+      console.log(`${m.name} ${variant.label}: loaded once, untimed, converting into IDP Lab's cache where it had to: ${c.seconds.toFixed(1)} s, peak RSS ${MiB(c.peakRssBytes)} (${MiB(c.peakRssBytes - c.baselineRssBytes)} above the bare process)`);
     }
     const byThreads = new Map<number, { idp: ChildResult[][]; lc: ChildResult[] }>(a.threads.map((t) => [t, { idp: m.idp.map(() => []), lc: [] }]));
     for (let round = 1; round <= a.runs; round++) {
@@ -388,7 +398,7 @@ async function main(): Promise<void> {
       const wkv = idp.weightBytes! + idp.kvBytes!;
       rows.push({
         model: m.idp.length > 1 ? `${m.name} ${variant.label}` : m.name, variant: variant.label, llamaCppModel: path.basename(m.gguf),
-        quantized: m.quantized, goal: m.goal, parameters: idp.parameters,
+        quantized: m.quantized, goal: variant.goal === null ? null : m.goal, parameters: idp.parameters,
         top1VsF32: vsF32[v] ? { matches: vsF32[v]!.matches, of: vsF32[v]!.of } : null,
         ggufBytes: variant.path.endsWith('.gguf') ? fs.statSync(variant.path).size : null, threads, tokens: m.tokens, promptTokens: m.prompt.length,
         idpTokensPerSecond: +idp.tokensPerSecond.toFixed(1), llamaCppTokensPerSecond: lc ? +lc.tokensPerSecond.toFixed(1) : null,
@@ -504,6 +514,7 @@ function goalLines(rows: Array<Record<string, unknown>>): string[] {
   const out: string[] = [];
   for (const r of rows) {
     const big = r.model !== 'stories260K';
+    if (r.goal === null) continue;   // a row beside the like-for-like ones (fewer bits than llama.cpp's file)
     if (r.ratio !== null) {
       const want = r.goal as number;
       const bestLc = Math.max(...rows.filter((x) => x.model === r.model && (x.threads as number) <= (r.threads as number) && x.llamaCppTokensPerSecond !== null).map((x) => x.llamaCppTokensPerSecond as number));
