@@ -245,7 +245,7 @@ export class CausalLM {
     if (state.length + 1 > this.config.maxPositions) {
       throw inputError(`${state.length + 1} positions exceed the model's context of ${this.config.maxPositions}`);
     }
-    const next = (await this.stepInPlace(state, ids, real, cacheIo.nextToken)).data as BigInt64Array;   // [B, 1]
+    const next = (await this.stepInPlace(state, ids, real, cacheIo.nextToken)).data as BigInt64Array;   // [B, 1, 1]
     return Array.from(next, Number);
   }
 
