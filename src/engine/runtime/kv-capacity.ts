@@ -1,8 +1,15 @@
 // The KV cache of large-model generation as preallocated buffers the graph reads in place
 // (models/cache-attention.ts): per layer a key and a value buffer [B, K, C, D] of capacity C ≥ P slots,
 // of which slots 0..P−1 hold the cache in KvState's slot order. A run writes the new tokens' K/V
-// ([B, T, K·D] as the graph returns them) into slots P..P+T−1, after growing the buffers if they are full
+// ([B, T, 2·L·K·D] as the graph returns them) into slots P..P+T−1, after growing the buffers if they are full
 // (see ensure()).
+//
+// Growth without allocation: each layer's key and value live in a store reserved for R ≥ C slots, and the
+// [B, K, C, D] buffers ORT reads are views of its first B·K·C·D floats. Growing C within R moves each (row,
+// head)'s filled slots to their new stride inside the store (copyWithin, last row first); only growing past R
+// allocates (room for 4 more blocks or a quarter more, up to the model's context). Slots P..C−1 may hold
+// stale keys and values after a move; the bias hides them as it hides every unused slot. A fresh allocation per growth cost ~4 ms on the 100M
+// bench model (24 zero-filled buffers, their page faults and a full GC), ~1 % of a 128-token decode.
 
 import * as ort from 'onnxruntime-node';
 import { droppedLongLived } from './reclaim';
@@ -10,9 +17,13 @@ import { droppedLongLived } from './reclaim';
 export const KV_GROW = 32;
 
 export class KvCapacity {
-  readonly keys: Float32Array[] = [];     // per layer [B, K, C, D]
+  readonly keys: Float32Array[] = [];     // per layer [B, K, C, D]: views of the stores
   readonly values: Float32Array[] = [];
   capacity = 0;
+  /** Slots the stores hold room for (R ≥ C). */
+  reserved = 0;
+  private keyStores: Float32Array[] = [];
+  private valueStores: Float32Array[] = [];
 
   private constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
     public length: number, private readonly maxSlots: number, private readonly grow: number) {}
@@ -43,15 +54,35 @@ export class KvCapacity {
     const block = Math.max(this.grow, Math.ceil(slots / 8 / this.grow) * this.grow);
     const C = Math.max(slots, Math.min(Math.ceil(slots / block) * block, this.maxSlots));
     const old = this.capacity;
-    for (let l = 0; l < this.layers; l++) {
-      for (const bufs of [this.keys, this.values]) {
-        const next = new Float32Array(this.batch * this.kvHeads * C * this.headDim);
-        if (bufs[l]) this.copyRows(bufs[l], old, next, C, this.length);
-        bufs[l] = next;
+    const rows = this.batch * this.kvHeads;
+    const D = this.headDim;
+    const first = this.keyStores.length === 0;
+    if (first || C > this.reserved) {
+      // a new store with room to grow: 4 blocks or a quarter more (a 128-token generation after a short prompt
+      // grows within the first one; untouched room costs address space, not memory)
+      const R = Math.max(C, Math.min(C + Math.max(4 * this.grow, Math.ceil(C / 4)), this.maxSlots));
+      for (const stores of [this.keyStores, this.valueStores]) {
+        for (let l = 0; l < this.layers; l++) {
+          const next = new Float32Array(rows * R * D);
+          if (stores[l]) this.copyRows(stores[l], old, next, C, this.length);   // straight to the new stride
+          stores[l] = next;
+        }
+      }
+      this.reserved = R;
+      if (!first) droppedLongLived();
+    } else {
+      // within the store: each (row, head)'s filled slots move up to the new stride, the last one first
+      for (const stores of [this.keyStores, this.valueStores]) {
+        for (const store of stores) {
+          for (let bk = rows - 1; bk > 0; bk--) store.copyWithin(bk * C * D, bk * old * D, (bk * old + this.length) * D);
+        }
       }
     }
+    for (let l = 0; l < this.layers; l++) {
+      this.keys[l] = this.keyStores[l].subarray(0, rows * C * D);
+      this.values[l] = this.valueStores[l].subarray(0, rows * C * D);
+    }
     this.capacity = C;
-    if (old > 0) droppedLongLived();
   }
 
   /** The first n slots of every (row, head) from a buffer of capacity cs into one of capacity cd. */
