@@ -90,6 +90,7 @@ export async function generate(lm: CausalLM, tok: Tokenizer | undefined, prompts
   const rows: GenerateRow[] = prompts.map(() => ({ ids: [], text: '', finish: 'length' as FinishReason }));
   const done = new Array(B).fill(maxTokens === 0);
   let state = lm.newState(B);
+  state.expectedSlots = T + maxTokens;   // the in-place cache reserves room for the whole generation at once
 
   // Greedy decoding runs in chunks inside one ONNX Loop per chunk (see models/decode-loop.ts);
   // sampling, sliding windows and non-CPU providers decode one step per run.

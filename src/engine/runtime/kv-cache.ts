@@ -33,9 +33,12 @@ export class KvState {
     this.capacity = undefined;
   }
 
+  /** Slots this cache is expected to reach (a generation's prompt + max tokens): room the in-place buffers reserve. */
+  expectedSlots = 0;
+
   /** The cache in buffers with room for `slots` slots, made from the past tensors the first time. */
   capacityFor(slots: number, maxSlots: number, grow?: number): KvCapacity {
-    this.capacity ??= KvCapacity.from(this.pastTensors, this.batch, this.kvHeads, this.headDim, maxSlots, grow);
+    this.capacity ??= KvCapacity.from(this.pastTensors, this.batch, this.kvHeads, this.headDim, maxSlots, grow, this.expectedSlots);
     this.capacity.ensure(slots);
     return this.capacity;
   }

@@ -16,6 +16,16 @@ import { droppedLongLived } from './reclaim';
 
 export const KV_GROW = 32;
 
+/**
+ * The capacity a cache needing `slots` slots gets: the next multiple of a block of `grow` slots, or of ~1/8 of
+ * the cache when that is more (fewer copies of a long cache; little unused room on a short one), at most
+ * `maxSlots` unless more are needed. Every capacity a decode can reach is one of capacityFor(1..maxSlots).
+ */
+export function capacityFor(slots: number, maxSlots: number, grow = KV_GROW): number {
+  const block = Math.max(grow, Math.ceil(slots / 8 / grow) * grow);
+  return Math.max(slots, Math.min(Math.ceil(slots / block) * block, maxSlots));
+}
+
 export class KvCapacity {
   readonly keys: Float32Array[] = [];     // per layer [B, K, C, D]: views of the stores
   readonly values: Float32Array[] = [];
@@ -26,13 +36,17 @@ export class KvCapacity {
   private valueStores: Float32Array[] = [];
 
   private constructor(readonly batch: number, readonly layers: number, readonly kvHeads: number, readonly headDim: number,
-    public length: number, private readonly maxSlots: number, private readonly grow: number) {}
+    public length: number, private readonly maxSlots: number, private readonly grow: number, private readonly expected: number) {}
 
-  /** Buffers holding the cache `past` ([2·layers] tensors [B, K, P, D], key and value alternating). */
-  static from(past: ort.Tensor[], batch: number, kvHeads: number, headDim: number, maxSlots: number, grow = KV_GROW): KvCapacity {
+  /**
+   * Buffers holding the cache `past` ([2·layers] tensors [B, K, P, D], key and value alternating). `expected`:
+   * the slots the caller expects to fill (a generation's prompt + max tokens): the first store reserves room
+   * for them, so the decode grows without allocating (untouched room costs address space, not memory).
+   */
+  static from(past: ort.Tensor[], batch: number, kvHeads: number, headDim: number, maxSlots: number, grow = KV_GROW, expected = 0): KvCapacity {
     const layers = past.length / 2;
     const P = past[0].dims[2];
-    const c = new KvCapacity(batch, layers, kvHeads, headDim, P, maxSlots, grow);
+    const c = new KvCapacity(batch, layers, kvHeads, headDim, P, maxSlots, grow, expected);
     c.resize(P);
     for (let l = 0; l < layers; l++) {
       c.copyRows(past[2 * l].data as Float32Array, P, c.keys[l], c.capacity, P);
@@ -41,18 +55,13 @@ export class KvCapacity {
     return c;
   }
 
-  /**
-   * Room for at least `slots` slots: the next multiple of a block of `grow` slots, or of ~1/8 of the cache
-   * when that is more (fewer copies of a long cache; little unused room on a short one), at most `maxSlots`
-   * unless more are needed.
-   */
+  /** Room for at least `slots` slots (capacity capacityFor(slots)). */
   ensure(slots: number): void {
     if (slots > this.capacity) this.resize(slots);
   }
 
   private resize(slots: number): void {
-    const block = Math.max(this.grow, Math.ceil(slots / 8 / this.grow) * this.grow);
-    const C = Math.max(slots, Math.min(Math.ceil(slots / block) * block, this.maxSlots));
+    const C = capacityFor(slots, this.maxSlots, this.grow);
     const old = this.capacity;
     const rows = this.batch * this.kvHeads;
     const D = this.headDim;
@@ -60,7 +69,8 @@ export class KvCapacity {
     if (first || C > this.reserved) {
       // a new store with room to grow: 4 blocks or a quarter more (a 128-token generation after a short prompt
       // grows within the first one; untouched room costs address space, not memory)
-      const R = Math.max(C, Math.min(C + Math.max(4 * this.grow, Math.ceil(C / 4)), this.maxSlots));
+      const room = Math.max(C + Math.max(4 * this.grow, Math.ceil(C / 4)), first ? capacityFor(Math.max(1, this.expected), this.maxSlots, this.grow) : 0);
+      const R = Math.max(C, Math.min(room, this.maxSlots));
       for (const stores of [this.keyStores, this.valueStores]) {
         for (let l = 0; l < this.layers; l++) {
           const next = new Float32Array(rows * R * D);

@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'assert';
 import * as ort from 'onnxruntime-node';
-import { KvCapacity } from '../../../src/engine/runtime/kv-capacity';
+import { capacityFor, KvCapacity } from '../../../src/engine/runtime/kv-capacity';
 
 const B = 2, K = 3, D = 4, L = 2;
 
@@ -55,5 +55,24 @@ describe('KV cache in place: buffers', () => {
     for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) {
       assert.equal((past[3].data as Float32Array)[((b * K + k) * 40 + 39) * D + 2], mark(1, 1, b, k, 39, 2));
     }
+  });
+
+  it('capacities: blocks of 32 slots up to 256, then ~1/8 of the cache, never past the context unless more slots are needed', () => {
+    const seen: number[] = [];
+    for (let slots = 1; slots <= 2048; slots++) {
+      const C = capacityFor(slots, 2048);
+      assert.ok(C >= slots && C <= 2048, `${slots} slots → ${C}`);
+      if (seen[seen.length - 1] !== C) seen.push(C);
+    }
+    assert.deepEqual(seen.slice(0, 9), [32, 64, 96, 128, 160, 192, 224, 256, 320]);
+    assert.equal(capacityFor(2049, 2048), 2049, 'past the context: exactly what is needed');
+    assert.equal(capacityFor(100, 2048, 4), 112, 'blocks of ~1/8 of the cache in multiples of grow (16 here)');
+    // the buffers a decode grows through are exactly these capacities
+    const empty = new ort.Tensor('float32', new Float32Array(0), [1, 1, 0, 2]);
+    const c = KvCapacity.from([empty, empty], 1, 1, 2, 2048, 32, 600);
+    const grown: number[] = [];
+    for (let slots = 1; slots <= 700; slots++) { c.ensure(slots); if (grown[grown.length - 1] !== c.capacity) grown.push(c.capacity); }
+    assert.deepEqual(grown, seen.filter((C) => C <= grown[grown.length - 1]));
+    assert.ok(c.reserved >= 600, `the first store reserved the expected slots (${c.reserved})`);
   });
 });
