@@ -15,6 +15,8 @@ import * as ort from 'onnxruntime-node';
 import { droppedLongLived } from './reclaim';
 
 export const KV_GROW = 32;
+/** At most this many slots beyond the first capacity are reserved for an expected generation (address space, not memory). */
+const RESERVE_AHEAD = 2048;
 
 /**
  * The capacity a cache needing `slots` slots gets: the next multiple of a block of `grow` slots, or of ~1/8 of
@@ -69,7 +71,8 @@ export class KvCapacity {
     if (first || C > this.reserved) {
       // a new store with room to grow: 4 blocks or a quarter more (a 128-token generation after a short prompt
       // grows within the first one; untouched room costs address space, not memory)
-      const room = Math.max(C + Math.max(4 * this.grow, Math.ceil(C / 4)), first ? capacityFor(Math.max(1, this.expected), this.maxSlots, this.grow) : 0);
+      const expected = first ? Math.min(capacityFor(Math.max(1, this.expected), this.maxSlots, this.grow), C + RESERVE_AHEAD) : 0;
+      const room = Math.max(C + Math.max(4 * this.grow, Math.ceil(C / 4)), expected);
       const R = Math.max(C, Math.min(room, this.maxSlots));
       for (const stores of [this.keyStores, this.valueStores]) {
         for (let l = 0; l < this.layers; l++) {
