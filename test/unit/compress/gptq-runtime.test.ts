@@ -22,6 +22,7 @@ import { quantizeRtn } from '../../../src/engine/compress/rtn';
 import { dequantize, QuantBits, QuantizedLinear } from '../../../src/engine/models/quant/gptq-format';
 import { DEFAULT_GPTQ } from '../../../src/engine/models/quant/gptq-config';
 import { writeQuantizedModel } from '../../../src/engine/compress/write-model';
+import { maxAbsDiff, seq } from '../../helpers/arrays';
 
 const SPECS: Record<string, TinyModelSpec> = {
   llama: { modelType: 'llama', vocabSize: 96, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, seed: 21 },
@@ -32,14 +33,7 @@ const SPECS: Record<string, TinyModelSpec> = {
 const root = tmpDir('idp-gptq-rt-');
 const cacheDir = path.join(root, 'cache', 'converted');
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-const seq = (n: number, V: number, s: number) => Array.from({ length: n }, (_, i) => (s * 31 + i * 17 + ((i * i) % 7)) % V);
 
 describe('GPTQ checkpoints at run time', function () {
   useTempCache(path.join(root, 'cache'));

@@ -14,6 +14,7 @@ import { expectIdpError } from '../../helpers/tiny-hf';
 import { readHfFolder, TinyModelSpec, writeTinyModel } from '../../helpers/oracle-models';
 import { referenceForward } from '../../helpers/reference-forward';
 import { writeTinyGptq } from '../../helpers/tiny-gptq';
+import { seq } from '../../helpers/arrays';
 import type { RefWeights } from '../../helpers/oracle-models';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
@@ -32,7 +33,6 @@ const SPECS: Record<string, TinyModelSpec> = {
 
 const root = tmpDir('idp-qhead-');
 const cacheDir = path.join(root, 'cache', 'converted');
-const seq = (n: number, V: number, s: number) => Array.from({ length: n }, (_, i) => (s * 31 + i * 17 + ((i * i) % 7)) % V);
 
 function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   assert.equal(got.length, want.length);

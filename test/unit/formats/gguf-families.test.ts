@@ -18,18 +18,11 @@ import { dequantizeNBits } from '../../../src/engine/models/quant/gptq-load';
 import { permuteRotaryRows } from '../../../src/engine/models/convert';
 import { loadModel } from '../../../src/engine/models/load';
 import { CausalLM } from '../../../src/engine/runtime/lm';
+import { maxAbsDiff, seq } from '../../helpers/arrays';
 
 const root = tmpDir('idp-gguf-families-');
 const cacheDir = path.join(root, 'converted');
 useTempCache(path.join(root, 'cache'));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-const seq = (n: number, vocab: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 31 + i * 17 + ((i * i) % 7)) % vocab);
 
 /** llama.cpp's names: HF layer suffix → blk.{i}.<part> (Llama-style layers). */
 const LLAMA_PARTS: Record<string, string> = {

@@ -15,15 +15,7 @@ import { loadModel } from '../../../src/engine/models/load';
 import { parseHfConfig } from '../../../src/engine/models/hf-config';
 import { CausalLM } from '../../../src/engine/runtime/lm';
 import { generate } from '../../../src/engine/runtime/generate';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-const seq = (n: number, vocab: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 31 + i * 17 + ((i * i) % 7)) % vocab);
+import { maxAbsDiff, seq } from '../../helpers/arrays';
 
 const root = tmpDir('idp-gemma2-');
 useTempCache(path.join(root, 'cache'));
