@@ -36,6 +36,8 @@ const up = '^(\\.\\./)+';   // an import leaving the importing file's folder
 const reach = (names, message, extra = {}) => ({ regex: `${up}(${names.join('|')})(/|$)`, message, ...extra });
 
 const VSCODE = { name: 'vscode', message: 'only src/extension runs inside VS Code' };
+/** The CLI and the engine process reach the engine through its index only. */
+const ENGINE_INDEX_ONLY = { regex: `${up}engine/(?!index$)`, message: 'the CLI and the engine process use the engine through src/engine/index.ts' };
 
 /** The import rule of one engine area: no front end, no layer at or above its own (but itself), not the public entry. */
 function engineArea(area, level) {
@@ -95,13 +97,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**/*.ts', 'src/server/**/*.ts'],
+    files: ['src/cli/**/*.ts'],
     ignores: SHARED_WITH_HOST,
     rules: {
       'no-restricted-imports': ['error', {
         paths: [VSCODE],
         patterns: [
-          { regex: `${up}engine/(?!index$)`, message: 'the CLI and the engine process use the engine through src/engine/index.ts' },
+          ENGINE_INDEX_ONLY,
           reach(['extension', 'webview'], 'the CLI and the engine process import no extension code'),
         ],
       }],
@@ -114,7 +116,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         paths: [VSCODE],
         patterns: [
-          { regex: `${up}engine/(?!index$)`, message: 'the CLI and the engine process use the engine through src/engine/index.ts' },
+          ENGINE_INDEX_ONLY,
           reach(['cli', 'extension', 'webview'], 'the engine process imports no other front end (shared logic belongs in the engine)'),
         ],
       }],

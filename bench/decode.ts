@@ -164,7 +164,7 @@ async function runCheck(t: ChildTask): Promise<CheckResult> {
   return out;
 }
 
-/** The 4-bit folder of the F32 model (RTN, group 32, symmetric, quantized head), written in a child. */
+/** A 4-bit folder of the F32 model (RTN, the task's group size, symmetric, quantized head), written in a child. */
 async function runCompress(t: ChildTask): Promise<{ out: string; seconds: number }> {
   const { compressModel } = await import('../src/engine/compress/compress');
   const r = await compressModel(t.model, { method: 'rtn', bits: 4, groupSize: t.groupSize ?? 32, sym: true, quantizeHead: true, out: t.out!, threads: t.threads });

@@ -35,7 +35,7 @@ export const cacheIo = {
 };
 
 /**
- * The outputs a capacity run fetches, added to a family's finished graph (logits [B, 1, V] declared):
+ * The outputs a capacity run fetches, added by buildGraph to a family's finished graph (logits declared):
  * new_kv, every layer's new keys and values in one tensor, and next_token, the greedy choice (the first
  * maximum, as runtime/sampling.ts takes at temperature 0).
  */

@@ -10,7 +10,7 @@ import { withTransposedWeights } from '../models/transposed';
 import { attentionFor, createSession, releaseSessions, SessionOptions } from './session';
 import { KvState } from './kv-cache';
 import { capacityFor } from './kv-capacity';
-import { addCapacityOutputs, cacheIo } from '../models/cache-attention';
+import { cacheIo } from '../models/cache-attention';
 import { droppedOutputs } from './reclaim';
 import { deviceKvOutputs, disposeReplaced, hostBytes } from './device-kv';
 import { sample, SamplingOptions } from './sampling';
@@ -104,9 +104,7 @@ export class CausalLM {
     if (!s) {
       const m = this.graphModel();
       const graph = { attention: attentionFor(this.options.ep), ...this.options.graph };
-      const g = mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode });
-      if (mode === 'capacity') addCapacityOutputs(g, m.config.numLayers, m.config.numKvHeads, m.config.headDim);
-      const bytes = g.toModelProto();
+      const bytes = (mode === 'capacity' ? buildGraph(m, { ...graph, logits: 'last', kvCache: 'capacity' }) : buildGraph(m, { ...graph, logits: mode })).toModelProto();
       const onDevice = mode === 'last' && this.deviceKv() ? { outputsOnDevice: deviceKvOutputs(this.config.numLayers) } : {};
       s = createSession(bytes, m.weightsDir, { ...this.options, ...onDevice });
       if (mode === 'capacity') s = s.then(async (session) => { await this.planCapacity(session); return session; });
@@ -163,9 +161,9 @@ export class CausalLM {
    * One decode step (B = 1) at each of the first capacities the in-place cache grows through, once, at load.
    * ORT plans memory and grows its arena on the first run of each set of input shapes, and a decode over the
    * in-place cache meets a new one every KV_GROW slots: on the 4-bit 100M bench model a fresh process's first
-   * 128-token generation ran at a mean 296 tok/s without this, 308 with it (9 alternating pairs, ±10 % each). Up to PLAN_SLOTS slots — what a short
-   * generation reaches; planning further grew ORT's arena and the peak RSS by ~100 MiB on that model — and
-   * ≤ PLAN_CPU_MS of CPU, through one cache that grows in place.
+   * 128-token generation ran at a mean 296 tok/s without this, 308 with it (9 alternating pairs, ±10 % each).
+   * Up to PLAN_SLOTS slots — what a short generation reaches; planning further grew ORT's arena and the peak
+   * RSS by ~100 MiB on that model — and ≤ PLAN_CPU_MS of CPU, through one cache that grows in place.
    */
   private async planCapacity(session: ort.InferenceSession): Promise<void> {
     const PLAN_SLOTS = 256, PLAN_CPU_MS = 300;
@@ -239,14 +237,20 @@ export class CausalLM {
     }
   }
 
-  /** One forward step over T new slots per row (ids [B][T], `real` marks non-padding). Updates `state`. */
-  async step(state: KvState, ids: number[][], real: boolean[][], mode: 'all' | 'last'): Promise<StepResult> {
-    const B = ids.length;
+  /** Ids [B][T] inside the vocabulary, and room for T more positions in the context. */
+  private checkStep(state: KvState, ids: number[][]): void {
     const T = ids[0].length;
     this.checkIds(ids);
     if (state.length + T > this.config.maxPositions) {
       throw inputError(`${state.length + T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
+  }
+
+  /** One forward step over T new slots per row (ids [B][T], `real` marks non-padding). Updates `state`. */
+  async step(state: KvState, ids: number[][], real: boolean[][], mode: 'all' | 'last'): Promise<StepResult> {
+    const B = ids.length;
+    const T = ids[0].length;
+    this.checkStep(state, ids);
     if (mode === 'last' && this.kvInPlace()) return { logits: (await this.stepInPlace(state, ids, real, io.logits)).data as Float32Array, rows: 1 };
     const session = await this.session(mode);
     const { positions, bias, S } = state.append(real);
@@ -265,20 +269,18 @@ export class CausalLM {
    */
   async stepGreedy(state: KvState, ids: number[][], real: boolean[][]): Promise<number[] | undefined> {
     if (!this.kvInPlace()) return undefined;
-    this.checkIds(ids);
-    if (state.length + 1 > this.config.maxPositions) {
-      throw inputError(`${state.length + 1} positions exceed the model's context of ${this.config.maxPositions}`);
-    }
+    this.checkStep(state, ids);
     const next = (await this.stepInPlace(state, ids, real, cacheIo.nextToken)).data as BigInt64Array;   // [B, 1, 1]
     return Array.from(next, Number);
   }
 
   /**
    * T new slots per row over the cache in place: only the new tokens' K/V come back (new_kv), into slots
-   * P..P+T−1, with `fetch`: the logits [B, 1, V] or the greedy next token [B, 1].
+   * P..P+T−1, with `fetch`: the logits [B, 1, V] or the greedy next token [B, 1, 1]. `session`: the capacity
+   * session itself while planCapacity runs inside its creation (this.session('capacity') awaits that).
    */
-  private async stepInPlace(state: KvState, ids: number[][], real: boolean[][], fetch: string, planning?: ort.InferenceSession): Promise<ort.Tensor> {
-    const session = planning ?? await this.session('capacity');
+  private async stepInPlace(state: KvState, ids: number[][], real: boolean[][], fetch: string, session?: ort.InferenceSession): Promise<ort.Tensor> {
+    session ??= await this.session('capacity');
     const B = ids.length;
     const T = ids[0].length;
     // The run reads the C slots there are (P filled, the rest hidden); room for the T new ones is made after
